@@ -1,0 +1,57 @@
+"""Request dependencies: the context, a database session, the caller's organization, services."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from chatforge.services import keys
+from chatforge.services.chatbots import ChatbotService
+from chatforge.services.context import AppContext
+
+_api_key_header = APIKeyHeader(name="x-api-key", auto_error=False, description="Your API key.")
+_bearer = HTTPBearer(auto_error=False, description="The same API key as a Bearer token.")
+
+
+def get_context(request: Request) -> AppContext:
+    """The app's wired context."""
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+ContextDep = Annotated[AppContext, Depends(get_context)]
+
+
+def get_session(ctx: ContextDep) -> Iterator[Session]:
+    """One database session per request."""
+    with ctx.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_organization_id(
+    session: SessionDep,
+    api_key: Annotated[str | None, Security(_api_key_header)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+) -> str:
+    """The organization of the caller's key (``x-api-key`` or ``Authorization: Bearer``)."""
+    return keys.authenticate(session, api_key or (bearer.credentials if bearer else None))
+
+
+OrganizationDep = Annotated[str, Depends(get_organization_id)]
+
+
+def get_chatbot_service(
+    ctx: ContextDep, session: SessionDep, organization_id: OrganizationDep
+) -> ChatbotService:
+    """Chatbot use cases scoped to the caller's organization."""
+    return ChatbotService(ctx, session, organization_id)
+
+
+ChatbotsDep = Annotated[ChatbotService, Depends(get_chatbot_service)]

@@ -1,0 +1,47 @@
+"""Operations: liveness, readiness and public media files."""
+
+from __future__ import annotations
+
+import mimetypes
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from chatforge.api.deps import ContextDep
+from chatforge.api.errors import error_response
+from chatforge.errors import NotFound
+from chatforge.services import health
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="The process is up")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="The database is reachable and migrated")
+def readyz(ctx: ContextDep) -> JSONResponse:
+    problem = health.readiness_problem(ctx)
+    if problem:
+        return error_response(503, "not_ready", problem)
+    return JSONResponse({"status": "ready"})
+
+
+@router.get("/media/{key:path}", summary="A public file (chatbot avatars)", include_in_schema=False)
+def media(key: str, ctx: ContextDep) -> Response:
+    # Only avatars are public; knowledge files never leave through this route.
+    if not key.startswith("avatars/"):
+        raise NotFound("File not found.")
+    path = ctx.files.local_path(key)
+    if path is None:
+        raise NotFound("File not found.")
+    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return FileResponse(
+        path,
+        media_type=media_type,
+        headers={
+            "Cache-Control": "public, max-age=31536000, immutable",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

@@ -1,0 +1,234 @@
+"""Wire shapes of chatbots (API.md §1) and their configuration endpoints."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from chatforge.api.schemas.common import HexColor, OpenModel, RequestModel, Timestamp
+from chatforge.services.chatbots import Chatbot
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Slug = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=1, max_length=100)
+]
+NonNegative = Annotated[float, Field(ge=0)]
+
+
+class Snippet(OpenModel):
+    """How the chat widget looks (``settings.snippet``)."""
+
+    header: str | None = None
+    language: str | None = None
+    logo: str | None = None
+    name: str | None = None
+    primaryColor: HexColor | None = None  # noqa: N815 (okchat's field names)
+    secondaryColor: HexColor | None = None  # noqa: N815
+    slogan: str | None = None
+
+
+class ChatbotSettings(OpenModel):
+    """``settings``: the answering model, the prompt, the greeting and the widget look."""
+
+    avatar: str | None = None
+    greeting: str | None = Field(None, max_length=2000)
+    isRequestUserInfoEnabled: bool | None = None  # noqa: N815
+    isToolEnabled: bool | None = None  # noqa: N815
+    model: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    prompt: str | None = Field(None, max_length=20000)
+    snippet: Snippet | None = None
+
+
+class Personality(OpenModel):
+    """``personality_config``: the answer's style and tone."""
+
+    style: str | None = None
+    tone: str | None = None
+
+
+class VoiceAppearance(OpenModel):
+    backgroundColor: HexColor | None = None  # noqa: N815
+    borderColor: HexColor | None = None  # noqa: N815
+    buttonColor: HexColor | None = None  # noqa: N815
+    buttonRadius: NonNegative | None = None  # noqa: N815
+    buttonTextColor: HexColor | None = None  # noqa: N815
+    cardRadius: NonNegative | None = None  # noqa: N815
+    focusOutlineColor: HexColor | None = None  # noqa: N815
+    textColor: HexColor | None = None  # noqa: N815
+
+
+class VoiceAvatar(OpenModel):
+    imageUrl: str | None = None  # noqa: N815
+
+
+class VoiceModel(OpenModel):
+    max_output_tokens: Annotated[int, Field(ge=1, le=128000)] | None = None
+    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
+
+
+class VoiceText(OpenModel):
+    callToAction: str | None = None  # noqa: N815
+    endCall: str | None = None  # noqa: N815
+    listeningStatus: str | None = None  # noqa: N815
+    speakingStatus: str | None = None  # noqa: N815
+    startCall: str | None = None  # noqa: N815
+
+
+class VoiceVad(OpenModel):
+    prefix_padding_ms: NonNegative | None = None
+    silence_duration_ms: NonNegative | None = None
+    threshold: Annotated[float, Field(ge=0, le=1)] | None = None
+
+
+class VoiceConfig(OpenModel):
+    """The voice agent's configuration (API.md "Voice config"); deep-merged on update."""
+
+    agentId: str | None = None  # noqa: N815
+    appearance: VoiceAppearance | None = None
+    avatar: VoiceAvatar | None = None
+    model: VoiceModel | None = None
+    text: VoiceText | None = None
+    vad: VoiceVad | None = None
+    voice: str | None = None
+
+
+class ChatWidgetConfig(RequestModel):
+    """The chat widget's look; written to ``settings.snippet``."""
+
+    header: str | None = None
+    language: str | None = None
+    logo: str | None = None
+    name: str | None = None
+    primaryColor: HexColor | None = None  # noqa: N815
+    secondaryColor: HexColor | None = None  # noqa: N815
+    slogan: str | None = None
+
+
+class ChatbotCreate(RequestModel):
+    """``POST /api/external/chatbots``."""
+
+    name: Name
+    description: str | None = Field(None, max_length=5000)
+    is_public: bool | None = None
+    active: bool | None = None
+    personality_config: Personality | None = None
+    settings: ChatbotSettings | None = None
+    slug: Slug | None = None
+    suggestions: list[Annotated[str, StringConstraints(max_length=500)]] | None = None
+    openai_api_key: str | None = None
+    voice_widget_config: VoiceConfig | None = None
+
+
+class ChatbotUpdate(RequestModel):
+    """A partial update: objects deep-merge, ``null`` removes a key."""
+
+    name: Name | None = None
+    description: str | None = Field(None, max_length=5000)
+    is_public: bool | None = None
+    active: bool | None = None
+    personality_config: Personality | None = None
+    settings: ChatbotSettings | None = None
+    slug: Slug | None = None
+    suggestions: list[Annotated[str, StringConstraints(max_length=500)]] | None = None
+    openai_api_key: str | None = None
+    voice_widget_config: VoiceConfig | None = None
+
+
+class ChatbotUpdateWithTarget(ChatbotUpdate):
+    """``PATCH /api/external/chatbots``: the target is ``id`` or ``chatbotId`` in the body."""
+
+    id: str | None = None
+    chatbotId: str | None = None  # noqa: N815
+
+
+class ChatbotLite(BaseModel):
+    """A chatbot as the list shows it."""
+
+    active: bool
+    created_at: Timestamp
+    description: str | None
+    enabled_plugins: list[Any] | None
+    id: str
+    is_public: bool
+    name: str
+    organization_id: str
+    personality_config: dict[str, Any] | None
+    settings: dict[str, Any]
+    slug: str
+    suggestions: list[Any] | None
+    updated_at: Timestamp
+    version_id: str | None
+    voice_widget_config: dict[str, Any] | None
+
+
+class ChatbotFull(ChatbotLite):
+    """A chatbot with every okchat field; the OpenAI key only masked."""
+
+    docs_metadata: dict[str, Any] | None
+    managers: list[Any] | None
+    migrated_data: bool
+    openai_api_key: str | None = Field(
+        description='Never in clear: null or a mask like "sk-...wxyz".'
+    )
+    v1_chatbot_id: str | None
+
+
+def _fields(chatbot: Chatbot) -> dict[str, Any]:
+    return {
+        "active": chatbot.active,
+        "created_at": chatbot.created_at,
+        "description": chatbot.description,
+        "enabled_plugins": chatbot.enabled_plugins,
+        "id": chatbot.id,
+        "is_public": chatbot.is_public,
+        "name": chatbot.name,
+        "organization_id": chatbot.organization_id,
+        "personality_config": chatbot.personality_config,
+        "settings": chatbot.settings,
+        "slug": chatbot.slug,
+        "suggestions": chatbot.suggestions,
+        "updated_at": chatbot.updated_at,
+        "version_id": chatbot.version_id,
+        "voice_widget_config": chatbot.voice_widget_config,
+    }
+
+
+def chatbot_lite(chatbot: Chatbot) -> ChatbotLite:
+    """The list form of a chatbot."""
+    return ChatbotLite(**_fields(chatbot))
+
+
+def chatbot_full(chatbot: Chatbot) -> ChatbotFull:
+    """The full form of a chatbot."""
+    return ChatbotFull(
+        **_fields(chatbot),
+        docs_metadata=chatbot.docs_metadata,
+        managers=chatbot.managers,
+        migrated_data=chatbot.migrated_data,
+        openai_api_key=chatbot.openai_api_key_mask,
+        v1_chatbot_id=chatbot.v1_chatbot_id,
+    )
+
+
+class ChatbotList(BaseModel):
+    chatbots: list[ChatbotLite]
+
+
+class ChatbotEnvelope(BaseModel):
+    chatbot: ChatbotFull
+
+
+class ChatbotMutation(BaseModel):
+    chatbot: ChatbotFull
+    message: str
+
+
+class VoiceMutation(BaseModel):
+    message: str
+    voice_widget_config: dict[str, Any]
+
+
+class ChatWidgetMutation(BaseModel):
+    chat_widget_config: dict[str, Any]
+    message: str

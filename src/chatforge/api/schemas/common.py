@@ -1,0 +1,67 @@
+"""Shared wire types: okchat timestamps, pagination, the error body."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
+
+
+def _iso(value: datetime) -> str:
+    # okchat's form: microseconds and an explicit +00:00, never "Z".
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+Timestamp = Annotated[datetime, PlainSerializer(_iso, return_type=str)]
+HexColor = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")]
+
+
+class RequestModel(BaseModel):
+    """Base of request bodies: strict types, unknown fields ignored (okchat clients send extras)."""
+
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class OpenModel(BaseModel):
+    """Base of nested configuration objects: typed known keys, unknown keys kept."""
+
+    model_config = ConfigDict(strict=True, extra="allow")
+
+
+class Pagination(BaseModel):
+    """Where a page sits in a list."""
+
+    page: int
+    limit: int
+    total: int
+
+
+class ErrorDetail(BaseModel):
+    """The error object."""
+
+    code: str = Field(description="A stable snake_case code, e.g. not_found.")
+    message: str = Field(description="A sentence for humans that says what to do.")
+    details: Any = Field(None, description="Optional structured details, e.g. invalid fields.")
+
+
+class ErrorBody(BaseModel):
+    """Every error response."""
+
+    error: ErrorDetail
+
+
+class MessageOut(BaseModel):
+    """A mutation's confirmation."""
+
+    message: str
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in {
+        401: "Missing, unknown or revoked API key.",
+        404: "Not found, or owned by another organization.",
+        422: "Invalid input; `details` lists each field.",
+    }.items()
+}

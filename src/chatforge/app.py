@@ -1,0 +1,56 @@
+"""The application factory: the one place where Chatforge is wired together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from chatforge import __version__
+from chatforge.api.errors import install_error_handlers
+from chatforge.api.routers import chatbots, health
+from chatforge.services.context import AppContext
+from chatforge.settings import Settings
+
+DESCRIPTION = """Self-hosted AI chatbots grounded in your knowledge.
+
+Chatforge serves the okchat.ai external API: send your key in the `x-api-key` header (or as
+`Authorization: Bearer <key>`). Every error is `{"error": {"code", "message", "details"}}`.
+"""
+
+
+def create_app(settings: Settings | None = None, *, public_base_url: str | None = None) -> FastAPI:
+    """Build a Chatforge application.
+
+    Args:
+        settings: the configuration; read from the environment when omitted.
+        public_base_url: overrides ``settings.public_base_url`` (``chatforge serve`` passes the
+            address it listens on).
+    """
+    settings = settings or Settings()
+    ctx = AppContext.build(settings, public_base_url=public_base_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            ctx.close()
+
+    app = FastAPI(
+        title="Chatforge",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    # Key-authenticated calls may come from any origin, like okchat's; the key is never a cookie.
+    app.add_middleware(
+        CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"]
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(chatbots.router)
+    return app

@@ -1,0 +1,256 @@
+"""Chatbots: create, read, update, delete, avatar, voice and widget configuration.
+
+Every method is scoped to one organization: a chatbot of another organization is indistinguishable
+from one that does not exist (:class:`NotFound`), so existence never leaks across tenants.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from chatforge.errors import Conflict, NotFound, ValidationFailed
+from chatforge.services.context import AppContext
+from chatforge.services.images import check_image
+from chatforge.services.secrets import mask_secret
+from chatforge.storage.models import Chatbot, utcnow
+
+__all__ = ["Chatbot", "ChatbotService", "deep_merge", "slugify"]
+
+DEFAULT_GREETING = "Hello! How can I assist you today?"
+DEFAULT_MODEL = "gpt-4o-mini"
+DEFAULT_PROMPT = (
+    "You are a helpful assistant. Answer the user's questions from the knowledge you are given, "
+    "and say so when the answer is not in it."
+)
+DEFAULT_PERSONALITY = {"style": "Friendly", "tone": "Professional"}
+
+_SLUG_MAX = 100
+
+
+def deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``patch`` into a copy of ``base``: objects merge key by key, ``None`` removes a key."""
+    merged = copy.deepcopy(base)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        elif isinstance(value, dict):
+            merged[key] = deep_merge({}, value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def slugify(name: str) -> str:
+    """A URL-safe slug from a name: ``"API Docs Demo!"`` -> ``"api-docs-demo"``."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:_SLUG_MAX].strip("-")
+    return slug or "chatbot"
+
+
+def default_settings(name: str) -> dict[str, Any]:
+    """The settings of a new chatbot before the caller's are merged in."""
+    return {
+        "greeting": DEFAULT_GREETING,
+        "isRequestUserInfoEnabled": False,
+        "isToolEnabled": True,
+        "model": DEFAULT_MODEL,
+        "prompt": DEFAULT_PROMPT,
+        "snippet": {
+            "header": name,
+            "logo": "",
+            "name": name,
+            "primaryColor": "#4F46E5",
+            "secondaryColor": "#10B981",
+            "slogan": "",
+        },
+    }
+
+
+class ChatbotService:
+    """Chatbot use cases for one organization."""
+
+    def __init__(self, ctx: AppContext, session: Session, organization_id: str) -> None:
+        self.ctx = ctx
+        self.session = session
+        self.organization_id = organization_id
+
+    def list(self) -> list[Chatbot]:
+        """The organization's chatbots, newest first."""
+        query = (
+            select(Chatbot)
+            .where(Chatbot.organization_id == self.organization_id)
+            .order_by(Chatbot.created_at.desc(), Chatbot.id)
+        )
+        return list(self.session.scalars(query))
+
+    def get(self, chatbot_id: str) -> Chatbot:
+        """One chatbot of the organization; :class:`NotFound` otherwise."""
+        chatbot = self.session.scalar(
+            select(Chatbot).where(
+                Chatbot.id == chatbot_id, Chatbot.organization_id == self.organization_id
+            )
+        )
+        if chatbot is None:
+            raise NotFound(f"Chatbot {chatbot_id} not found.")
+        return chatbot
+
+    def create(self, fields: dict[str, Any]) -> Chatbot:
+        """Create a chatbot from validated fields (``name`` required)."""
+        name = str(fields["name"]).strip()
+        now = utcnow()
+        chatbot = Chatbot(
+            created_at=now,
+            updated_at=now,
+            organization_id=self.organization_id,
+            name=name,
+            description=fields.get("description"),
+            is_public=bool(fields.get("is_public", False)),
+            active=bool(fields.get("active", True)),
+            personality_config=deep_merge(
+                DEFAULT_PERSONALITY, fields.get("personality_config") or {}
+            ),
+            settings=deep_merge(default_settings(name), fields.get("settings") or {}),
+            suggestions=fields.get("suggestions"),
+            voice_widget_config=fields.get("voice_widget_config"),
+        )
+        chatbot.slug = self._unique_slug(fields.get("slug"), name, exclude_id=None)
+        if fields.get("openai_api_key"):
+            self._set_openai_key(chatbot, str(fields["openai_api_key"]))
+        self.session.add(chatbot)
+        self._commit()
+        return chatbot
+
+    def update(self, chatbot_id: str, fields: dict[str, Any]) -> Chatbot:
+        """Apply a partial update: objects deep-merge, ``None`` clears."""
+        chatbot = self.get(chatbot_id)
+        if "name" in fields:
+            if fields["name"] is None or not str(fields["name"]).strip():
+                raise ValidationFailed(
+                    "The name cannot be empty.",
+                    details=[{"field": "name", "message": "must be 1-100 characters"}],
+                )
+            chatbot.name = str(fields["name"]).strip()
+        if "slug" in fields and fields["slug"] != chatbot.slug:
+            chatbot.slug = self._unique_slug(fields["slug"], chatbot.name, exclude_id=chatbot.id)
+        for plain in ("description", "suggestions"):
+            if plain in fields:
+                setattr(chatbot, plain, fields[plain])
+        for flag in ("is_public", "active"):
+            if fields.get(flag) is not None:
+                setattr(chatbot, flag, bool(fields[flag]))
+        if "settings" in fields:
+            chatbot.settings = deep_merge(chatbot.settings, fields["settings"] or {})
+        if "personality_config" in fields:
+            chatbot.personality_config = (
+                None
+                if fields["personality_config"] is None
+                else deep_merge(chatbot.personality_config or {}, fields["personality_config"])
+            )
+        if "voice_widget_config" in fields:
+            self._merge_voice(chatbot, fields["voice_widget_config"])
+        if "openai_api_key" in fields:
+            self._set_openai_key(chatbot, fields["openai_api_key"])
+        chatbot.updated_at = utcnow()
+        self._commit()
+        return chatbot
+
+    def delete(self, chatbot_id: str) -> None:
+        """Delete a chatbot with everything it owns: rows cascade, files are removed."""
+        chatbot = self.get(chatbot_id)
+        self.session.delete(chatbot)
+        self.session.commit()
+        # Files go after the commit: a failed delete must not leave rows pointing at no file.
+        self.ctx.files.delete_prefix(f"avatars/chatbot/{chatbot.id}/")
+        self.ctx.files.delete_prefix(f"chatbots/{chatbot.id}/")
+
+    def update_avatar(self, chatbot_id: str, upload: Path) -> Chatbot:
+        """Replace the avatar with the image at ``upload`` (checked by decoding it)."""
+        chatbot = self.get(chatbot_id)
+        extension = check_image(upload)
+        key = f"avatars/chatbot/{chatbot.id}/{uuid.uuid4()}.{extension}"
+        self.ctx.files.put(key, upload)
+        old_key = chatbot.avatar_key
+        chatbot.avatar_key = key
+        chatbot.settings = {**chatbot.settings, "avatar": self.ctx.media_url(key)}
+        chatbot.updated_at = utcnow()
+        try:
+            self.session.commit()
+        except Exception:
+            self.ctx.files.delete(key)
+            raise
+        if old_key:
+            self.ctx.files.delete(old_key)
+        return chatbot
+
+    def update_voice_config(self, chatbot_id: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """Deep-merge a voice agent configuration; returns the stored result."""
+        chatbot = self.get(chatbot_id)
+        self._merge_voice(chatbot, patch)
+        chatbot.updated_at = utcnow()
+        self.session.commit()
+        return chatbot.voice_widget_config or {}
+
+    def update_chat_widget(self, chatbot_id: str, patch: dict[str, Any]) -> dict[str, Any]:
+        """Deep-merge the widget look into ``settings.snippet``; returns the new snippet."""
+        chatbot = self.get(chatbot_id)
+        snippet = deep_merge(chatbot.settings.get("snippet") or {}, patch)
+        chatbot.settings = {**chatbot.settings, "snippet": snippet}
+        chatbot.updated_at = utcnow()
+        self.session.commit()
+        return snippet
+
+    def openai_api_key(self, chatbot: Chatbot) -> str | None:
+        """The chatbot's own OpenAI key in clear, for calling the provider only."""
+        if chatbot.openai_api_key_encrypted is None:
+            return None
+        return self.ctx.secrets.decrypt(chatbot.openai_api_key_encrypted)
+
+    def _merge_voice(self, chatbot: Chatbot, patch: dict[str, Any] | None) -> None:
+        if patch is None:
+            chatbot.voice_widget_config = None
+        else:
+            chatbot.voice_widget_config = deep_merge(chatbot.voice_widget_config or {}, patch)
+
+    def _set_openai_key(self, chatbot: Chatbot, key: str | None) -> None:
+        if not key:
+            chatbot.openai_api_key_encrypted = None
+            chatbot.openai_api_key_mask = None
+            return
+        chatbot.openai_api_key_encrypted = self.ctx.secrets.encrypt(key)
+        chatbot.openai_api_key_mask = mask_secret(key)
+
+    def _unique_slug(self, wanted: str | None, name: str, exclude_id: str | None) -> str:
+        taken = set(
+            self.session.scalars(
+                select(Chatbot.slug).where(
+                    Chatbot.organization_id == self.organization_id,
+                    Chatbot.id != (exclude_id or ""),
+                )
+            )
+        )
+        if wanted:
+            if wanted in taken:
+                raise Conflict(f"The slug {wanted!r} is already used by another chatbot.")
+            return wanted
+        base = slugify(name)
+        slug, n = base, 2
+        while slug in taken:
+            slug, n = f"{base[: _SLUG_MAX - 6]}-{n}", n + 1
+        return slug
+
+    def _commit(self) -> None:
+        try:
+            self.session.commit()
+        except IntegrityError as exc:
+            # Two requests raced for the same slug; the unique constraint decided.
+            self.session.rollback()
+            raise Conflict("The slug is already used by another chatbot.") from exc

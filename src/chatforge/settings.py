@@ -1,0 +1,98 @@
+"""Chatforge's settings: one pydantic-settings class, read from ``CHATFORGE_*`` variables.
+
+Nested groups use a double underscore: ``CHATFORGE_UPLOADS__MAX_FILE_BYTES=10000000``. Every field
+has a description; ``docs/configuration.md`` lists them all and a test fails when one is missing.
+Nothing here is created at import time: :func:`chatforge.app.create_app` receives a ``Settings``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class UploadSettings(BaseModel):
+    """Limits on what callers may upload."""
+
+    max_file_bytes: int = Field(
+        50 * 1024 * 1024,
+        gt=0,
+        description="Largest knowledge file accepted, in bytes; larger uploads get a 413.",
+    )
+    max_avatar_bytes: int = Field(
+        5 * 1024 * 1024,
+        gt=0,
+        description="Largest chatbot avatar image accepted, in bytes; larger uploads get a 413.",
+    )
+    max_files_per_request: int = Field(
+        100, gt=0, description="Most files accepted in one multipart upload request."
+    )
+
+
+class SecuritySettings(BaseModel):
+    """Secrets at rest and network guards."""
+
+    encryption_key: SecretStr | None = Field(
+        None,
+        description=(
+            "Fernet key (urlsafe base64, 32 bytes) that encrypts provider keys at rest. When "
+            "unset, one is generated into <data_dir>/secret.key with mode 0600 on first start."
+        ),
+    )
+    allow_private_addresses: bool = Field(
+        False,
+        description=(
+            "Let URL sources fetch loopback, private and link-local addresses. Off by default "
+            "to prevent server-side request forgery; turn on only for trusted intranets."
+        ),
+    )
+
+
+class Settings(BaseSettings):
+    """All of Chatforge's configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CHATFORGE_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    data_dir: Path = Field(
+        Path("./data"),
+        description="Directory for the SQLite database, uploaded files and the secret key.",
+    )
+    database_url: str | None = Field(
+        None,
+        description=(
+            "SQLAlchemy database URL. Default: SQLite at <data_dir>/chatforge.db. For PostgreSQL "
+            "use postgresql+psycopg://user:password@host/dbname (pgvector is required)."
+        ),
+    )
+    public_base_url: str | None = Field(
+        None,
+        description=(
+            "Base URL that clients use to reach this server, used in the URLs the API returns "
+            "(avatars, files). Default: the address the server listens on."
+        ),
+    )
+    log_level: str = Field("INFO", description="Logging level: DEBUG, INFO, WARNING or ERROR.")
+    uploads: UploadSettings = Field(
+        default_factory=UploadSettings, description="Upload limits (CHATFORGE_UPLOADS__*)."
+    )
+    security: SecuritySettings = Field(
+        default_factory=SecuritySettings, description="Security settings (CHATFORGE_SECURITY__*)."
+    )
+
+    def resolved_database_url(self) -> str:
+        """The database URL to connect to, defaulting to SQLite inside the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'chatforge.db').resolve()}"
+
+    def resolved_public_base_url(self, host: str = "127.0.0.1", port: int = 8000) -> str:
+        """The public base URL without a trailing slash."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        return f"http://{host}:{port}"
