@@ -1,0 +1,71 @@
+"""Every failure is API.md's error body; health, readiness and the OpenAPI schema."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+
+def test_unknown_route_is_404_json(client: TestClient) -> None:
+    response = client.get("/api/external/nothing-here")
+
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"error": {"code": "not_found", "message": "Not found."}}
+
+
+def test_wrong_method_is_405_json(api: TestClient) -> None:
+    response = api.put("/api/external/chatbots", json={})
+
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_malformed_json_is_400(api: TestClient) -> None:
+    response = api.post(
+        "/api/external/chatbots",
+        content=b'{"name": "oops",',
+        headers={"content-type": "application/json"},
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_json"
+
+
+def test_body_that_is_not_an_object_is_422(api: TestClient) -> None:
+    response = api.post("/api/external/chatbots", json=["name"])
+
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "validation_error"
+
+
+def test_healthz_and_readyz(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"status": "ready"}
+
+
+def test_cors_allows_any_origin_for_key_calls(api: TestClient) -> None:
+    preflight = api.options(
+        "/api/external/chatbots",
+        headers={
+            "Origin": "https://shop.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "x-api-key, content-type",
+        },
+    )
+    response = api.get("/api/external/chatbots", headers={"Origin": "https://shop.example"})
+
+    assert preflight.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "*"
+
+
+def test_openapi_shows_real_models(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+
+    assert "/api/external/chatbots" in schema["paths"]
+    create = schema["paths"]["/api/external/chatbots"]["post"]
+    assert create["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "ChatbotCreate"
+    )
+    assert "ChatbotFull" in schema["components"]["schemas"]
+    assert "ErrorBody" in schema["components"]["schemas"]
+    assert client.get("/docs").status_code == 200

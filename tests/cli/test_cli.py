@@ -1,0 +1,114 @@
+"""The command line as a user runs it: first start, migrations and key management."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from chatforge.cli import app
+
+KEY_LINE = re.compile(r"^\s+([0-9a-f]{48})$", re.MULTILINE)
+
+
+def _env(tmp_path: Path, database_url: str) -> dict[str, str]:
+    return {"CHATFORGE_DATA_DIR": str(tmp_path / "data"), "CHATFORGE_DATABASE_URL": database_url}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_first_serve_makes_a_key_that_works(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "CHATFORGE_DATA_DIR": str(tmp_path / "data")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chatforge", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        output = ""
+        assert process.stdout is not None
+        deadline = time.monotonic() + 60
+        while "Uvicorn running" not in output and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            output += line
+        match = KEY_LINE.search(output)
+        assert match, output
+        key = match.group(1)
+        assert "x-api-key" in output
+
+        base = f"http://127.0.0.1:{port}"
+        created = httpx.post(
+            f"{base}/api/external/chatbots", json={"name": "Quick"}, headers={"x-api-key": key}
+        )
+        assert created.status_code == 200
+        assert httpx.get(f"{base}/api/external/chatbots").status_code == 401
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+    # A second start finds the organization and prints no new key.
+    again = subprocess.run(
+        [sys.executable, "-m", "chatforge", "keys", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "default" in again.stdout
+    assert key not in again.stdout
+
+
+def test_keys_create_list_revoke(tmp_path: Path, database_url: str) -> None:
+    runner = CliRunner()
+    env = _env(tmp_path, database_url)
+
+    created = runner.invoke(app, ["keys", "create", "--org", "Globex"], env=env)
+    assert created.exit_code == 0, created.output
+    key = KEY_LINE.search("  " + created.stdout.splitlines()[0])
+    assert key, created.stdout
+    listed = runner.invoke(app, ["keys", "list"], env=env)
+    assert "Globex" in listed.stdout and key.group(1)[:8] in listed.stdout
+    assert key.group(1) not in listed.stdout
+
+    revoked = runner.invoke(app, ["keys", "revoke", key.group(1)[:8]], env=env)
+    assert revoked.exit_code == 0, revoked.output
+    assert "revoked" in runner.invoke(app, ["keys", "list"], env=env).stdout
+
+    missing = runner.invoke(app, ["keys", "revoke", "ffffffff"], env=env)
+    assert missing.exit_code == 1
+    assert "No active key" in missing.output
+
+
+def test_migrate_reports_the_revision(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["migrate"], env={"CHATFORGE_DATA_DIR": str(tmp_path / "data")}
+    )
+
+    assert result.exit_code == 0, result.output
+    assert re.search(r"revision \d{4}", result.stdout)
+
+
+@pytest.mark.parametrize("command", [["--help"], ["serve", "--help"], ["keys", "--help"]])
+def test_help_describes_commands(command: list[str]) -> None:
+    result = CliRunner().invoke(app, command)
+
+    assert result.exit_code == 0
+    assert "Usage" in result.stdout

