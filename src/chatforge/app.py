@@ -10,8 +10,10 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from chatforge import __version__
 from chatforge.api.errors import install_error_handlers
-from chatforge.api.routers import chatbots, health
+from chatforge.api.routers import chatbots, health, knowledge
+from chatforge.services import health as service_health
 from chatforge.services.context import AppContext
+from chatforge.services.worker import BackgroundWorker
 from chatforge.settings import Settings
 
 DESCRIPTION = """Self-hosted AI chatbots grounded in your knowledge.
@@ -34,9 +36,16 @@ def create_app(settings: Settings | None = None, *, public_base_url: str | None 
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        worker: BackgroundWorker | None = None
+        if settings.ingestion.worker and service_health.readiness_problem(ctx) is None:
+            ctx.ensure_search_index()
+            worker = BackgroundWorker(ctx)
+            worker.start()
         try:
             yield
         finally:
+            if worker is not None:
+                worker.stop()
             ctx.close()
 
     app = FastAPI(
@@ -53,4 +62,5 @@ def create_app(settings: Settings | None = None, *, public_base_url: str | None 
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(chatbots.router)
+    app.include_router(knowledge.router)
     return app

@@ -50,6 +50,59 @@ class SecuritySettings(BaseModel):
     )
 
 
+class EmbeddingSettings(BaseModel):
+    """The embedding model that turns chunks and queries into vectors."""
+
+    model: str = Field(
+        "local",
+        description=(
+            "Embedding model: 'local' (all-MiniLM-L6-v2 int8 on onnxruntime, offline) or "
+            "'openai:<model>' for an OpenAI-compatible /embeddings endpoint."
+        ),
+    )
+    threads: int | None = Field(
+        None, ge=1, description="CPU threads for the local model; default: all cores."
+    )
+    batch_size: int = Field(32, ge=1, le=1024, description="Texts embedded per model call.")
+    base_url: str | None = Field(
+        None, description="Base URL of the OpenAI-compatible embeddings API (with /v1)."
+    )
+    api_key: SecretStr | None = Field(
+        None, description="API key of the OpenAI-compatible embeddings API."
+    )
+
+
+class IngestionSettings(BaseModel):
+    """How knowledge is chunked and how the background worker runs."""
+
+    chunk_tokens: int = Field(
+        256, ge=32, le=8192, description="Most embedding-model tokens in one chunk."
+    )
+    chunk_overlap_tokens: int = Field(
+        32, ge=0, description="Tokens of trailing sentences repeated in the next chunk."
+    )
+    worker: bool = Field(True, description="Run an ingestion worker inside `chatforge serve`.")
+    lease_seconds: int = Field(
+        900,
+        ge=5,
+        description=(
+            "How long a worker holds a job; a job whose worker died is picked up again after it."
+        ),
+    )
+    max_attempts: int = Field(
+        5, ge=1, description="Attempts at a job (with exponential backoff) before it fails."
+    )
+    batch_items: int = Field(
+        16, ge=1, description="Items a worker takes at once, so their chunks embed in one batch."
+    )
+    poll_seconds: float = Field(
+        0.5, gt=0, description="How often an idle worker looks for new jobs."
+    )
+    wait_timeout_seconds: float = Field(
+        600, gt=0, description="Longest a `?wait=true` upload waits for its items."
+    )
+
+
 class Settings(BaseSettings):
     """All of Chatforge's configuration."""
 
@@ -83,6 +136,12 @@ class Settings(BaseSettings):
     )
     security: SecuritySettings = Field(
         default_factory=SecuritySettings, description="Security settings (CHATFORGE_SECURITY__*)."
+    )
+    embeddings: EmbeddingSettings = Field(
+        default_factory=EmbeddingSettings, description="Embeddings (CHATFORGE_EMBEDDINGS__*)."
+    )
+    ingestion: IngestionSettings = Field(
+        default_factory=IngestionSettings, description="Ingestion (CHATFORGE_INGESTION__*)."
     )
 
     def resolved_database_url(self) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from chatforge.services import keys
 from chatforge.services.chatbots import ChatbotService
 from chatforge.services.context import AppContext
+from chatforge.services.knowledge import KnowledgeService
 
 _api_key_header = APIKeyHeader(name="x-api-key", auto_error=False, description="Your API key.")
 _bearer = HTTPBearer(auto_error=False, description="The same API key as a Bearer token.")
@@ -55,3 +56,13 @@ def get_chatbot_service(
 
 
 ChatbotsDep = Annotated[ChatbotService, Depends(get_chatbot_service)]
+
+
+def get_knowledge_service(
+    ctx: ContextDep, session: SessionDep, organization_id: OrganizationDep
+) -> KnowledgeService:
+    """Knowledge use cases scoped to the caller's organization."""
+    return KnowledgeService(ctx, session, organization_id)
+
+
+KnowledgeDep = Annotated[KnowledgeService, Depends(get_knowledge_service)]

@@ -49,7 +49,10 @@ def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
         event.listen(engine, "connect", _configure_sqlite)
         # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; take over so that
         # every transaction starts with an explicit BEGIN (SQLAlchemy's documented recipe).
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
+        # writes fails at once with "database is locked" when another connection wrote in
+        # between, whatever the busy timeout.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
 

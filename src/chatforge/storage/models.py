@@ -13,10 +13,13 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
     Index,
+    Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -130,3 +133,81 @@ class Chatbot(Base):
 
 
 Index("ix_chatbots_org_created", Chatbot.organization_id, Chatbot.created_at)
+
+
+class KnowledgeItem(Base):
+    """One source of a chatbot's knowledge: a file, a text, a Q&A pair or a web page."""
+
+    __tablename__ = "knowledge_items"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    chatbot_id: Mapped[str] = mapped_column(ForeignKey("chatbots.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    chunks: Mapped[int] = mapped_column(Integer, default=0)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    # Text and Q&A items keep their content here; files live in the file store under file_key.
+    content: Mapped[str | None] = mapped_column(Text, default=None)
+    file_key: Mapped[str | None] = mapped_column(String(300), default=None)
+    # Source options (crawl limits, Q&A parts) and the pipeline's per-stage timings and counts.
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+Index("ix_knowledge_items_chatbot_created", KnowledgeItem.chatbot_id, KnowledgeItem.created_at)
+Index("ix_knowledge_items_chatbot_hash", KnowledgeItem.chatbot_id, KnowledgeItem.content_hash)
+
+ChunkId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Chunk(Base):
+    """A passage of a knowledge item, with its embedding.
+
+    The keyword and vector indexes (``storage/search``) are derived from these rows and hold only
+    the chunks that retrieval may return: an item that is disabled keeps its chunks here and
+    leaves the indexes, so enabling it again needs no re-embedding.
+    """
+
+    __tablename__ = "chunks"
+
+    id: Mapped[int] = mapped_column(ChunkId, primary_key=True, autoincrement=True)
+    item_id: Mapped[str] = mapped_column(
+        ForeignKey("knowledge_items.id", ondelete="CASCADE"), index=True
+    )
+    chatbot_id: Mapped[str] = mapped_column(String(36), index=True)
+    chunk_index: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text, default="")
+    content: Mapped[str] = mapped_column(Text)
+    tokens: Mapped[int] = mapped_column(Integer, default=0)
+    page: Mapped[int | None] = mapped_column(Integer, default=None)
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Job(Base):
+    """A unit of background work (indexing one knowledge item); the jobs table is the queue."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(32))
+    item_id: Mapped[str] = mapped_column(
+        ForeignKey("knowledge_items.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=5)
+    run_after: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    worker_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+Index("ix_jobs_claim", Job.status, Job.run_after)

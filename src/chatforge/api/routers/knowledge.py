@@ -1,0 +1,141 @@
+"""``/api/external/chatbot/{chatbotId}/knowledge-base`` (API.md §2 rows 9-12)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, File, Query, UploadFile
+
+from chatforge.api.deps import ContextDep, KnowledgeDep
+from chatforge.api.schemas.chatbots import chatbot_full
+from chatforge.api.schemas.common import ERROR_RESPONSES, Pagination
+from chatforge.api.schemas.knowledge import (
+    KnowledgeCreated,
+    KnowledgeDeleted,
+    KnowledgeList,
+    KnowledgeUpdate,
+    KnowledgeUpdated,
+    Source,
+    item_out,
+)
+from chatforge.errors import BadRequest, PayloadTooLarge
+from chatforge.services.knowledge import Upload
+from chatforge.services.uploads import save_upload
+
+router = APIRouter(prefix="/api/external/chatbot", tags=["knowledge"], responses=ERROR_RESPONSES)
+
+ItemId = Annotated[str | None, Query(alias="id", description="The knowledge item's id.")]
+Wait = Annotated[bool, Query(description="Answer only once every item is ready or failed.")]
+
+
+@router.get("/{chatbotId}/knowledge-base", response_model=KnowledgeList, summary="List knowledge")
+def list_knowledge(
+    chatbotId: str,  # noqa: N803
+    knowledge: KnowledgeDep,
+    page: Annotated[int, Query(ge=1)] = 1,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    type: Annotated[Literal["file", "text", "qna", "url"] | None, Query()] = None,
+    status: Annotated[Literal["pending", "processing", "ready", "failed"] | None, Query()] = None,
+) -> KnowledgeList:
+    chatbot, items, total = knowledge.list_items(
+        chatbotId, page=page, limit=limit, item_type=type, status=status
+    )
+    return KnowledgeList(
+        chatbot=chatbot_full(chatbot),
+        knowledge_base=[item_out(i) for i in items],
+        pagination=Pagination(page=page, limit=limit, total=total),
+    )
+
+
+@router.post(
+    "/{chatbotId}/knowledge-base/files",
+    response_model=KnowledgeCreated,
+    summary="Upload files (PDF, DOCX, PPTX, XLSX, HTML, Markdown, text, CSV, JSON)",
+)
+def upload_files(
+    chatbotId: str,  # noqa: N803
+    knowledge: KnowledgeDep,
+    ctx: ContextDep,
+    files: Annotated[list[UploadFile] | None, File(description="One or more files.")] = None,
+    file: Annotated[UploadFile | None, File(description="One file (alternative).")] = None,
+    wait: Wait = False,
+) -> KnowledgeCreated:
+    received = [*(files or []), *([file] if file else [])]
+    if not received:
+        raise BadRequest("Send the files in the multipart field 'files' (or 'file').")
+    limits = ctx.settings.uploads
+    if len(received) > limits.max_files_per_request:
+        raise PayloadTooLarge(f"At most {limits.max_files_per_request} files per request.")
+    uploads: list[Upload] = []
+    try:
+        for part in received:
+            name = part.filename or "upload"
+            path = save_upload(
+                part.file, directory=ctx.tmp_dir, max_bytes=limits.max_file_bytes, what=name
+            )
+            uploads.append(Upload(filename=name, path=path))
+        items = knowledge.add_files(chatbotId, uploads)
+    finally:
+        for upload in uploads:
+            upload.path.unlink(missing_ok=True)
+    if wait:
+        items = knowledge.wait(items, ctx.settings.ingestion.wait_timeout_seconds)
+    return KnowledgeCreated(
+        knowledge_base=[item_out(i) for i in items], message="Files uploaded successfully"
+    )
+
+
+@router.post(
+    "/{chatbotId}/knowledge-base",
+    response_model=KnowledgeCreated,
+    summary="Add text, Q&A, a web page (optionally crawled) or a sitemap",
+)
+def add_sources(
+    chatbotId: str,  # noqa: N803
+    knowledge: KnowledgeDep,
+    ctx: ContextDep,
+    body: Annotated[Source | list[Source], Body()],
+    wait: Wait = False,
+) -> KnowledgeCreated:
+    sources = body if isinstance(body, list) else [body]
+    if not sources:
+        raise BadRequest("Send at least one source.")
+    items = knowledge.add_sources(chatbotId, [s.model_dump() for s in sources])
+    if wait:
+        items = knowledge.wait(items, ctx.settings.ingestion.wait_timeout_seconds)
+    return KnowledgeCreated(
+        knowledge_base=[item_out(i) for i in items], message="Knowledge base created successfully"
+    )
+
+
+@router.patch(
+    "/{chatbotId}/knowledge-base", response_model=KnowledgeUpdated, summary="Edit a knowledge item"
+)
+def update_knowledge(
+    chatbotId: str,  # noqa: N803
+    body: KnowledgeUpdate,
+    knowledge: KnowledgeDep,
+    item_id: ItemId = None,
+) -> KnowledgeUpdated:
+    if not item_id:
+        raise BadRequest("Say which item to edit: ?id=<item id>.")
+    item = knowledge.update(chatbotId, item_id, body.model_dump(exclude_unset=True))
+    return KnowledgeUpdated(knowledge=item_out(item), message="Knowledge base updated successfully")
+
+
+@router.delete(
+    "/{chatbotId}/knowledge-base",
+    response_model=KnowledgeDeleted,
+    summary="Delete a knowledge item with its chunks, vectors and file",
+)
+def delete_knowledge(
+    chatbotId: str,  # noqa: N803
+    knowledge: KnowledgeDep,
+    item_id: ItemId = None,
+) -> KnowledgeDeleted:
+    if not item_id:
+        raise BadRequest("Say which item to delete: ?id=<item id>.")
+    chatbot = knowledge.delete(chatbotId, item_id)
+    return KnowledgeDeleted(
+        chatbot=chatbot_full(chatbot), message="Knowledge base data deleted successfully"
+    )

@@ -1,0 +1,118 @@
+"""Writing a knowledge item's chunks into the chunks table and the search indexes.
+
+An item's chunks, keyword rows and vectors are replaced in one transaction, so that a search
+never sees half an item and a re-run of the same job leaves exactly one copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import Connection, delete, insert, select
+
+from chatforge.rag.text import analyze
+from chatforge.storage.models import Chunk
+from chatforge.storage.search import IndexEntry, SearchIndex
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    """A chunk ready to be stored: its text, position and embedding."""
+
+    chunk_index: int
+    title: str
+    content: str
+    body: str
+    tokens: int
+    page: int | None
+    vector: np.ndarray
+
+
+def replace_chunks(
+    conn: Connection,
+    index: SearchIndex,
+    *,
+    item_id: str,
+    chatbot_id: str,
+    rows: Sequence[ChunkRow],
+    searchable: bool,
+) -> None:
+    """Replace the item's chunks (and their index rows) with ``rows``."""
+    disable_item(conn, index, item_id)
+    conn.execute(delete(Chunk).where(Chunk.item_id == item_id))
+    if not rows:
+        return
+    ids = (
+        conn.execute(
+            insert(Chunk).returning(Chunk.id, sort_by_parameter_order=True),
+            [
+                {
+                    "item_id": item_id,
+                    "chatbot_id": chatbot_id,
+                    "chunk_index": row.chunk_index,
+                    "title": row.title,
+                    "content": row.content,
+                    "tokens": row.tokens,
+                    "page": row.page,
+                    "embedding": np.asarray(row.vector, dtype=np.float32).tobytes(),
+                }
+                for row in rows
+            ],
+        )
+        .scalars()
+        .all()
+    )
+    if searchable:
+        index.add(
+            conn,
+            [
+                IndexEntry(
+                    chunk_id=int(chunk_id),
+                    chatbot_id=chatbot_id,
+                    title_terms=analyze(row.title),
+                    body_terms=analyze(row.body),
+                    vector=row.vector,
+                )
+                for chunk_id, row in zip(ids, rows, strict=True)
+            ],
+        )
+
+
+def disable_item(conn: Connection, index: SearchIndex, item_id: str) -> None:
+    """Take the item's chunks out of the indexes (they stay in the chunks table)."""
+    ids = list(conn.execute(select(Chunk.id).where(Chunk.item_id == item_id)).scalars())
+    index.remove(conn, ids)
+
+
+def enable_item(conn: Connection, index: SearchIndex, item_id: str) -> None:
+    """Put the item's stored chunks back into the indexes, without re-embedding."""
+    disable_item(conn, index, item_id)
+    chunks = conn.execute(
+        select(Chunk.id, Chunk.chatbot_id, Chunk.title, Chunk.content, Chunk.embedding).where(
+            Chunk.item_id == item_id
+        )
+    ).all()
+    index.add(
+        conn,
+        [
+            IndexEntry(
+                chunk_id=int(c.id),
+                chatbot_id=c.chatbot_id,
+                title_terms=analyze(c.title),
+                body_terms=analyze(body_of(c.content)),
+                vector=np.frombuffer(c.embedding, dtype=np.float32),
+            )
+            for c in chunks
+        ],
+    )
+
+
+def body_of(content: str) -> str:
+    """The searchable text of a stored chunk: its content without the okchat header lines."""
+    for marker in ("\n\nContent:\n", "\n\nQuestion: "):
+        _head, found, rest = content.partition(marker)
+        if found:
+            return rest if marker.endswith("\n") else "Question: " + rest
+    return content

@@ -1,0 +1,279 @@
+"""The ingestion pipeline: parse -> clean -> chunk -> embed -> index, with timings per stage.
+
+Items are prepared one by one (parse, chunk) but embedded together: a worker takes several jobs at
+once so that the model sees full batches, which is where the time goes. Each item is then written
+in its own transaction (chunks, keyword rows and vectors together) and marked ``ready``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select, update
+
+from chatforge.errors import ChatforgeError, FetchError, ParseError, UnsupportedMediaType
+from chatforge.providers.web import crawl, read_sitemap
+from chatforge.rag.chunking import Chunk as DraftChunk
+from chatforge.rag.chunking import chunk_document, format_content, qna_chunk
+from chatforge.rag.document import ParsedDocument
+from chatforge.rag.filetypes import detect_kind
+from chatforge.rag.parsers import parse_file, parse_html, parse_markdown, parse_text
+from chatforge.services.context import AppContext
+from chatforge.services.indexing import ChunkRow, replace_chunks
+from chatforge.storage.models import KnowledgeItem, utcnow
+
+log = logging.getLogger(__name__)
+
+#: Errors that no retry can fix: the item fails with the error's message.
+PERMANENT_ERRORS = (ParseError, FetchError, UnsupportedMediaType)
+MAX_SITEMAP_PAGES = 200
+
+
+def embedding_text(title: str, body: str) -> str:
+    """What the embedder sees for a chunk: its title, then its text."""
+    return f"{title}\n{body}" if title and not body.startswith(title) else body
+
+
+@dataclass
+class Prepared:
+    """An item parsed and chunked, waiting for its embeddings."""
+
+    item_id: str
+    chatbot_id: str
+    titles: list[str]
+    chunks: list[DraftChunk]
+    meta: dict[str, Any] = field(default_factory=dict)
+    vectors: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one item."""
+
+    item_id: str
+    ok: bool
+    error: str | None = None
+    permanent: bool = False
+
+
+class Ingestor:
+    """Runs the pipeline for knowledge items."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    def ingest(self, item_ids: Sequence[str]) -> list[Outcome]:
+        """Index the given items; returns one outcome per item (never raises for an item)."""
+        outcomes: list[Outcome] = []
+        prepared: list[Prepared] = []
+        for item_id in item_ids:
+            try:
+                ready = self._prepare(item_id)
+            except Exception as exc:
+                outcomes.append(_failure(item_id, exc))
+                continue
+            if ready is not None:
+                prepared.append(ready)
+        if prepared:
+            try:
+                self._embed(prepared)
+            except Exception as exc:
+                return outcomes + [_failure(p.item_id, exc) for p in prepared]
+        for item in prepared:
+            try:
+                self._write(item)
+                outcomes.append(Outcome(item.item_id, ok=True))
+            except Exception as exc:
+                outcomes.append(_failure(item.item_id, exc))
+        return outcomes
+
+    def _prepare(self, item_id: str) -> Prepared | None:
+        with self.ctx.sessions() as session:
+            item = session.get(KnowledgeItem, item_id)
+            if item is None:
+                return None
+            item.status, item.error = "processing", None
+            session.commit()
+            started = time.perf_counter()
+            docs = self._parse(item)
+            parsed = time.perf_counter()
+            prepared = self._chunk(item, docs)
+            chunked = time.perf_counter()
+            prepared.meta.update(
+                parse_ms=round((parsed - started) * 1000, 1),
+                chunk_ms=round((chunked - parsed) * 1000, 1),
+            )
+            if not prepared.chunks:
+                raise ParseError("No text could be extracted from this source.")
+            return prepared
+
+    def _parse(self, item: KnowledgeItem) -> list[tuple[str, ParsedDocument]]:
+        """The item's documents, each with the title its chunks carry."""
+        if item.type == "file":
+            path = self._local_file(item)
+            document = parse_file(path, detect_kind(path, filename=item.source))
+            return [(item.title, document)]
+        if item.type == "text":
+            content = item.content or ""
+            parser = parse_markdown if item.source.endswith(".md") else parse_text
+            return [(item.title, parser(content))]
+        if item.type == "qna":
+            return []
+        fetcher = self.ctx.web_fetcher()
+        pages: list[tuple[str, ParsedDocument]] = []
+        if item.meta.get("kind") == "sitemap":
+            for url in read_sitemap(fetcher, item.source, max_urls=MAX_SITEMAP_PAGES):
+                try:
+                    page = fetcher.fetch(url)
+                    document = parse_html(page.body, page.url)
+                except (FetchError, ParseError) as exc:
+                    log.info("skipping sitemap page: %s", exc.message)
+                    continue
+                pages.append((document.title or url, document))
+        else:
+            crawl_options = item.meta.get("crawl") or {}
+            for page in crawl(
+                fetcher,
+                item.source,
+                max_pages=int(crawl_options.get("max_pages", 1)),
+                same_domain=bool(crawl_options.get("same_domain", True)),
+            ):
+                try:
+                    document = parse_html(page.body, page.url)
+                except ParseError:
+                    continue
+                pages.append((document.title or page.url, document))
+        if not pages:
+            raise FetchError(f"No readable page was found at {item.source}.")
+        return pages
+
+    def _chunk(self, item: KnowledgeItem, docs: list[tuple[str, ParsedDocument]]) -> Prepared:
+        embedder = self.ctx.embedder
+        config = self.ctx.settings.ingestion
+        prepared = Prepared(item_id=item.id, chatbot_id=item.chatbot_id, titles=[], chunks=[])
+        if item.type == "qna":
+            question = str(item.meta.get("question", item.title))
+            chunk = qna_chunk(question, str(item.meta.get("answer", item.content or "")))
+            prepared.titles.append(question)
+            prepared.chunks.append(chunk)
+            return prepared
+        pages = 0
+        for title, document in docs:
+            pages += document.pages or 0
+            for chunk in chunk_document(
+                document,
+                title=title,
+                count_tokens=embedder.count_tokens,
+                max_tokens=min(config.chunk_tokens, embedder.max_tokens),
+                overlap_tokens=min(config.chunk_overlap_tokens, config.chunk_tokens // 2),
+            ):
+                # Chunks are numbered through the whole item, also when it spans several pages.
+                index = len(prepared.chunks) + 1
+                prepared.titles.append(title)
+                prepared.chunks.append(
+                    DraftChunk(
+                        index=index,
+                        heading=chunk.heading,
+                        text=chunk.text,
+                        content=format_content(title, index, chunk.text),
+                        tokens=chunk.tokens,
+                        page=chunk.page,
+                    )
+                )
+        if pages:
+            prepared.meta["pages"] = pages
+        if item.type == "url":
+            prepared.meta["documents"] = len(docs)
+        return prepared
+
+    def _embed(self, prepared: list[Prepared]) -> None:
+        texts = [
+            embedding_text(title, chunk.text)
+            for item in prepared
+            for title, chunk in zip(item.titles, item.chunks, strict=True)
+        ]
+        started = time.perf_counter()
+        vectors = self.ctx.embedder.embed(texts)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        offset = 0
+        for item in prepared:
+            count = len(item.chunks)
+            item.vectors = vectors[offset : offset + count]
+            offset += count
+            # The batch's time, shared by chunk count: each item's fair part of it.
+            item.meta["embed_ms"] = round(elapsed_ms * count / max(len(texts), 1), 1)
+
+    def _write(self, prepared: Prepared) -> None:
+        assert prepared.vectors is not None
+        started = time.perf_counter()
+        rows = [
+            ChunkRow(
+                chunk_index=chunk.index,
+                title=title,
+                content=chunk.content,
+                body=chunk.text,
+                tokens=chunk.tokens,
+                page=chunk.page,
+                vector=vector,
+            )
+            for title, chunk, vector in zip(
+                prepared.titles, prepared.chunks, prepared.vectors, strict=True
+            )
+        ]
+        with self.ctx.sessions() as session:
+            item = session.get(KnowledgeItem, prepared.item_id)
+            if item is None:  # deleted while it was being embedded
+                return
+            replace_chunks(
+                session.connection(),
+                self.ctx.search_index,
+                item_id=item.id,
+                chatbot_id=item.chatbot_id,
+                rows=rows,
+                searchable=item.enabled,
+            )
+            meta = {**item.meta, **prepared.meta}
+            meta["index_ms"] = round((time.perf_counter() - started) * 1000, 1)
+            meta["chunks"] = len(rows)
+            meta["tokens"] = sum(r.tokens for r in rows)
+            meta["indexed_hash"] = item.content_hash
+            session.execute(
+                update(KnowledgeItem)
+                .where(KnowledgeItem.id == item.id)
+                .values(
+                    status="ready", error=None, chunks=len(rows), meta=meta, updated_at=utcnow()
+                )
+            )
+            session.commit()
+
+    def _local_file(self, item: KnowledgeItem) -> Path:
+        path = self.ctx.files.local_path(item.file_key or "")
+        if path is None:
+            raise ParseError("The uploaded file is missing from storage.")
+        return path
+
+
+def _failure(item_id: str, exc: Exception) -> Outcome:
+    if isinstance(exc, PERMANENT_ERRORS):
+        return Outcome(item_id, ok=False, error=exc.message, permanent=True)
+    if isinstance(exc, ChatforgeError):
+        log.warning("ingestion of %s failed: %s", item_id, exc.message)
+        return Outcome(item_id, ok=False, error=exc.message)
+    log.error("ingestion of %s failed", item_id, exc_info=exc)
+    # The item's error is shown to the customer: no internals, the log has the trace.
+    return Outcome(item_id, ok=False, error="Indexing failed unexpectedly.")
+
+
+def item_status(ctx: AppContext, item_ids: Sequence[str]) -> dict[str, str]:
+    """Current status of items (for waiting callers and tests)."""
+    with ctx.sessions() as session:
+        rows = session.execute(
+            select(KnowledgeItem.id, KnowledgeItem.status).where(KnowledgeItem.id.in_(item_ids))
+        )
+        return {str(r[0]): str(r[1]) for r in rows}

@@ -1,0 +1,295 @@
+"""A chatbot's knowledge base: add files and sources, list, edit, enable, delete.
+
+Adding only records: the item is stored (its file on disk, fsynced) and a job is queued in the
+same transaction, so that a crash after the API answers loses nothing; the worker
+(:mod:`chatforge.services.ingestion`) does the parsing, chunking, embedding and indexing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from chatforge.errors import NotFound, ValidationFailed
+from chatforge.rag.filetypes import detect_kind
+from chatforge.services.chatbots import ChatbotService
+from chatforge.services.context import AppContext
+from chatforge.services.indexing import disable_item, enable_item
+from chatforge.storage.models import Chatbot, Job, KnowledgeItem, utcnow
+
+__all__ = ["KnowledgeItem", "KnowledgeService", "Upload"]
+
+ITEM_TYPES = ("file", "text", "qna", "url")
+STATUSES = ("pending", "processing", "ready", "failed")
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file received by the API, already on disk."""
+
+    filename: str
+    path: Path
+
+
+def sha256_file(path: Path) -> tuple[str, int]:
+    """The SHA-256 of a file and its size, read in blocks."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while block := handle.read(1024 * 1024):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size
+
+
+def sha256_text(*parts: str) -> str:
+    """The SHA-256 of text parts (a separator keeps ("ab", "c") and ("a", "bc") apart)."""
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+class KnowledgeService:
+    """Knowledge use cases for one organization."""
+
+    def __init__(self, ctx: AppContext, session: Session, organization_id: str) -> None:
+        self.ctx = ctx
+        self.session = session
+        self.chatbots = ChatbotService(ctx, session, organization_id)
+
+    def list_items(
+        self,
+        chatbot_id: str,
+        *,
+        page: int = 1,
+        limit: int = 20,
+        item_type: str | None = None,
+        status: str | None = None,
+    ) -> tuple[Chatbot, list[KnowledgeItem], int]:
+        """A page of the chatbot's items, newest first, and the total that match."""
+        chatbot = self.chatbots.get(chatbot_id)
+        query = select(KnowledgeItem).where(KnowledgeItem.chatbot_id == chatbot.id)
+        if item_type:
+            query = query.where(KnowledgeItem.type == item_type)
+        if status:
+            query = query.where(KnowledgeItem.status == status)
+        total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        items = self.session.scalars(
+            query.order_by(KnowledgeItem.created_at.desc(), KnowledgeItem.id)
+            .offset((page - 1) * limit)
+            .limit(limit)
+        )
+        return chatbot, list(items), total
+
+    def get(self, chatbot_id: str, item_id: str) -> KnowledgeItem:
+        """One item of one of the organization's chatbots."""
+        chatbot = self.chatbots.get(chatbot_id)
+        item = self.session.scalar(
+            select(KnowledgeItem).where(
+                KnowledgeItem.id == item_id, KnowledgeItem.chatbot_id == chatbot.id
+            )
+        )
+        if item is None:
+            raise NotFound(f"Knowledge item {item_id} not found.")
+        return item
+
+    def add_files(self, chatbot_id: str, uploads: list[Upload]) -> list[KnowledgeItem]:
+        """Record uploaded files and queue them; a file already in the base is returned as is.
+
+        Every file's type is checked from its bytes first: one unsupported file rejects the
+        request (415, naming it) before anything is stored.
+        """
+        chatbot = self.chatbots.get(chatbot_id)
+        for upload in uploads:
+            detect_kind(upload.path, filename=upload.filename)
+        items: list[KnowledgeItem] = []
+        stored: list[str] = []
+        try:
+            for upload in uploads:
+                digest, size = sha256_file(upload.path)
+                existing = self._find_by_hash(chatbot.id, digest, items)
+                if existing is not None:
+                    items.append(existing)
+                    continue
+                item = KnowledgeItem(
+                    chatbot_id=chatbot.id,
+                    type="file",
+                    title=Path(upload.filename).stem or upload.filename or "Untitled",
+                    source=upload.filename,
+                    size_bytes=size,
+                    content_hash=digest,
+                    meta={},
+                )
+                self.session.add(item)
+                self.session.flush()
+                safe = _UNSAFE_NAME.sub("_", Path(upload.filename).name)[-120:] or "file"
+                item.file_key = f"chatbots/{chatbot.id}/files/{item.id}/{safe}"
+                self.ctx.files.put(item.file_key, upload.path)
+                stored.append(item.file_key)
+                self._enqueue(item)
+                items.append(item)
+            self.session.commit()
+        except Exception:
+            self.session.rollback()
+            for key in stored:
+                self.ctx.files.delete(key)
+            raise
+        return items
+
+    def add_sources(self, chatbot_id: str, sources: list[dict[str, Any]]) -> list[KnowledgeItem]:
+        """Record text, Q&A, URL and sitemap sources and queue them."""
+        chatbot = self.chatbots.get(chatbot_id)
+        items: list[KnowledgeItem] = []
+        for source in sources:
+            item = _item_from_source(chatbot.id, source)
+            existing = self._find_by_hash(chatbot.id, item.content_hash, items)
+            if existing is not None:
+                items.append(existing)
+                continue
+            self.session.add(item)
+            self.session.flush()
+            self._enqueue(item)
+            items.append(item)
+        self.session.commit()
+        return items
+
+    def update(self, chatbot_id: str, item_id: str, patch: dict[str, Any]) -> KnowledgeItem:
+        """Edit an item: content edits re-index it, ``enabled`` hides or shows it."""
+        item = self.get(chatbot_id, item_id)
+        reindex = False
+        if patch.get("title") is not None:
+            item.title = str(patch["title"])
+            reindex = True
+        if item.type == "text" and patch.get("content") is not None:
+            item.content = str(patch["content"])
+            item.size_bytes = len(item.content.encode())
+            reindex = True
+        if item.type == "qna" and (patch.get("question") or patch.get("answer")):
+            question = str(patch.get("question") or item.meta.get("question", ""))
+            answer = str(patch.get("answer") or item.meta.get("answer", ""))
+            item.meta = {**item.meta, "question": question, "answer": answer}
+            item.title, item.content = question, answer
+            reindex = True
+        if item.type == "url" and patch.get("url"):
+            item.source = str(patch["url"])
+            reindex = True
+        if not reindex and set(patch) - {"enabled"}:
+            raise ValidationFailed(
+                f"Nothing to change on a {item.type} item with these fields.",
+                details=[
+                    {"field": k, "message": f"not editable on a {item.type} item"}
+                    for k in sorted(set(patch) - {"enabled"})
+                ],
+            )
+        if reindex:
+            item.content_hash = _hash_of(item)
+            item.status, item.error = "pending", None
+            self._enqueue(item)
+        if patch.get("enabled") is not None and bool(patch["enabled"]) != item.enabled:
+            item.enabled = bool(patch["enabled"])
+            with_conn = self.session.connection()
+            if item.enabled:
+                enable_item(with_conn, self.ctx.search_index, item.id)
+            else:
+                disable_item(with_conn, self.ctx.search_index, item.id)
+        item.updated_at = utcnow()
+        self.session.commit()
+        return item
+
+    def delete(self, chatbot_id: str, item_id: str) -> Chatbot:
+        """Delete an item with its chunks, index rows and stored file."""
+        item = self.get(chatbot_id, item_id)
+        disable_item(self.session.connection(), self.ctx.search_index, item.id)
+        file_key = item.file_key
+        self.session.delete(item)
+        self.session.commit()
+        if file_key:
+            self.ctx.files.delete_prefix(file_key.rsplit("/", 1)[0] + "/")
+        return self.chatbots.get(chatbot_id)
+
+    def wait(self, items: list[KnowledgeItem], timeout: float) -> list[KnowledgeItem]:
+        """Wait until every item is ``ready`` or ``failed`` (or the timeout passes)."""
+        ids = [item.id for item in items]
+        deadline = time.monotonic() + timeout
+        while True:
+            self.session.expire_all()
+            fresh = {
+                item.id: item
+                for item in self.session.scalars(
+                    select(KnowledgeItem).where(KnowledgeItem.id.in_(ids))
+                )
+            }
+            done = all(fresh[i].status in ("ready", "failed") for i in ids if i in fresh)
+            if done or time.monotonic() >= deadline:
+                self.session.commit()
+                return [fresh[i] for i in ids if i in fresh]
+            self.session.commit()
+            time.sleep(0.1)
+
+    def _find_by_hash(
+        self, chatbot_id: str, digest: str, pending: list[KnowledgeItem]
+    ) -> KnowledgeItem | None:
+        for item in pending:
+            if item.content_hash == digest:
+                return item
+        found: KnowledgeItem | None = self.session.scalar(
+            select(KnowledgeItem)
+            .where(KnowledgeItem.chatbot_id == chatbot_id, KnowledgeItem.content_hash == digest)
+            .limit(1)
+        )
+        return found
+
+    def _enqueue(self, item: KnowledgeItem) -> None:
+        self.session.add(
+            Job(
+                kind="ingest",
+                item_id=item.id,
+                max_attempts=self.ctx.settings.ingestion.max_attempts,
+            )
+        )
+
+
+def _hash_of(item: KnowledgeItem) -> str:
+    if item.type == "qna":
+        return sha256_text("qna", item.meta.get("question", ""), item.meta.get("answer", ""))
+    if item.type == "url":
+        return sha256_text(item.meta.get("kind", "url"), item.source, str(item.meta.get("crawl")))
+    return sha256_text("text", item.title, item.content or "")
+
+
+def _item_from_source(chatbot_id: str, source: dict[str, Any]) -> KnowledgeItem:
+    kind = source["type"]
+    if kind == "text":
+        content = str(source["content"])
+        title = str(source.get("title") or content.strip().split("\n", 1)[0][:80] or "Text")
+        item = KnowledgeItem(
+            chatbot_id=chatbot_id, type="text", title=title, source="text", content=content,
+            size_bytes=len(content.encode()), meta={},
+        )  # fmt: skip
+    elif kind == "qna":
+        question, answer = str(source["question"]), str(source["answer"])
+        item = KnowledgeItem(
+            chatbot_id=chatbot_id, type="qna", title=question, source="qna", content=answer,
+            size_bytes=len((question + answer).encode()),
+            meta={"question": question, "answer": answer},
+        )  # fmt: skip
+    else:
+        crawl = source.get("crawl") or {}
+        meta: dict[str, Any] = {"kind": kind}
+        if kind == "url":
+            meta["crawl"] = {
+                "max_pages": int(crawl.get("max_pages", 1)),
+                "same_domain": bool(crawl.get("same_domain", True)),
+            }
+        item = KnowledgeItem(
+            chatbot_id=chatbot_id, type="url", title=str(source.get("title") or source["url"]),
+            source=str(source["url"]), meta=meta,
+        )  # fmt: skip
+    item.content_hash = _hash_of(item)
+    return item

@@ -1,0 +1,433 @@
+"""The keyword and vector indexes, one implementation per database.
+
+SQLite: FTS5 (native BM25) and sqlite-vec (exact cosine KNN, partitioned by chatbot).
+PostgreSQL: a tsvector table with a GIN index scored with the same BM25 as FTS5, and pgvector with
+an HNSW index. Both hold only the chunks that retrieval may return; the chunks table keeps every
+chunk's text and embedding, so these indexes can always be rebuilt from it.
+
+Keyword text arrives already analysed (lower-cased, stemmed, stop words removed, by
+``rag.text``), so both databases see the same terms and score them with the same formula:
+FTS5's BM25 (k1=1.2, b=0.75, idf = ln((N - n + 0.5) / (n + 0.5)), floored at 1e-6, with
+per-column weights on term frequency).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import Connection, bindparam, text
+
+from chatforge.errors import ChatforgeError
+
+K1 = 1.2
+B = 0.75
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """What the indexes hold for one chunk."""
+
+    chunk_id: int
+    chatbot_id: str
+    title_terms: Sequence[str]
+    body_terms: Sequence[str]
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Per-field weights on term frequency for BM25."""
+
+    title: float = 1.0
+    body: float = 1.0
+
+
+class SearchIndex(ABC):
+    """Keyword and vector search over the chunks of one chatbot."""
+
+    def __init__(self, dimensions: int) -> None:
+        self.dimensions = dimensions
+
+    @abstractmethod
+    def ensure(self, conn: Connection) -> None:
+        """Create the vector table for ``dimensions`` when missing; refuse a different size."""
+
+    @abstractmethod
+    def add(self, conn: Connection, entries: Sequence[IndexEntry]) -> None:
+        """Index chunks (in the caller's transaction)."""
+
+    @abstractmethod
+    def remove(self, conn: Connection, chunk_ids: Sequence[int]) -> None:
+        """Remove chunks from both indexes."""
+
+    @abstractmethod
+    def keyword(
+        self,
+        conn: Connection,
+        chatbot_id: str,
+        terms: Sequence[str],
+        limit: int,
+        weights: Weights,
+        only: Sequence[int] | None = None,
+    ) -> list[tuple[int, float]]:
+        """The best chunks by BM25 (positive, higher is better), best first."""
+
+    @abstractmethod
+    def vector(
+        self,
+        conn: Connection,
+        chatbot_id: str,
+        query: np.ndarray,
+        limit: int,
+        only: Sequence[int] | None = None,
+    ) -> list[tuple[int, float]]:
+        """The nearest chunks by cosine similarity, best first."""
+
+    @abstractmethod
+    def similarities(
+        self, conn: Connection, chunk_ids: Sequence[int], query: np.ndarray
+    ) -> dict[int, float]:
+        """Cosine similarity of the query to each given indexed chunk."""
+
+    def _check_dimensions(self, found: int | None) -> None:
+        if found is not None and found != self.dimensions:
+            raise ChatforgeError(
+                f"The vector index holds {found}-dimensional vectors but the embedding model "
+                f"makes {self.dimensions}; re-index the knowledge or configure the previous model."
+            )
+
+
+def vector_literal(vector: np.ndarray) -> str:
+    """pgvector's text form of a vector."""
+    return "[" + ",".join(f"{x:.7g}" for x in vector.tolist()) + "]"
+
+
+def _tsvector_literal(title_terms: Sequence[str], body_terms: Sequence[str]) -> str:
+    # Built by hand rather than by to_tsvector() so that PostgreSQL's parser cannot split or
+    # rewrite the analysed terms: the index holds exactly the terms that SQLite's FTS5 holds.
+    positions: dict[str, list[str]] = {}
+    position = 0
+    for weight, terms in (("A", title_terms), ("B", body_terms)):
+        for term in terms:
+            position = min(position + 1, 16383)
+            positions.setdefault(term, []).append(f"{position}{weight}")
+    return " ".join(f"'{term}':{','.join(p[:256])}" for term, p in positions.items())
+
+
+def _safe_terms(terms: Sequence[str]) -> list[str]:
+    # Letters and digits only: nothing that a query syntax could read as an operator or quote.
+    return sorted({t for t in terms if t.isalnum()})
+
+
+class SQLiteSearchIndex(SearchIndex):
+    """FTS5 and sqlite-vec."""
+
+    def ensure(self, conn: Connection) -> None:
+        ddl = conn.execute(
+            text("SELECT sql FROM sqlite_master WHERE name = 'chunk_vectors'")
+        ).scalar()
+        if ddl is not None:
+            match = re.search(r"float\[(\d+)\]", ddl, re.IGNORECASE)
+            self._check_dimensions(int(match.group(1)) if match else None)
+            return
+        conn.execute(
+            text(
+                "CREATE VIRTUAL TABLE chunk_vectors USING vec0(chunk_id INTEGER PRIMARY KEY, "
+                f"chatbot_id TEXT PARTITION KEY, embedding FLOAT[{int(self.dimensions)}] "
+                "distance_metric=cosine)"
+            )
+        )
+        conn.execute(
+            text(
+                "CREATE TRIGGER IF NOT EXISTS chunk_vectors_delete AFTER DELETE ON chunks BEGIN "
+                "DELETE FROM chunk_vectors WHERE chunk_id = old.id; END"
+            )
+        )
+
+    @staticmethod
+    def _scope(chatbot_id: str) -> str:
+        return "s" + chatbot_id.replace("-", "")
+
+    def add(self, conn: Connection, entries: Sequence[IndexEntry]) -> None:
+        if not entries:
+            return
+        conn.execute(
+            text("INSERT INTO chunks_fts(rowid, scope, title, body) VALUES (:id, :s, :t, :b)"),
+            [
+                {
+                    "id": e.chunk_id,
+                    "s": self._scope(e.chatbot_id),
+                    "t": " ".join(e.title_terms),
+                    "b": " ".join(e.body_terms),
+                }
+                for e in entries
+            ],
+        )
+        conn.execute(
+            text("INSERT INTO chunk_vectors(chunk_id, chatbot_id, embedding) VALUES (:id, :c, :v)"),
+            [
+                {
+                    "id": e.chunk_id,
+                    "c": e.chatbot_id,
+                    "v": np.asarray(e.vector, dtype=np.float32).tobytes(),
+                }
+                for e in entries
+            ],
+        )
+
+    def remove(self, conn: Connection, chunk_ids: Sequence[int]) -> None:
+        for start in range(0, len(chunk_ids), 500):
+            batch = [{"id": i} for i in chunk_ids[start : start + 500]]
+            conn.execute(text("DELETE FROM chunks_fts WHERE rowid = :id"), batch)
+            conn.execute(text("DELETE FROM chunk_vectors WHERE chunk_id = :id"), batch)
+
+    def keyword(
+        self,
+        conn: Connection,
+        chatbot_id: str,
+        terms: Sequence[str],
+        limit: int,
+        weights: Weights,
+        only: Sequence[int] | None = None,
+    ) -> list[tuple[int, float]]:
+        safe = _safe_terms(terms)
+        if not safe or limit <= 0:
+            return []
+        quoted = " OR ".join(f'"{t}"' for t in safe)
+        match = f"scope:{self._scope(chatbot_id)} AND {{title body}}: ({quoted})"
+        where = ""
+        params: dict[str, object] = {"m": match, "k": limit}
+        if only is not None:
+            where = " AND rowid IN (SELECT value FROM json_each(:only))"
+            params["only"] = "[" + ",".join(str(int(i)) for i in only) + "]"
+        rows = conn.execute(
+            text(
+                f"SELECT rowid, -bm25(chunks_fts, 0.0, {float(weights.title)}, "
+                f"{float(weights.body)}) AS score FROM chunks_fts WHERE chunks_fts MATCH :m"
+                f"{where} ORDER BY score DESC LIMIT :k"
+            ),
+            params,
+        )
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def vector(
+        self,
+        conn: Connection,
+        chatbot_id: str,
+        query: np.ndarray,
+        limit: int,
+        only: Sequence[int] | None = None,
+    ) -> list[tuple[int, float]]:
+        if limit <= 0:
+            return []
+        blob = np.asarray(query, dtype=np.float32).tobytes()
+        if only is not None:
+            scores = self.similarities(conn, only, query)
+            return sorted(scores.items(), key=lambda kv: -kv[1])[:limit]
+        rows = conn.execute(
+            text(
+                "SELECT chunk_id, distance FROM chunk_vectors WHERE embedding MATCH :q "
+                "AND k = :k AND chatbot_id = :c ORDER BY distance"
+            ),
+            {"q": blob, "k": min(limit, 4096), "c": chatbot_id},
+        )
+        return [(int(r[0]), 1.0 - float(r[1])) for r in rows]
+
+    def similarities(
+        self, conn: Connection, chunk_ids: Sequence[int], query: np.ndarray
+    ) -> dict[int, float]:
+        if not chunk_ids:
+            return {}
+        rows = conn.execute(
+            text(
+                "SELECT chunk_id, vec_distance_cosine(embedding, :q) FROM chunk_vectors "
+                "WHERE chunk_id IN (SELECT value FROM json_each(:ids))"
+            ),
+            {
+                "q": np.asarray(query, dtype=np.float32).tobytes(),
+                "ids": "[" + ",".join(str(int(i)) for i in chunk_ids) + "]",
+            },
+        )
+        return {int(r[0]): 1.0 - float(r[1]) for r in rows}
+
+
+class PostgresSearchIndex(SearchIndex):
+    """A tsvector table scored with FTS5's BM25, and pgvector with HNSW."""
+
+    def ensure(self, conn: Connection) -> None:
+        typmod = conn.execute(
+            text(
+                "SELECT atttypmod FROM pg_attribute WHERE attrelid = "
+                "to_regclass('chunk_vectors') AND attname = 'embedding'"
+            )
+        ).scalar()
+        if typmod is not None:
+            self._check_dimensions(int(typmod))
+            return
+        conn.execute(
+            text(
+                "CREATE TABLE IF NOT EXISTS chunk_vectors ("
+                "chunk_id BIGINT PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE, "
+                "chatbot_id VARCHAR(36) NOT NULL, "
+                f"embedding vector({int(self.dimensions)}) NOT NULL)"
+            )
+        )
+        conn.execute(
+            text(
+                "CREATE INDEX IF NOT EXISTS ix_chunk_vectors_hnsw ON chunk_vectors "
+                "USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
+            )
+        )
+        conn.execute(
+            text("CREATE INDEX IF NOT EXISTS ix_chunk_vectors_chatbot ON chunk_vectors(chatbot_id)")
+        )
+
+    def add(self, conn: Connection, entries: Sequence[IndexEntry]) -> None:
+        if not entries:
+            return
+        conn.execute(
+            text(
+                "INSERT INTO chunk_terms(chunk_id, chatbot_id, length, tsv) "
+                "VALUES (:id, :c, :n, CAST(:tsv AS tsvector))"
+            ),
+            [
+                {
+                    "id": e.chunk_id,
+                    "c": e.chatbot_id,
+                    # + 1 for the scope token that FTS5 counts in a row's length.
+                    "n": len(e.title_terms) + len(e.body_terms) + 1,
+                    "tsv": _tsvector_literal(e.title_terms, e.body_terms),
+                }
+                for e in entries
+            ],
+        )
+        conn.execute(
+            text(
+                "INSERT INTO chunk_vectors(chunk_id, chatbot_id, embedding) "
+                "VALUES (:id, :c, CAST(:v AS vector))"
+            ),
+            [{"id": e.chunk_id, "c": e.chatbot_id, "v": vector_literal(e.vector)} for e in entries],
+        )
+
+    def remove(self, conn: Connection, chunk_ids: Sequence[int]) -> None:
+        if not chunk_ids:
+            return
+        ids = [int(i) for i in chunk_ids]
+        conn.execute(text("DELETE FROM chunk_terms WHERE chunk_id = ANY(:ids)"), {"ids": ids})
+        conn.execute(text("DELETE FROM chunk_vectors WHERE chunk_id = ANY(:ids)"), {"ids": ids})
+
+    def keyword(
+        self,
+        conn: Connection,
+        chatbot_id: str,
+        terms: Sequence[str],
+        limit: int,
+        weights: Weights,
+        only: Sequence[int] | None = None,
+    ) -> list[tuple[int, float]]:
+        safe = _safe_terms(terms)
+        if not safe or limit <= 0:
+            return []
+        tsquery = " | ".join(f"'{t}'" for t in safe)
+        # Collection statistics, global like FTS5's: rows, average length, documents per term.
+        stats = conn.execute(
+            text("SELECT count(*), coalesce(avg(length), 0) FROM chunk_terms")
+        ).one()
+        total, avgdl = int(stats[0]), float(stats[1]) or 1.0
+        df_rows = conn.execute(
+            text(
+                "SELECT t, (SELECT count(*) FROM chunk_terms WHERE tsv @@ CAST(quote_literal(t) "
+                "AS tsquery)) FROM unnest(CAST(:terms AS text[])) AS t"
+            ),
+            {"terms": safe},
+        )
+        idf = {
+            str(term): max(1e-6, math.log((total - int(n) + 0.5) / (int(n) + 0.5)))
+            for term, n in df_rows
+        }
+        idfs = [idf.get(t, 1e-6) for t in safe]
+        filter_sql = " AND k.chunk_id = ANY(:only)" if only is not None else ""
+        statement = text(
+            "WITH q(term, idf) AS (SELECT * FROM unnest(CAST(:terms AS text[]), "
+            "CAST(:idfs AS float8[]))) "
+            "SELECT k.chunk_id, sum(q.idf * (t.tfw * (:k1 + 1)) / "
+            "(t.tfw + :k1 * (1 - :b + :b * k.length / :avgdl))) AS score "
+            "FROM chunk_terms k CROSS JOIN LATERAL ("
+            "  SELECT u.lexeme, (SELECT sum(CASE WHEN w = 'A' THEN :wt ELSE :wb END) "
+            "  FROM unnest(u.weights) AS w) AS tfw FROM unnest(k.tsv) AS u"
+            "  WHERE u.lexeme = ANY(CAST(:terms AS text[]))) t "
+            "JOIN q ON q.term = t.lexeme "
+            f"WHERE k.chatbot_id = :c AND k.tsv @@ CAST(:tsq AS tsquery){filter_sql} "
+            "GROUP BY k.chunk_id ORDER BY score DESC LIMIT :k"
+        )
+        params: dict[str, object] = {
+            "terms": safe,
+            "idfs": idfs,
+            "k1": K1,
+            "b": B,
+            "avgdl": avgdl,
+            "wt": weights.title,
+            "wb": weights.body,
+            "c": chatbot_id,
+            "tsq": tsquery,
+            "k": limit,
+        }
+        if only is not None:
+            params["only"] = [int(i) for i in only]
+        rows = conn.execute(statement, params)
+        return [(int(r[0]), float(r[1])) for r in rows]
+
+    def vector(
+        self,
+        conn: Connection,
+        chatbot_id: str,
+        query: np.ndarray,
+        limit: int,
+        only: Sequence[int] | None = None,
+    ) -> list[tuple[int, float]]:
+        if limit <= 0:
+            return []
+        if only is not None:
+            scores = self.similarities(conn, only, query)
+            return sorted(scores.items(), key=lambda kv: -kv[1])[:limit]
+        # HNSW with a filter: iterative scans keep going until enough rows of this chatbot match.
+        conn.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
+        conn.execute(text(f"SET LOCAL hnsw.ef_search = {max(40, min(int(limit), 1000))}"))
+        rows = conn.execute(
+            text(
+                "SELECT chunk_id, 1 - (embedding <=> CAST(:q AS vector)) AS sim "
+                "FROM chunk_vectors WHERE chatbot_id = :c "
+                "ORDER BY embedding <=> CAST(:q AS vector) LIMIT :k"
+            ),
+            {"q": vector_literal(query), "c": chatbot_id, "k": limit},
+        )
+        # relaxed_order may return neighbours slightly out of order.
+        return sorted(((int(r[0]), float(r[1])) for r in rows), key=lambda kv: -kv[1])
+
+    def similarities(
+        self, conn: Connection, chunk_ids: Sequence[int], query: np.ndarray
+    ) -> dict[int, float]:
+        if not chunk_ids:
+            return {}
+        rows = conn.execute(
+            text(
+                "SELECT chunk_id, 1 - (embedding <=> CAST(:q AS vector)) FROM chunk_vectors "
+                "WHERE chunk_id = ANY(:ids)"
+            ).bindparams(bindparam("ids")),
+            {"q": vector_literal(query), "ids": [int(i) for i in chunk_ids]},
+        )
+        return {int(r[0]): float(r[1]) for r in rows}
+
+
+def make_search_index(dialect: str, dimensions: int) -> SearchIndex:
+    """The index implementation for a database dialect name."""
+    if dialect == "sqlite":
+        return SQLiteSearchIndex(dimensions)
+    if dialect == "postgresql":
+        return PostgresSearchIndex(dimensions)
+    raise ChatforgeError(f"Unsupported database: {dialect}.")

@@ -1,0 +1,1 @@
+"""Factories that build real objects and files for tests."""

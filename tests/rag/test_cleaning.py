@@ -1,0 +1,40 @@
+"""Cleaning makes extracted text read like the document did."""
+
+from __future__ import annotations
+
+from chatforge.rag import clean_text
+
+
+def test_whitespace_and_blank_lines_are_normalised() -> None:
+    text = "  Title\r\n\r\n\r\n\r\nFirst\t\tline   here.  \n\n\n\nSecond\u00a0line.\f"
+
+    assert clean_text(text) == "Title\n\nFirst line here.\n\nSecond line."
+
+
+def test_control_and_invisible_characters_are_dropped() -> None:
+    text = "Bell\x07 and\x00 nul, soft\u00adhyphen, zero\u200bwidth, \ufeffbom."
+
+    assert clean_text(text) == "Bell and nul, softhyphen, zerowidth, bom."
+
+
+def test_ligatures_are_expanded_and_accents_composed() -> None:
+    assert clean_text("\ufb01nd the \ufb02ow, cafe\u0301") == "find the flow, café"
+
+
+def test_hyphenated_line_breaks_are_mended_only_when_asked() -> None:
+    text = "the infor-\nmation and Twenty-\nFive"
+
+    assert clean_text(text) == text
+    assert clean_text(text, dehyphenate=True) == "the information and Twenty-Five"
+
+
+def test_unwrap_joins_paragraph_lines_but_keeps_sentence_ends_and_lists() -> None:
+    text = "A sentence broken\nacross lines.\nNext one:\n- item one\n- item two\n\nNew paragraph"
+
+    assert clean_text(text, unwrap=True) == (
+        "A sentence broken across lines.\nNext one:\n- item one\n- item two\n\nNew paragraph"
+    )
+
+
+def test_nothing_readable_cleans_to_empty() -> None:
+    assert clean_text(" \x01\x02 \n\n\t ") == ""
