@@ -10,7 +10,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from chatforge import __version__
 from chatforge.api.errors import install_error_handlers
-from chatforge.api.routers import chatbots, health, knowledge
+from chatforge.api.routers import chatbots, health, knowledge, query
 from chatforge.services import health as service_health
 from chatforge.services.context import AppContext
 from chatforge.services.worker import BackgroundWorker
@@ -63,4 +63,5 @@ def create_app(settings: Settings | None = None, *, public_base_url: str | None 
     app.include_router(health.router)
     app.include_router(chatbots.router)
     app.include_router(knowledge.router)
+    app.include_router(query.router)
     return app

@@ -13,6 +13,7 @@ from chatforge.services import keys
 from chatforge.services.chatbots import ChatbotService
 from chatforge.services.context import AppContext
 from chatforge.services.knowledge import KnowledgeService
+from chatforge.services.query import QueryService
 
 _api_key_header = APIKeyHeader(name="x-api-key", auto_error=False, description="Your API key.")
 _bearer = HTTPBearer(auto_error=False, description="The same API key as a Bearer token.")
@@ -66,3 +67,13 @@ def get_knowledge_service(
 
 
 KnowledgeDep = Annotated[KnowledgeService, Depends(get_knowledge_service)]
+
+
+def get_query_service(
+    ctx: ContextDep, session: SessionDep, organization_id: OrganizationDep
+) -> QueryService:
+    """Query Knowledge scoped to the caller's organization."""
+    return QueryService(ctx, session, organization_id)
+
+
+QueryDep = Annotated[QueryService, Depends(get_query_service)]

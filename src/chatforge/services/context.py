@@ -29,6 +29,7 @@ class AppContext:
     secrets: SecretBox
     public_base_url: str
     tmp_dir: Path = field(default_factory=Path)
+    read_engine: Engine | None = None
     _embedder: Embedder | None = None
     _search_index: SearchIndex | None = None
     _lock: threading.RLock = field(default_factory=threading.RLock)
@@ -41,7 +42,13 @@ class AppContext:
         tmp_dir = data_dir / "tmp"
         tmp_dir.mkdir(exist_ok=True)
         engine = create_db_engine(settings.resolved_database_url())
+        read_engine = (
+            create_db_engine(settings.resolved_database_url(), read_only=True)
+            if engine.dialect.name == "sqlite"
+            else engine
+        )
         return cls(
+            read_engine=read_engine,
             settings=settings,
             engine=engine,
             sessions=make_sessionmaker(engine),
@@ -90,6 +97,12 @@ class AppContext:
         """The public URL of a publicly served file (avatars)."""
         return f"{self.public_base_url}/media/{key}"
 
+    def reader(self) -> Engine:
+        """The engine for read-only work (search): on SQLite it never waits for the write lock."""
+        return self.read_engine or self.engine
+
     def close(self) -> None:
         """Release database connections."""
         self.engine.dispose()
+        if self.read_engine is not None and self.read_engine is not self.engine:
+            self.read_engine.dispose()

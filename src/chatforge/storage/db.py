@@ -35,8 +35,15 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
-    """Create an engine for ``url`` with Chatforge's connection settings."""
+def create_db_engine(url: str, *, pool_size: int = 10, read_only: bool = False) -> Engine:
+    """Create an engine for ``url`` with Chatforge's connection settings.
+
+    Args:
+        url: The database URL.
+        pool_size: Connections kept open.
+        read_only: For SQLite, start transactions without taking the write lock: for the
+            search path, which only reads and must not queue behind writers.
+    """
     url = normalise_url(url)
     if is_sqlite(url):
         engine = create_engine(
@@ -52,7 +59,8 @@ def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
         # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
         # writes fails at once with "database is locked" when another connection wrote in
         # between, whatever the busy timeout.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from chatforge.errors import ChatforgeError
 
 K1 = 1.2
 B = 0.75
+STATS_TTL_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,9 @@ class SearchIndex(ABC):
 
     def __init__(self, dimensions: int) -> None:
         self.dimensions = dimensions
+        self._df_cache: dict[str, int] = {}
+        self._total = 0
+        self._stats_at = -math.inf
 
     @abstractmethod
     def ensure(self, conn: Connection) -> None:
@@ -93,6 +98,36 @@ class SearchIndex(ABC):
         self, conn: Connection, chunk_ids: Sequence[int], query: np.ndarray
     ) -> dict[int, float]:
         """Cosine similarity of the query to each given indexed chunk."""
+
+    def idf(self, conn: Connection, terms: Sequence[str]) -> dict[str, float]:
+        """FTS5's idf of each term over the whole index, ln((N - n + 0.5) / (n + 0.5)).
+
+        Document frequencies change only as knowledge is indexed, so they are cached for a
+        few seconds: a query then costs one index lookup per new term, not per term.
+        """
+        now = time.monotonic()
+        if now - self._stats_at > STATS_TTL_SECONDS:
+            self._df_cache.clear()
+            self._total = self._count_rows(conn)
+            self._stats_at = now
+        missing = [t for t in _safe_terms(terms) if t not in self._df_cache]
+        if missing:
+            self._df_cache.update(self._document_frequencies(conn, missing))
+        result: dict[str, float] = {}
+        for term in _safe_terms(terms):
+            n = self._df_cache.get(term, 0)
+            result[term] = max(1e-6, math.log((self._total - n + 0.5) / (n + 0.5)))
+        return result
+
+    def forget_statistics(self) -> None:
+        """Drop cached document frequencies (after indexing, in tests and benchmarks)."""
+        self._stats_at = -math.inf
+
+    @abstractmethod
+    def _count_rows(self, conn: Connection) -> int: ...
+
+    @abstractmethod
+    def _document_frequencies(self, conn: Connection, terms: Sequence[str]) -> dict[str, int]: ...
 
     def _check_dimensions(self, found: int | None) -> None:
         if found is not None and found != self.dimensions:
@@ -148,6 +183,18 @@ class SQLiteSearchIndex(SearchIndex):
                 "DELETE FROM chunk_vectors WHERE chunk_id = old.id; END"
             )
         )
+
+    def _count_rows(self, conn: Connection) -> int:
+        return int(conn.execute(text("SELECT count(*) FROM chunks_fts")).scalar_one())
+
+    def _document_frequencies(self, conn: Connection, terms: Sequence[str]) -> dict[str, int]:
+        found = {t: 0 for t in terms}
+        for term in terms:
+            n = conn.execute(
+                text("SELECT doc FROM chunks_fts_vocab WHERE term = :t"), {"t": term}
+            ).scalar()
+            found[term] = int(n or 0)
+        return found
 
     @staticmethod
     def _scope(chatbot_id: str) -> str:
@@ -259,6 +306,15 @@ class SQLiteSearchIndex(SearchIndex):
 class PostgresSearchIndex(SearchIndex):
     """A tsvector table scored with FTS5's BM25, and pgvector with HNSW."""
 
+    def __init__(self, dimensions: int) -> None:
+        super().__init__(dimensions)
+        self._avgdl = 0.0
+        self._avgdl_at = -math.inf
+
+    def forget_statistics(self) -> None:
+        super().forget_statistics()
+        self._avgdl_at = -math.inf
+
     def ensure(self, conn: Connection) -> None:
         typmod = conn.execute(
             text(
@@ -286,6 +342,19 @@ class PostgresSearchIndex(SearchIndex):
         conn.execute(
             text("CREATE INDEX IF NOT EXISTS ix_chunk_vectors_chatbot ON chunk_vectors(chatbot_id)")
         )
+
+    def _count_rows(self, conn: Connection) -> int:
+        return int(conn.execute(text("SELECT count(*) FROM chunk_terms")).scalar_one())
+
+    def _document_frequencies(self, conn: Connection, terms: Sequence[str]) -> dict[str, int]:
+        rows = conn.execute(
+            text(
+                "SELECT t, (SELECT count(*) FROM chunk_terms WHERE tsv @@ CAST(quote_literal(t) "
+                "AS tsquery)) FROM unnest(CAST(:terms AS text[])) AS t"
+            ),
+            {"terms": list(terms)},
+        )
+        return {str(term): int(n) for term, n in rows}
 
     def add(self, conn: Connection, entries: Sequence[IndexEntry]) -> None:
         if not entries:
@@ -334,23 +403,15 @@ class PostgresSearchIndex(SearchIndex):
         if not safe or limit <= 0:
             return []
         tsquery = " | ".join(f"'{t}'" for t in safe)
-        # Collection statistics, global like FTS5's: rows, average length, documents per term.
-        stats = conn.execute(
-            text("SELECT count(*), coalesce(avg(length), 0) FROM chunk_terms")
-        ).one()
-        total, avgdl = int(stats[0]), float(stats[1]) or 1.0
-        df_rows = conn.execute(
-            text(
-                "SELECT t, (SELECT count(*) FROM chunk_terms WHERE tsv @@ CAST(quote_literal(t) "
-                "AS tsquery)) FROM unnest(CAST(:terms AS text[])) AS t"
-            ),
-            {"terms": safe},
-        )
-        idf = {
-            str(term): max(1e-6, math.log((total - int(n) + 0.5) / (int(n) + 0.5)))
-            for term, n in df_rows
-        }
+        # Collection statistics are global, like FTS5's: rows, average length, idf per term.
+        idf = self.idf(conn, safe)
         idfs = [idf.get(t, 1e-6) for t in safe]
+        if time.monotonic() - self._avgdl_at > STATS_TTL_SECONDS:
+            self._avgdl = float(
+                conn.execute(text("SELECT coalesce(avg(length), 0) FROM chunk_terms")).scalar_one()
+            )
+            self._avgdl_at = time.monotonic()
+        avgdl = self._avgdl or 1.0
         filter_sql = " AND k.chunk_id = ANY(:only)" if only is not None else ""
         statement = text(
             "WITH q(term, idf) AS (SELECT * FROM unnest(CAST(:terms AS text[]), "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
@@ -28,6 +28,14 @@ class Snippet(OpenModel):
     slogan: str | None = None
 
 
+class RetrievalSettings(OpenModel):
+    """``settings.retrieval``: the defaults of query-knowledge and chat for this chatbot."""
+
+    limit: Annotated[int, Field(ge=1, le=50)] | None = None
+    threshold: Annotated[float, Field(ge=0, le=1)] | None = None
+    mode: Literal["hybrid", "vector", "keyword"] | None = None
+
+
 class ChatbotSettings(OpenModel):
     """``settings``: the answering model, the prompt, the greeting and the widget look."""
 
@@ -38,6 +46,7 @@ class ChatbotSettings(OpenModel):
     model: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     prompt: str | None = Field(None, max_length=20000)
     snippet: Snippet | None = None
+    retrieval: RetrievalSettings | None = None
 
 
 class Personality(OpenModel):

@@ -100,6 +100,8 @@ def upgrade() -> None:
             "CREATE VIRTUAL TABLE chunks_fts USING fts5(scope, title, body, content='', "
             "contentless_delete=1, tokenize='unicode61 remove_diacritics 2')"
         )
+        # Document frequencies of terms, for the BM25 ceiling of a query.
+        op.execute("CREATE VIRTUAL TABLE chunks_fts_vocab USING fts5vocab('chunks_fts', 'row')")
         # Virtual tables have no foreign keys: a trigger follows cascaded deletes of chunks.
         op.execute(
             "CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN "
@@ -119,6 +121,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         op.execute("DROP TRIGGER IF EXISTS chunks_fts_delete")
+        op.execute("DROP TABLE IF EXISTS chunks_fts_vocab")
         op.execute("DROP TABLE IF EXISTS chunks_fts")
     else:
         op.execute("DROP TABLE IF EXISTS chunk_terms")

@@ -1,0 +1,90 @@
+"""Hybrid fusion: keyword and vector evidence combined into one calibrated score in [0, 1].
+
+Pure functions over numpy arrays, so that the evaluation bench and the product share them. The
+recipe and every constant were chosen by measurement on SciFact's train split (bench/RESULTS.md):
+
+1. candidates are the union of the keyword top-k and the vector top-k chunks;
+2. each candidate gets its cosine similarity to the query vector and its BM25 score (zero when
+   it matched no term);
+3. BM25 is made comparable across queries by dividing by the query's own ceiling (the sum of its
+   terms' idf: what a chunk holding every term once at average length would score) and bounding
+   it with x / (x + kappa); cosine is rescaled from [floor, 1] to [0, 1];
+4. the fused score is a convex combination of the two, optionally after one round of dense
+   pseudo-relevance feedback (Rocchio: the query vector moved towards the top documents).
+
+Because no step depends on the other candidates' scores, a score means the same thing for every
+query, and a threshold on it is meaningful.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FusionParams:
+    """The constants of the hybrid score."""
+
+    vector_weight: float = 0.5
+    kappa: float = 0.5
+    cosine_floor: float = 0.0
+    prf_docs: int = 0
+    prf_beta: float = 1.0
+
+
+def bounded_bm25(scores: np.ndarray, ceiling: float, kappa: float) -> np.ndarray:
+    """BM25 scaled by the query's ceiling and bounded into [0, 1)."""
+    x = np.maximum(scores, 0.0) / max(ceiling, 1e-9)
+    result: np.ndarray = x / (x + kappa)
+    return result
+
+
+def rescale_cosine(cosines: np.ndarray, floor: float) -> np.ndarray:
+    """Cosine similarity mapped from [floor, 1] onto [0, 1] (clipped)."""
+    result: np.ndarray = np.clip((cosines - floor) / (1.0 - floor), 0.0, 1.0)
+    return result
+
+
+def fuse(cosines: np.ndarray, bm25: np.ndarray, ceiling: float, params: FusionParams) -> np.ndarray:
+    """The fused score of each candidate, in [0, 1]."""
+    dense = rescale_cosine(cosines, params.cosine_floor)
+    keyword = bounded_bm25(bm25, ceiling, params.kappa)
+    result: np.ndarray = params.vector_weight * dense + (1.0 - params.vector_weight) * keyword
+    return result
+
+
+def rocchio(
+    query: np.ndarray,
+    vectors: np.ndarray,
+    fused: np.ndarray,
+    groups: Sequence[str],
+    docs: int,
+    beta: float,
+) -> np.ndarray:
+    """The query vector moved towards the best chunk of each of the top ``docs`` documents.
+
+    Args:
+        query: The unit query vector.
+        vectors: Candidate chunk vectors (rows, unit length).
+        fused: First-stage fused scores of the candidates.
+        groups: The document (knowledge item) of each candidate; each document counts once.
+        docs: How many top documents feed back.
+        beta: Weight of their mean against the query.
+    """
+    chosen: list[int] = []
+    seen: set[str] = set()
+    for index in np.argsort(-fused, kind="stable"):
+        if groups[index] in seen:
+            continue
+        seen.add(groups[index])
+        chosen.append(int(index))
+        if len(chosen) == docs:
+            break
+    if not chosen:
+        return query
+    moved = query + beta * vectors[chosen].mean(axis=0)
+    result: np.ndarray = (moved / max(float(np.linalg.norm(moved)), 1e-12)).astype(np.float32)
+    return result

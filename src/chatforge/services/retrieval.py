@@ -1,0 +1,235 @@
+"""Retrieval: the one service behind query-knowledge, chat and the evaluation command.
+
+Hybrid by default: keyword (BM25) and vector candidates, fused into a calibrated similarity in
+[0, 1] (``rag.fusion``), Q&A pairs whose question matches the query first, then cut by
+``threshold`` and ``limit``. The same code runs on SQLite and PostgreSQL; only the indexes differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from sqlalchemy import Connection, select
+
+from chatforge.rag.fusion import FusionParams, bounded_bm25, fuse, rescale_cosine, rocchio
+from chatforge.rag.text import analyze
+from chatforge.services.context import AppContext
+from chatforge.storage.models import Chunk, KnowledgeItem
+from chatforge.storage.search import Weights
+
+Mode = Literal["hybrid", "vector", "keyword"]
+
+DEFAULT_LIMIT = 5
+DEFAULT_THRESHOLD = 0.0
+DEFAULT_MODE: Mode = "hybrid"
+#: Cosine between a query and a Q&A pair's question above which the pair answers the query.
+QNA_MATCH = 0.8
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """The measured defaults of hybrid retrieval (see bench/RESULTS.md)."""
+
+    candidates: int = 100
+    weights: Weights = field(default_factory=Weights)
+    fusion: FusionParams = field(default_factory=FusionParams)
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """Restricts a search to some items or item types."""
+
+    knowledge_ids: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.knowledge_ids or self.types)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved chunk."""
+
+    chunk_id: int
+    knowledge_id: str
+    item_type: str
+    title: str
+    source: str
+    content: str
+    chunk_index: int
+    similarity: float
+    score: float
+    vector_similarity: float
+    keyword_score: float
+
+
+class Retriever:
+    """Searches one chatbot's knowledge."""
+
+    def __init__(self, ctx: AppContext, config: RetrievalConfig | None = None) -> None:
+        self.ctx = ctx
+        self.config = config or RetrievalConfig()
+
+    def search(
+        self,
+        chatbot_id: str,
+        query: str,
+        *,
+        limit: int = DEFAULT_LIMIT,
+        threshold: float = DEFAULT_THRESHOLD,
+        mode: Mode = DEFAULT_MODE,
+        search_filter: SearchFilter | None = None,
+    ) -> list[Hit]:
+        """The best chunks for ``query``, best first.
+
+        The caller has checked that the chatbot belongs to its organization.
+        """
+        terms = analyze(query)
+        vector = self.ctx.embedder.embed_query(query) if mode != "keyword" else None
+        index = self.ctx.search_index
+        depth = max(self.config.candidates, limit)
+        with self.ctx.reader().connect() as conn:
+            only = self._restrict(conn, chatbot_id, search_filter) if search_filter else None
+            if only is not None and not only:
+                return []
+            keyword: dict[int, float] = {}
+            if mode != "vector" and terms:
+                keyword = dict(
+                    index.keyword(conn, chatbot_id, terms, depth, self.config.weights, only)
+                )
+            dense_ids: list[int] = []
+            if vector is not None:
+                dense_ids = [i for i, _ in index.vector(conn, chatbot_id, vector, depth, only)]
+            candidates = list(dict.fromkeys([*keyword, *dense_ids]))
+            if not candidates:
+                return []
+            missing = [i for i in candidates if i not in keyword]
+            if mode == "hybrid" and missing and terms:
+                # Vector-found chunks still get their exact BM25 (zero when no term matches).
+                keyword.update(
+                    index.keyword(
+                        conn, chatbot_id, terms, len(missing), self.config.weights, missing
+                    )
+                )
+            ceiling = sum(index.idf(conn, terms).values()) if terms else 1.0
+            rows = self._load(conn, candidates)
+        return self._rank(rows, keyword, vector, ceiling, mode, limit, threshold)
+
+    def _rank(
+        self,
+        rows: list[_Row],
+        keyword: dict[int, float],
+        vector: np.ndarray | None,
+        ceiling: float,
+        mode: Mode,
+        limit: int,
+        threshold: float,
+    ) -> list[Hit]:
+        params = self.config.fusion
+        bm25 = np.array([keyword.get(r.chunk_id, 0.0) for r in rows], dtype=np.float64)
+        if vector is not None:
+            vectors = np.stack([r.vector for r in rows])
+            cosines = vectors @ vector
+        else:
+            vectors, cosines = np.zeros((len(rows), 0)), np.zeros(len(rows))
+        if mode == "keyword":
+            scores = bounded_bm25(bm25, ceiling, params.kappa)
+        elif mode == "vector":
+            scores = rescale_cosine(cosines, params.cosine_floor)
+        else:
+            scores = fuse(cosines, bm25, ceiling, params)
+            if params.prf_docs and vector is not None:
+                moved = rocchio(
+                    vector,
+                    vectors,
+                    scores,
+                    [r.item_id for r in rows],
+                    params.prf_docs,
+                    params.prf_beta,
+                )
+                scores = fuse(vectors @ moved, bm25, ceiling, params)
+        hits: list[Hit] = []
+        for row, score, cosine, bm in zip(rows, scores, cosines, bm25, strict=True):
+            similarity = float(np.clip(score, 0.0, 1.0))
+            # A Q&A pair is embedded by its question: a close match answers the query outright.
+            if row.item_type == "qna" and vector is not None and cosine >= QNA_MATCH:
+                similarity = max(similarity, float(cosine))
+            hits.append(
+                Hit(
+                    chunk_id=row.chunk_id,
+                    knowledge_id=row.item_id,
+                    item_type=row.item_type,
+                    title=row.title,
+                    source=row.source,
+                    content=row.content,
+                    chunk_index=row.chunk_index,
+                    similarity=round(similarity, 6),
+                    score=float(score),
+                    vector_similarity=float(cosine),
+                    keyword_score=float(bm),
+                )
+            )
+        hits.sort(key=lambda h: (not _qna_first(h), -h.similarity, h.chunk_id))
+        return [h for h in hits if h.similarity >= threshold][:limit]
+
+    @staticmethod
+    def _restrict(conn: Connection, chatbot_id: str, search_filter: SearchFilter) -> list[int]:
+        query = (
+            select(Chunk.id)
+            .join(KnowledgeItem, KnowledgeItem.id == Chunk.item_id)
+            .where(Chunk.chatbot_id == chatbot_id, KnowledgeItem.enabled.is_(True))
+        )
+        if search_filter.knowledge_ids:
+            query = query.where(KnowledgeItem.id.in_(search_filter.knowledge_ids))
+        if search_filter.types:
+            query = query.where(KnowledgeItem.type.in_(search_filter.types))
+        return [int(i) for i in conn.execute(query).scalars()]
+
+    @staticmethod
+    def _load(conn: Connection, chunk_ids: Sequence[int]) -> list[_Row]:
+        rows = conn.execute(
+            select(
+                Chunk.id,
+                Chunk.item_id,
+                Chunk.chunk_index,
+                Chunk.content,
+                Chunk.embedding,
+                KnowledgeItem.type,
+                KnowledgeItem.title,
+                KnowledgeItem.source,
+            )
+            .join(KnowledgeItem, KnowledgeItem.id == Chunk.item_id)
+            .where(Chunk.id.in_(chunk_ids))
+        ).all()
+        return [
+            _Row(
+                chunk_id=int(r.id),
+                item_id=r.item_id,
+                chunk_index=r.chunk_index,
+                content=r.content,
+                vector=np.frombuffer(r.embedding, dtype=np.float32),
+                item_type=r.type,
+                title=r.title,
+                source=r.source,
+            )
+            for r in rows
+        ]
+
+
+@dataclass(frozen=True)
+class _Row:
+    chunk_id: int
+    item_id: str
+    chunk_index: int
+    content: str
+    vector: np.ndarray
+    item_type: str
+    title: str
+    source: str
+
+
+def _qna_first(hit: Hit) -> bool:
+    return hit.item_type == "qna" and hit.vector_similarity >= QNA_MATCH
