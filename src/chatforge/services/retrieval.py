@@ -7,6 +7,7 @@ Hybrid by default: keyword (BM25) and vector candidates, fused into a calibrated
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -82,41 +83,52 @@ class Retriever:
         threshold: float = DEFAULT_THRESHOLD,
         mode: Mode = DEFAULT_MODE,
         search_filter: SearchFilter | None = None,
+        timings: dict[str, float] | None = None,
     ) -> list[Hit]:
         """The best chunks for ``query``, best first.
 
-        The caller has checked that the chatbot belongs to its organization.
+        The caller has checked that the chatbot belongs to its organization. When ``timings``
+        is given, the seconds spent in each stage are added to it (for benchmarks).
         """
+        clock = _Clock(timings)
         terms = analyze(query)
         vector = self.ctx.embedder.embed_query(query) if mode != "keyword" else None
+        clock.lap("embed")
         index = self.ctx.search_index
         depth = max(self.config.candidates, limit)
         with self.ctx.reader().connect() as conn:
             only = self._restrict(conn, chatbot_id, search_filter) if search_filter else None
             if only is not None and not only:
                 return []
-            keyword: dict[int, float] = {}
-            if mode != "vector" and terms:
-                keyword = dict(
-                    index.keyword(conn, chatbot_id, terms, depth, self.config.weights, only)
-                )
             dense_ids: list[int] = []
             if vector is not None:
                 dense_ids = [i for i, _ in index.vector(conn, chatbot_id, vector, depth, only)]
-            candidates = list(dict.fromkeys([*keyword, *dense_ids]))
-            if not candidates:
-                return []
-            missing = [i for i in candidates if i not in keyword]
-            if mode == "hybrid" and missing and terms:
-                # Vector-found chunks still get their exact BM25 (zero when no term matches).
-                keyword.update(
+            clock.lap("vector")
+            keyword: dict[int, float] = {}
+            if mode != "vector" and terms:
+                # One pass over the matches: the keyword top-k, and the exact BM25 of the
+                # vector candidates (zero when they match no term).
+                keyword = dict(
                     index.keyword(
-                        conn, chatbot_id, terms, len(missing), self.config.weights, missing
+                        conn,
+                        chatbot_id,
+                        terms,
+                        depth,
+                        self.config.weights,
+                        only,
+                        also=dense_ids if mode == "hybrid" else (),
                     )
                 )
+            top_keyword = sorted(keyword, key=lambda i: -keyword[i])[:depth]
+            candidates = list(dict.fromkeys([*top_keyword, *dense_ids]))
+            if not candidates:
+                return []
             ceiling = sum(index.idf(conn, terms).values()) if terms else 1.0
+            clock.lap("keyword")
             rows = self._load(conn, candidates)
-        return self._rank(rows, keyword, vector, ceiling, mode, limit, threshold)
+        hits = self._rank(rows, keyword, vector, ceiling, mode, limit, threshold)
+        clock.lap("fusion")
+        return hits
 
     def _rank(
         self,
@@ -217,6 +229,20 @@ class Retriever:
             )
             for r in rows
         ]
+
+
+class _Clock:
+    """Adds the time since the last lap to a stage, when timings are wanted."""
+
+    def __init__(self, timings: dict[str, float] | None) -> None:
+        self.timings = timings
+        self.last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        if self.timings is not None:
+            self.timings[stage] = self.timings.get(stage, 0.0) + now - self.last
+        self.last = now
 
 
 @dataclass(frozen=True)

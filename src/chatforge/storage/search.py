@@ -79,8 +79,20 @@ class SearchIndex(ABC):
         limit: int,
         weights: Weights,
         only: Sequence[int] | None = None,
+        also: Sequence[int] = (),
     ) -> list[tuple[int, float]]:
-        """The best chunks by BM25 (positive, higher is better), best first."""
+        """The best chunks by BM25 (positive, higher is better), best first.
+
+        Args:
+            conn: The connection to search on.
+            chatbot_id: Whose chunks.
+            terms: Analysed query terms.
+            limit: How many of the best chunks.
+            weights: Per-field weights.
+            only: Search only these chunks.
+            also: Chunks whose score is wanted too, when they match at all (the vector
+                search's candidates), computed in the same pass over the matches.
+        """
 
     @abstractmethod
     def vector(
@@ -152,6 +164,10 @@ def _tsvector_literal(title_terms: Sequence[str], body_terms: Sequence[str]) -> 
             position = min(position + 1, 16383)
             positions.setdefault(term, []).append(f"{position}{weight}")
     return " ".join(f"'{term}':{','.join(p[:256])}" for term, p in positions.items())
+
+
+def _json_ids(ids: Sequence[int]) -> str:
+    return "[" + ",".join(str(int(i)) for i in ids) + "]"
 
 
 def _safe_terms(terms: Sequence[str]) -> list[str]:
@@ -241,26 +257,31 @@ class SQLiteSearchIndex(SearchIndex):
         limit: int,
         weights: Weights,
         only: Sequence[int] | None = None,
+        also: Sequence[int] = (),
     ) -> list[tuple[int, float]]:
         safe = _safe_terms(terms)
-        if not safe or limit <= 0:
+        if not safe or (limit <= 0 and not also):
             return []
         quoted = " OR ".join(f'"{t}"' for t in safe)
         match = f"scope:{self._scope(chatbot_id)} AND {{title body}}: ({quoted})"
+        params: dict[str, object] = {"m": match, "k": limit, "also": _json_ids(also)}
         where = ""
-        params: dict[str, object] = {"m": match, "k": limit}
         if only is not None:
-            where = " AND rowid IN (SELECT value FROM json_each(:only))"
-            params["only"] = "[" + ",".join(str(int(i)) for i in only) + "]"
+            # Filtering the materialised matches, not the MATCH: FTS5 would re-run the full-text
+            # query for every row of a rowid IN (...) constraint.
+            where = " WHERE id IN (SELECT value FROM json_each(:only))"
+            params["only"] = _json_ids(only)
         rows = conn.execute(
             text(
-                f"SELECT rowid, -bm25(chunks_fts, 0.0, {float(weights.title)}, "
-                f"{float(weights.body)}) AS score FROM chunks_fts WHERE chunks_fts MATCH :m"
-                f"{where} ORDER BY score DESC LIMIT :k"
+                "WITH m AS MATERIALIZED (SELECT rowid AS id, -bm25(chunks_fts, 0.0, "
+                f"{float(weights.title)}, {float(weights.body)}) AS score FROM chunks_fts "
+                f"WHERE chunks_fts MATCH :m), f AS (SELECT id, score FROM m{where}) "
+                "SELECT id, score FROM (SELECT id, score FROM f ORDER BY score DESC LIMIT :k) "
+                "UNION SELECT id, score FROM f WHERE id IN (SELECT value FROM json_each(:also))"
             ),
             params,
         )
-        return [(int(r[0]), float(r[1])) for r in rows]
+        return sorted(((int(r[0]), float(r[1])) for r in rows), key=lambda kv: (-kv[1], kv[0]))
 
     def vector(
         self,
@@ -398,9 +419,10 @@ class PostgresSearchIndex(SearchIndex):
         limit: int,
         weights: Weights,
         only: Sequence[int] | None = None,
+        also: Sequence[int] = (),
     ) -> list[tuple[int, float]]:
         safe = _safe_terms(terms)
-        if not safe or limit <= 0:
+        if not safe or (limit <= 0 and not also):
             return []
         tsquery = " | ".join(f"'{t}'" for t in safe)
         # Collection statistics are global, like FTS5's: rows, average length, idf per term.
@@ -415,7 +437,7 @@ class PostgresSearchIndex(SearchIndex):
         filter_sql = " AND k.chunk_id = ANY(:only)" if only is not None else ""
         statement = text(
             "WITH q(term, idf) AS (SELECT * FROM unnest(CAST(:terms AS text[]), "
-            "CAST(:idfs AS float8[]))) "
+            "CAST(:idfs AS float8[]))), m AS MATERIALIZED ("
             "SELECT k.chunk_id, sum(q.idf * (t.tfw * (:k1 + 1)) / "
             "(t.tfw + :k1 * (1 - :b + :b * k.length / :avgdl))) AS score "
             "FROM chunk_terms k CROSS JOIN LATERAL ("
@@ -424,7 +446,9 @@ class PostgresSearchIndex(SearchIndex):
             "  WHERE u.lexeme = ANY(CAST(:terms AS text[]))) t "
             "JOIN q ON q.term = t.lexeme "
             f"WHERE k.chatbot_id = :c AND k.tsv @@ CAST(:tsq AS tsquery){filter_sql} "
-            "GROUP BY k.chunk_id ORDER BY score DESC LIMIT :k"
+            "GROUP BY k.chunk_id) "
+            "SELECT chunk_id, score FROM (SELECT * FROM m ORDER BY score DESC LIMIT :k) top "
+            "UNION SELECT chunk_id, score FROM m WHERE chunk_id = ANY(:also)"
         )
         params: dict[str, object] = {
             "terms": safe,
@@ -437,11 +461,12 @@ class PostgresSearchIndex(SearchIndex):
             "c": chatbot_id,
             "tsq": tsquery,
             "k": limit,
+            "also": [int(i) for i in also],
         }
         if only is not None:
             params["only"] = [int(i) for i in only]
         rows = conn.execute(statement, params)
-        return [(int(r[0]), float(r[1])) for r in rows]
+        return sorted(((int(r[0]), float(r[1])) for r in rows), key=lambda kv: (-kv[1], kv[0]))
 
     def vector(
         self,

