@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from chatforge.app import create_app
-from chatforge.services import keys
+from chatforge.providers.embeddings import Embedder, make_embedder
+from chatforge.services import context, keys
 from chatforge.services.context import AppContext
-from chatforge.settings import Settings
+from chatforge.settings import EmbeddingSettings, Settings
 from chatforge.storage import migrate
 from chatforge.storage.db import create_db_engine
 
@@ -167,3 +169,57 @@ def create_chatbot(api: TestClient) -> Callable[..., dict[str, Any]]:
         return chatbot
 
     return create
+
+
+@pytest.fixture
+def configured_api(settings: Settings) -> Iterator[Callable[..., TestClient]]:
+    """Build an app with some settings groups changed; returns a client of "acme" on it.
+
+    ``configured_api(uploads={"max_file_bytes": 100})``. The app shares the test's database and
+    data directory. Values are not validated, so a test may go below a production minimum (a
+    lease of two seconds).
+    """
+    with ExitStack() as stack:
+
+        def make(**groups: dict[str, Any]) -> TestClient:
+            changed = settings.model_copy(
+                update={
+                    name: getattr(settings, name).model_copy(update=values)
+                    for name, values in groups.items()
+                }
+            )
+            app = create_app(changed, public_base_url="http://testserver")
+            test_client = stack.enter_context(TestClient(app, raise_server_exceptions=False))
+            with app.state.ctx.sessions() as session:
+                test_client.headers["x-api-key"] = keys.create_key(session, "acme").key
+            return test_client
+
+        yield make
+
+
+@pytest.fixture(scope="session")
+def local_embedder() -> Embedder:
+    """The real local embedding model, loaded once for the session."""
+    defaults = EmbeddingSettings()
+    return make_embedder("local", threads=defaults.threads, batch_size=defaults.batch_size)
+
+
+@pytest.fixture
+def reuse_embedder(local_embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Apps built in this test share the session's local model instead of loading their own.
+
+    Loading it costs about a second per app; the model is the same and safe to share between
+    threads. Other models, or the local one with other threads or batch size, are made as usual.
+    """
+    defaults = EmbeddingSettings()
+
+    def make(spec: str, **options: Any) -> Embedder:
+        if (
+            spec == "local"
+            and options.get("threads") == defaults.threads
+            and options.get("batch_size") == defaults.batch_size
+        ):
+            return local_embedder
+        return make_embedder(spec, **options)
+
+    monkeypatch.setattr(context, "make_embedder", make)

@@ -50,6 +50,8 @@ class Prepared:
     chunks: list[DraftChunk]
     meta: dict[str, Any] = field(default_factory=dict)
     vectors: np.ndarray | None = None
+    #: The item's content hash and title when it was read, to tell whether it changed since.
+    version: tuple[str, str] = ("", "")
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class Outcome:
     ok: bool
     error: str | None = None
     permanent: bool = False
+    chunks: int = 0
 
 
 class Ingestor:
@@ -67,6 +70,7 @@ class Ingestor:
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
+        self._index_ensured = False
 
     def ingest(self, item_ids: Sequence[str]) -> list[Outcome]:
         """Index the given items; returns one outcome per item (never raises for an item)."""
@@ -83,15 +87,23 @@ class Ingestor:
         if prepared:
             try:
                 self._embed(prepared)
+                self._ensure_index()
             except Exception as exc:
                 return outcomes + [_failure(p.item_id, exc) for p in prepared]
         for item in prepared:
             try:
                 self._write(item)
-                outcomes.append(Outcome(item.item_id, ok=True))
+                outcomes.append(Outcome(item.item_id, ok=True, chunks=len(item.chunks)))
             except Exception as exc:
                 outcomes.append(_failure(item.item_id, exc))
         return outcomes
+
+    def _ensure_index(self) -> None:
+        # A worker may run where no server started (``chatforge worker``, the CLI, another
+        # machine): the vector table must not depend on a server having made it first.
+        if not self._index_ensured:
+            self.ctx.ensure_search_index()
+            self._index_ensured = True
 
     def _prepare(self, item_id: str) -> Prepared | None:
         with self.ctx.sessions() as session:
@@ -104,6 +116,7 @@ class Ingestor:
             docs = self._parse(item)
             parsed = time.perf_counter()
             prepared = self._chunk(item, docs)
+            prepared.version = (item.content_hash, item.title)
             chunked = time.perf_counter()
             prepared.meta.update(
                 parse_ms=round((parsed - started) * 1000, 1),
@@ -229,6 +242,10 @@ class Ingestor:
         with self.ctx.sessions() as session:
             item = session.get(KnowledgeItem, prepared.item_id)
             if item is None:  # deleted while it was being embedded
+                return
+            if (item.content_hash, item.title) != prepared.version:
+                # Edited while this run was embedding: the edit's own job indexes the new
+                # version (it may already have, on another worker); never overwrite it with this.
                 return
             replace_chunks(
                 session.connection(),

@@ -115,6 +115,7 @@ class KnowledgeService:
                 digest, size = sha256_file(upload.path)
                 existing = self._find_by_hash(chatbot.id, digest, items)
                 if existing is not None:
+                    self._retry_if_failed(existing)
                     items.append(existing)
                     continue
                 item = KnowledgeItem(
@@ -150,6 +151,7 @@ class KnowledgeService:
             item = _item_from_source(chatbot.id, source)
             existing = self._find_by_hash(chatbot.id, item.content_hash, items)
             if existing is not None:
+                self._retry_if_failed(existing)
                 items.append(existing)
                 continue
             self.session.add(item)
@@ -245,6 +247,13 @@ class KnowledgeService:
         )
         return found
 
+    def _retry_if_failed(self, item: KnowledgeItem) -> None:
+        # Adding again what failed (the embedding server was down, the site was offline) is how
+        # a user retries it: dedupe must not answer with the old failure forever.
+        if item.status == "failed":
+            item.status, item.error, item.updated_at = "pending", None, utcnow()
+            self._enqueue(item)
+
     def _enqueue(self, item: KnowledgeItem) -> None:
         self.session.add(
             Job(
@@ -256,6 +265,9 @@ class KnowledgeService:
 
 
 def _hash_of(item: KnowledgeItem) -> str:
+    if item.type == "file":
+        # A file's hash is of its bytes, which no edit changes; dedupe of uploads relies on it.
+        return item.content_hash
     if item.type == "qna":
         return sha256_text("qna", item.meta.get("question", ""), item.meta.get("answer", ""))
     if item.type == "url":

@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -86,9 +87,19 @@ class Worker:
         claimed = self.claim(self.ctx.settings.ingestion.batch_items)
         if not claimed:
             return 0
+        started = time.perf_counter()
         outcomes = {o.item_id: o for o in self.ingestor.ingest([c.item_id for c in claimed])}
         for job in claimed:
             self._finish(job, outcomes.get(job.item_id, Outcome(job.item_id, ok=True)))
+        ok = [o for o in outcomes.values() if o.ok]
+        log.info(
+            "ingested %d items (%d ready, %d failed or retrying), %d chunks, in %.2f s",
+            len(claimed),
+            len(ok),
+            len(outcomes) - len(ok),
+            sum(o.chunks for o in ok),
+            time.perf_counter() - started,
+        )
         return len(claimed)
 
     def run_until_idle(self) -> int:

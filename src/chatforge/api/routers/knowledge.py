@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, File, Query, UploadFile
+from fastapi import APIRouter, File, Query, UploadFile
 
 from chatforge.api.deps import ContextDep, KnowledgeDep
 from chatforge.api.schemas.chatbots import chatbot_full
@@ -15,7 +15,7 @@ from chatforge.api.schemas.knowledge import (
     KnowledgeList,
     KnowledgeUpdate,
     KnowledgeUpdated,
-    Source,
+    Sources,
     item_out,
 )
 from chatforge.errors import BadRequest, PayloadTooLarge
@@ -94,10 +94,10 @@ def add_sources(
     chatbotId: str,  # noqa: N803
     knowledge: KnowledgeDep,
     ctx: ContextDep,
-    body: Annotated[Source | list[Source], Body()],
+    body: Sources,
     wait: Wait = False,
 ) -> KnowledgeCreated:
-    sources = body if isinstance(body, list) else [body]
+    sources = body.as_list()
     if not sources:
         raise BadRequest("Send at least one source.")
     items = knowledge.add_sources(chatbotId, [s.model_dump() for s in sources])

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    RootModel,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from chatforge.api.schemas.chatbots import ChatbotFull
 from chatforge.api.schemas.common import Pagination, RequestModel, Timestamp
@@ -13,13 +24,23 @@ from chatforge.services.knowledge import KnowledgeItem
 HttpUrl = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^https?://\S+$", max_length=2000)
 ]
-NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("blank", "Should hold some text, not only spaces")
+    return value
+
+
+NonEmpty = Annotated[str, StringConstraints(min_length=1), AfterValidator(_not_blank)]
 
 
 class TextSource(RequestModel):
     type: Literal["text"]
     title: Annotated[str, StringConstraints(max_length=500)] | None = None
-    content: Annotated[str, StringConstraints(min_length=1, max_length=5_000_000)]
+    content: Annotated[
+        str, StringConstraints(min_length=1, max_length=5_000_000), AfterValidator(_not_blank)
+    ]
 
 
 class QnaSource(RequestModel):
@@ -50,6 +71,46 @@ class SitemapSource(RequestModel):
 
 
 Source = Annotated[TextSource | QnaSource | UrlSource | SitemapSource, Field(discriminator="type")]
+_SOURCE: TypeAdapter[Source] = TypeAdapter(Source)
+_TAG_ERRORS = frozenset({"union_tag_invalid", "union_tag_not_found"})
+
+
+class Sources(RootModel[Source | list[Source]]):
+    """One source, or a list of sources added together."""
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _name_fields_plainly(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        # Errors must name fields as the caller wrote them ("content", "1.url"): left to
+        # pydantic, each is prefixed by the union's internal name and joined by a second error
+        # saying that the body is not a list.
+        try:
+            return handler(value)
+        except ValidationError as exc:
+            original = exc
+        many = isinstance(value, list)
+        errors: list[InitErrorDetails] = []
+        for index, raw in enumerate(value if many else [value]):
+            try:
+                _SOURCE.validate_python(raw)
+            except ValidationError as exc:
+                for error in exc.errors():
+                    # A discriminated union puts the tag first in the location; drop it.
+                    loc = ("type",) if error["type"] in _TAG_ERRORS else error["loc"][1:]
+                    errors.append(
+                        InitErrorDetails(
+                            type=PydanticCustomError(error["type"], error["msg"]),
+                            loc=((index,) if many else ()) + tuple(loc),
+                            input=error["input"],
+                        )
+                    )
+        if not errors:
+            raise original
+        raise ValidationError.from_exception_data(cls.__name__, errors)
+
+    def as_list(self) -> list[TextSource | QnaSource | UrlSource | SitemapSource]:
+        """The sources, one or many, as a list."""
+        return self.root if isinstance(self.root, list) else [self.root]
 
 
 class KnowledgeUpdate(RequestModel):
