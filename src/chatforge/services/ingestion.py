@@ -240,7 +240,9 @@ class Ingestor:
             )
         ]
         with self.ctx.sessions() as session:
-            item = session.get(KnowledgeItem, prepared.item_id)
+            # The row lock orders this write after a concurrent edit, disable or delete of the
+            # item on PostgreSQL (SQLite's write transactions are already serial).
+            item = session.get(KnowledgeItem, prepared.item_id, with_for_update=True)
             if item is None:  # deleted while it was being embedded
                 return
             if (item.content_hash, item.title) != prepared.version:

@@ -87,14 +87,16 @@ class KnowledgeService:
         )
         return chatbot, list(items), total
 
-    def get(self, chatbot_id: str, item_id: str) -> KnowledgeItem:
-        """One item of one of the organization's chatbots."""
+    def get(self, chatbot_id: str, item_id: str, *, for_update: bool = False) -> KnowledgeItem:
+        """One item of one of the organization's chatbots (row-locked when ``for_update``)."""
         chatbot = self.chatbots.get(chatbot_id)
-        item = self.session.scalar(
-            select(KnowledgeItem).where(
-                KnowledgeItem.id == item_id, KnowledgeItem.chatbot_id == chatbot.id
-            )
+        query = select(KnowledgeItem).where(
+            KnowledgeItem.id == item_id, KnowledgeItem.chatbot_id == chatbot.id
         )
+        if for_update:
+            # Orders edits and deletes after an ingestion write of the same item on PostgreSQL.
+            query = query.with_for_update(of=KnowledgeItem)
+        item = self.session.scalar(query)
         if item is None:
             raise NotFound(f"Knowledge item {item_id} not found.")
         return item
@@ -163,7 +165,7 @@ class KnowledgeService:
 
     def update(self, chatbot_id: str, item_id: str, patch: dict[str, Any]) -> KnowledgeItem:
         """Edit an item: content edits re-index it, ``enabled`` hides or shows it."""
-        item = self.get(chatbot_id, item_id)
+        item = self.get(chatbot_id, item_id, for_update=True)
         reindex = False
         if patch.get("title") is not None:
             item.title = str(patch["title"])
@@ -206,7 +208,7 @@ class KnowledgeService:
 
     def delete(self, chatbot_id: str, item_id: str) -> Chatbot:
         """Delete an item with its chunks, index rows and stored file."""
-        item = self.get(chatbot_id, item_id)
+        item = self.get(chatbot_id, item_id, for_update=True)
         disable_item(self.session.connection(), self.ctx.search_index, item.id)
         file_key = item.file_key
         self.session.delete(item)
