@@ -10,7 +10,15 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from chatforge import __version__
 from chatforge.api.errors import install_error_handlers
-from chatforge.api.routers import chatbots, health, knowledge, query
+from chatforge.api.routers import (
+    chat,
+    chatbots,
+    conversations,
+    health,
+    knowledge,
+    openai_compat,
+    query,
+)
 from chatforge.services import health as service_health
 from chatforge.services.context import AppContext
 from chatforge.services.worker import BackgroundWorker
@@ -20,6 +28,8 @@ DESCRIPTION = """Self-hosted AI chatbots grounded in your knowledge.
 
 Chatforge serves the okchat.ai external API: send your key in the `x-api-key` header (or as
 `Authorization: Bearer <key>`). Every error is `{"error": {"code", "message", "details"}}`.
+Under `/v1`, an OpenAI-compatible API lets any OpenAI SDK talk to a chatbot (errors there use
+OpenAI's shape, `{"error": {"message", "type", "param", "code"}}`).
 """
 
 
@@ -64,4 +74,7 @@ def create_app(settings: Settings | None = None, *, public_base_url: str | None 
     app.include_router(chatbots.router)
     app.include_router(knowledge.router)
     app.include_router(query.router)
+    app.include_router(chat.router)
+    app.include_router(conversations.router)
+    app.include_router(openai_compat.router)
     return app

@@ -103,6 +103,70 @@ class IngestionSettings(BaseModel):
     )
 
 
+class ModelSettings(BaseModel):
+    """The chat models that answer: provider keys and addresses, the server's default model."""
+
+    default: str | None = Field(
+        None,
+        description=(
+            "Model of a chatbot created without one, as provider:model or a bare name. Default: "
+            "'gpt-4o-mini' when an OpenAI key is set, else the offline 'extractive' model."
+        ),
+    )
+    openai_api_key: SecretStr | None = Field(
+        None,
+        description="Server-wide OpenAI key; a chatbot's own openai_api_key takes precedence.",
+    )
+    openai_base_url: str | None = Field(
+        None,
+        description=(
+            "Base URL (ending in /v1) of OpenAI or of any OpenAI-compatible server that the "
+            "openai: models and okchat's bare names (gpt-4o-mini) go to; no key is needed when "
+            "it is not OpenAI's."
+        ),
+    )
+    anthropic_api_key: SecretStr | None = Field(None, description="Anthropic API key.")
+    anthropic_base_url: str | None = Field(
+        None, description="Base URL of the Anthropic Messages API (without /v1)."
+    )
+    compatible_base_urls: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "More OpenAI-compatible servers, name to base URL, as JSON: "
+            '{"ollama": "http://gpu-box:11434/v1"}. A built-in name moves that server; a new '
+            "name adds a provider (name:model)."
+        ),
+    )
+    api_keys: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description=(
+            "Keys of the other OpenAI-compatible providers by name (groq, openrouter, deepseek, "
+            "mistral, ...), as JSON or one variable each: CHATFORGE_MODELS__API_KEYS__GROQ."
+        ),
+    )
+    timeout_seconds: float = Field(
+        60.0, gt=0, description="Seconds to wait to connect to a provider and between chunks."
+    )
+    max_answer_tokens: int = Field(
+        1024, ge=16, le=100_000, description="Most tokens a model may write in one answer."
+    )
+    temperature: float = Field(
+        0.3, ge=0, le=2, description="Sampling temperature of generative models."
+    )
+    history_tokens: int = Field(
+        2000,
+        ge=0,
+        description="Budget of conversation history in a prompt (estimated tokens, newest kept).",
+    )
+    extractive_semantic: bool = Field(
+        False,
+        description=(
+            "Let the extractive model also score sentences with the embedding model: finds "
+            "paraphrases, at the cost of embedding every retrieved sentence (slower answers)."
+        ),
+    )
+
+
 class Settings(BaseSettings):
     """All of Chatforge's configuration."""
 
@@ -142,6 +206,9 @@ class Settings(BaseSettings):
     )
     ingestion: IngestionSettings = Field(
         default_factory=IngestionSettings, description="Ingestion (CHATFORGE_INGESTION__*)."
+    )
+    models: ModelSettings = Field(
+        default_factory=ModelSettings, description="Chat models (CHATFORGE_MODELS__*)."
     )
 
     def resolved_database_url(self) -> str:

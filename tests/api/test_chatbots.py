@@ -7,7 +7,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
 
@@ -69,7 +71,8 @@ def test_create_chatbot_round_trips_okchat_example(api: TestClient) -> None:
 def test_create_with_only_a_name_gets_okchat_defaults(api: TestClient) -> None:
     chatbot = api.post("/api/external/chatbots", json={"name": "Helper"}).json()["chatbot"]
 
-    assert chatbot["settings"]["model"] == "gpt-4o-mini"
+    # No provider key is set: the server's default model is the offline one.
+    assert chatbot["settings"]["model"] == "extractive"
     assert chatbot["settings"]["greeting"] == "Hello! How can I assist you today?"
     assert chatbot["settings"]["isToolEnabled"] is True
     assert chatbot["settings"]["snippet"]["primaryColor"] == "#4F46E5"
@@ -228,3 +231,58 @@ def test_unknown_chatbot_is_404_with_error_body(api: TestClient) -> None:
         response = api.get(path)
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "not_found"
+
+
+def test_the_default_model_follows_the_server_settings(
+    configured_api: Callable[..., TestClient],
+) -> None:
+    with_key = configured_api(models={"openai_api_key": SecretStr("sk-test-key")})
+    chosen = configured_api(models={"default": "anthropic:claude-haiku-4-5"})
+
+    made = [
+        c.post("/api/external/chatbots", json={"name": "Bot"}).json()["chatbot"]
+        for c in (with_key, chosen)
+    ]
+
+    assert [m["settings"]["model"] for m in made] == ["gpt-4o-mini", "anthropic:claude-haiku-4-5"]
+
+
+@pytest.mark.parametrize("model", ["gpt-4o-mini", "openai:gpt-4.1-mini", "extractive", "ollama:x"])
+def test_known_models_are_accepted_even_without_their_key(api: TestClient, model: str) -> None:
+    body = {"name": "Bot", "settings": {"model": model}}
+    response = api.post("/api/external/chatbots", json=body)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["chatbot"]["settings"]["model"] == model
+
+
+def test_an_unknown_model_is_422_on_settings_model_at_create_and_update(
+    api: TestClient, create_chatbot: Callable[..., dict[str, Any]]
+) -> None:
+    created = api.post(
+        "/api/external/chatbots", json={"name": "Bot", "settings": {"model": "gpt-9-ultra"}}
+    )
+    chatbot = create_chatbot()
+    updated = api.patch(
+        f"/api/external/chatbot/{chatbot['id']}", json={"settings": {"model": "nope:x"}}
+    )
+
+    for response in (created, updated):
+        assert response.status_code == 422
+        error = response.json()["error"]
+        assert error["code"] == "validation_error"
+        assert [d["field"] for d in error["details"]] == ["settings.model"]
+        assert "extractive" in error["message"]
+    unchanged = api.get(f"/api/external/chatbot/{chatbot['id']}").json()["chatbot"]
+    assert unchanged["settings"]["model"] == "extractive"
+
+
+def test_an_unknown_server_default_model_is_a_500_naming_the_setting(
+    configured_api: Callable[..., TestClient],
+) -> None:
+    client = configured_api(models={"default": "nope:model"})
+
+    response = client.post("/api/external/chatbots", json={"name": "Bot"})
+
+    assert response.status_code == 500
+    assert "CHATFORGE_MODELS__DEFAULT" in response.json()["error"]["message"]

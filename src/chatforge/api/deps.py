@@ -10,8 +10,10 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session
 
 from chatforge.services import keys
+from chatforge.services.chat import ChatService
 from chatforge.services.chatbots import ChatbotService
 from chatforge.services.context import AppContext
+from chatforge.services.conversations import ConversationService
 from chatforge.services.knowledge import KnowledgeService
 from chatforge.services.query import QueryService
 
@@ -77,3 +79,26 @@ def get_query_service(
 
 
 QueryDep = Annotated[QueryService, Depends(get_query_service)]
+
+
+def get_chat_service(
+    ctx: ContextDep, session: SessionDep, organization_id: OrganizationDep
+) -> ChatService:
+    """Chat scoped to the caller's organization; it opens its own short transactions."""
+    # End the key check's transaction now: a stream lasts long, and on SQLite an open
+    # transaction holds the write lock that the chat's own writes wait for.
+    session.commit()
+    return ChatService(ctx, organization_id)
+
+
+ChatDep = Annotated[ChatService, Depends(get_chat_service)]
+
+
+def get_conversation_service(
+    ctx: ContextDep, session: SessionDep, organization_id: OrganizationDep
+) -> ConversationService:
+    """Conversations scoped to the caller's organization."""
+    return ConversationService(ctx, session, organization_id)
+
+
+ConversationsDep = Annotated[ConversationService, Depends(get_conversation_service)]

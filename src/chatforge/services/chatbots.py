@@ -25,7 +25,6 @@ from chatforge.storage.models import Chatbot, utcnow
 __all__ = ["Chatbot", "ChatbotService", "deep_merge", "slugify"]
 
 DEFAULT_GREETING = "Hello! How can I assist you today?"
-DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_PROMPT = (
     "You are a helpful assistant. Answer the user's questions from the knowledge you are given, "
     "and say so when the answer is not in it."
@@ -56,13 +55,18 @@ def slugify(name: str) -> str:
     return slug or "chatbot"
 
 
-def default_settings(name: str) -> dict[str, Any]:
-    """The settings of a new chatbot before the caller's are merged in."""
+def default_settings(name: str, model: str) -> dict[str, Any]:
+    """The settings of a new chatbot before the caller's are merged in.
+
+    Args:
+        name: The chatbot's name, shown by the widget.
+        model: The server's default model (``extractive`` when no provider key is set).
+    """
     return {
         "greeting": DEFAULT_GREETING,
         "isRequestUserInfoEnabled": False,
         "isToolEnabled": True,
-        "model": DEFAULT_MODEL,
+        "model": model,
         "prompt": DEFAULT_PROMPT,
         "snippet": {
             "header": name,
@@ -106,6 +110,7 @@ class ChatbotService:
     def create(self, fields: dict[str, Any]) -> Chatbot:
         """Create a chatbot from validated fields (``name`` required)."""
         name = str(fields["name"]).strip()
+        self._check_model(fields.get("settings"))
         now = utcnow()
         chatbot = Chatbot(
             created_at=now,
@@ -118,7 +123,9 @@ class ChatbotService:
             personality_config=deep_merge(
                 DEFAULT_PERSONALITY, fields.get("personality_config") or {}
             ),
-            settings=deep_merge(default_settings(name), fields.get("settings") or {}),
+            settings=deep_merge(
+                default_settings(name, self.ctx.default_model()), fields.get("settings") or {}
+            ),
             suggestions=fields.get("suggestions"),
             voice_widget_config=fields.get("voice_widget_config"),
         )
@@ -148,6 +155,7 @@ class ChatbotService:
             if fields.get(flag) is not None:
                 setattr(chatbot, flag, bool(fields[flag]))
         if "settings" in fields:
+            self._check_model(fields["settings"])
             chatbot.settings = deep_merge(chatbot.settings, fields["settings"] or {})
         if "personality_config" in fields:
             chatbot.personality_config = (
@@ -208,11 +216,33 @@ class ChatbotService:
         self.session.commit()
         return snippet
 
+    def get_by_reference(self, reference: str) -> Chatbot:
+        """A chatbot of the organization by its id or its slug; :class:`NotFound` otherwise."""
+        for column in (Chatbot.id, Chatbot.slug):  # an id wins over a slug that looks like one
+            chatbot = self.session.scalar(
+                select(Chatbot).where(
+                    Chatbot.organization_id == self.organization_id, column == reference
+                )
+            )
+            if chatbot is not None:
+                return chatbot
+        raise NotFound(f"Chatbot {reference} not found.")
+
     def openai_api_key(self, chatbot: Chatbot) -> str | None:
         """The chatbot's own OpenAI key in clear, for calling the provider only."""
         if chatbot.openai_api_key_encrypted is None:
             return None
         return self.ctx.secrets.decrypt(chatbot.openai_api_key_encrypted)
+
+    def _check_model(self, settings: dict[str, Any] | None) -> None:
+        """A named model must be one the registry knows (422 on ``settings.model``).
+
+        A known model whose provider has no key is accepted: okchat clients send
+        ``gpt-4o-mini``, and chat then says which setting to set.
+        """
+        model = (settings or {}).get("model")
+        if model is not None:
+            self.ctx.models.resolve(str(model))
 
     def _merge_voice(self, chatbot: Chatbot, patch: dict[str, Any] | None) -> None:
         if patch is None:

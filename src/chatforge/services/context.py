@@ -6,9 +6,18 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from chatforge.errors import ChatforgeError, ValidationFailed
+from chatforge.providers.chat import (
+    ExtractiveModel,
+    ModelRegistry,
+    ProviderConfig,
+    SentenceScorer,
+    extractive_spec,
+)
 from chatforge.providers.embeddings import Embedder, make_embedder
 from chatforge.providers.files import FileStore, LocalFileStore
 from chatforge.providers.web import WebFetcher
@@ -32,6 +41,7 @@ class AppContext:
     read_engine: Engine | None = None
     _embedder: Embedder | None = None
     _search_index: SearchIndex | None = None
+    _models: ModelRegistry | None = None
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     @classmethod
@@ -73,6 +83,64 @@ class AppContext:
                 )
             return self._embedder
 
+    def use_embedder(self, embedder: Embedder) -> None:
+        """Replace the configured embedder (evaluations wrap it in a cache)."""
+        with self._lock:
+            self._embedder = embedder
+
+    @property
+    def models(self) -> ModelRegistry:
+        """The chat-model registry, made on first use from ``settings.models``."""
+        with self._lock:
+            if self._models is None:
+                self._models = self._build_models()
+            return self._models
+
+    def default_model(self) -> str:
+        """The model of a chatbot created without one (``CHATFORGE_MODELS__DEFAULT``).
+
+        Raises:
+            ChatforgeError: The configured default names no known model (a server
+                misconfiguration, so a 500 that names the setting).
+        """
+        configured = self.settings.models.default
+        if not configured:
+            return self.models.default_model()
+        try:
+            self.models.resolve(configured)
+        except ValidationFailed as exc:
+            raise ChatforgeError(
+                f"CHATFORGE_MODELS__DEFAULT is set to an unknown model: {exc.message}"
+            ) from exc
+        return configured
+
+    def _build_models(self) -> ModelRegistry:
+        config = self.settings.models
+        registry = ModelRegistry.with_builtins(
+            ProviderConfig(
+                openai_api_key=_secret(config.openai_api_key),
+                openai_base_url=config.openai_base_url,
+                anthropic_api_key=_secret(config.anthropic_api_key),
+                anthropic_base_url=config.anthropic_base_url,
+                timeout=config.timeout_seconds,
+                extra_openai_compatible=dict(config.compatible_base_urls),
+                api_keys={name: key.get_secret_value() for name, key in config.api_keys.items()},
+            )
+        )
+        if config.extractive_semantic:
+            # The provider's advice: serve the extractive model with the embedder's cosine, so
+            # that paraphrases are quotable. Off by default: it embeds every retrieved sentence.
+            model = ExtractiveModel(score_sentences=self._sentence_scorer())
+            registry.register(extractive_spec(model), replace=True)
+        return registry
+
+    def _sentence_scorer(self) -> SentenceScorer:
+        def score(question: str, sentences: list[str]) -> list[float]:
+            vectors = self.embedder.embed([question, *sentences])
+            return [float(v) for v in vectors[1:] @ vectors[0]]
+
+        return score
+
     @property
     def search_index(self) -> SearchIndex:
         """The keyword and vector indexes of this database."""
@@ -106,3 +174,7 @@ class AppContext:
         self.engine.dispose()
         if self.read_engine is not None and self.read_engine is not self.engine:
             self.read_engine.dispose()
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None

@@ -211,3 +211,87 @@ class Job(Base):
 
 
 Index("ix_jobs_claim", Job.status, Job.run_after)
+
+
+class ChatSession(Base):
+    """A conversation between a chatbot and one visitor (okchat's session, API.md §3).
+
+    A visitor is known by ``(chatbot_id, platform, sns_user_id)``, where ``sns_user_id`` is the
+    chat call's ``sessionToken``; calls without a token each make a session whose
+    ``sns_user_id`` is null (NULLs never collide in the unique constraint). The last message is
+    kept here too, so that listings need no join.
+    """
+
+    __tablename__ = "chat_sessions"
+    __table_args__ = (
+        UniqueConstraint("chatbot_id", "platform", "sns_user_id", name="uq_chat_sessions_visitor"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    chatbot_id: Mapped[str] = mapped_column(ForeignKey("chatbots.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(32), default="web")
+    sns_user_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    session_token: Mapped[str | None] = mapped_column(String(255), default=None)
+    user_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_human_mode: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(16), default="in_progress")
+    # The lead: an email the visitor gave (isRequestUserInfoEnabled).
+    email: Mapped[str | None] = mapped_column(String(320), default=None)
+    last_message: Mapped[str | None] = mapped_column(Text, default=None)
+    last_message_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    last_sender_type: Mapped[str | None] = mapped_column(String(8), default=None)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    migrated_data: Mapped[bool] = mapped_column(Boolean, default=False)
+    voice_path: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+Index("ix_chat_sessions_chatbot_updated", ChatSession.chatbot_id, ChatSession.updated_at)
+Index(
+    "ix_chat_sessions_chatbot_platform_updated",
+    ChatSession.chatbot_id,
+    ChatSession.platform,
+    ChatSession.updated_at,
+)
+
+
+class ChatMessage(Base):
+    """One message of a session: the visitor's (``user``), the chatbot's (``bot``) or a human
+    agent's (``human``). Bot messages record the model, provider, tokens and sources."""
+
+    __tablename__ = "chat_messages"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    session_id: Mapped[str] = mapped_column(ForeignKey("chat_sessions.id", ondelete="CASCADE"))
+    sender_type: Mapped[str] = mapped_column(String(8))
+    content: Mapped[str] = mapped_column(Text, default="")
+    model: Mapped[str | None] = mapped_column(String(200), default=None)
+    provider: Mapped[str | None] = mapped_column(String(64), default=None)
+    tokens_used: Mapped[int] = mapped_column(Integer, default=0)
+    meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
+    attachments: Mapped[list[Any] | None] = mapped_column(default=None)
+    tool_calls: Mapped[list[Any] | None] = mapped_column(default=None)
+    tool_results: Mapped[list[Any] | None] = mapped_column(default=None)
+    session_token: Mapped[str | None] = mapped_column(String(255), default=None)
+    migrated_data: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+Index("ix_chat_messages_session_created", ChatMessage.session_id, ChatMessage.created_at)
+
+
+class MessageFeedback(Base):
+    """A rating of a bot message (``up`` or ``down``) with an optional comment; one per message."""
+
+    __tablename__ = "message_feedback"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    message_id: Mapped[str] = mapped_column(
+        ForeignKey("chat_messages.id", ondelete="CASCADE"), unique=True
+    )
+    rating: Mapped[str] = mapped_column(String(8))
+    comment: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -75,7 +75,7 @@ async def test_refused_key_is_503_naming_the_setting_without_the_key(
     anthropic.script(Reply(status=401))
     with pytest.raises(ProviderUnavailable) as caught:
         await complete(model_at(anthropic), request())
-    assert "CHATFORGE_ANTHROPIC_API_KEY" in caught.value.message
+    assert "CHATFORGE_MODELS__ANTHROPIC_API_KEY" in caught.value.message
     assert ANTHROPIC_KEY not in str(caught.value)
 
 

@@ -91,7 +91,7 @@ async def test_refused_key_is_503_naming_the_settings_without_the_key() -> None:
         await complete(model_at(server), request())
     error = caught.value
     assert error.status == 503
-    assert "CHATFORGE_OPENAI_API_KEY" in error.message
+    assert "CHATFORGE_MODELS__OPENAI_API_KEY" in error.message
     assert "openai_api_key" in error.message and "extractive" in error.message
     # The server quoted part of the refused key back; none of it may reach the client.
     assert_no_key(error)

@@ -83,9 +83,9 @@ def test_every_table_row_is_a_provider(registry: ModelRegistry) -> None:
 @pytest.mark.parametrize(
     ("name", "setting"),
     [
-        ("gpt-4o-mini", "CHATFORGE_OPENAI_API_KEY"),
-        ("claude-haiku-4-5", "CHATFORGE_ANTHROPIC_API_KEY"),
-        ("groq:llama-3.3-70b", "CHATFORGE_GROQ_API_KEY"),
+        ("gpt-4o-mini", "CHATFORGE_MODELS__OPENAI_API_KEY"),
+        ("claude-haiku-4-5", "CHATFORGE_MODELS__ANTHROPIC_API_KEY"),
+        ("groq:llama-3.3-70b", "CHATFORGE_MODELS__API_KEYS__GROQ"),
     ],
 )
 def test_known_model_without_key_is_503_naming_setting_and_offline_model(
@@ -124,7 +124,7 @@ async def test_chatbot_key_wins_over_the_server_key(openai: OpenAIServer) -> Non
 
 
 def test_chatbot_openai_key_is_not_an_anthropic_key(registry: ModelRegistry) -> None:
-    with pytest.raises(ProviderUnavailable, match="CHATFORGE_ANTHROPIC_API_KEY"):
+    with pytest.raises(ProviderUnavailable, match="CHATFORGE_MODELS__ANTHROPIC_API_KEY"):
         registry.build("claude-haiku-4-5", api_key="sk-chatbot-key-xxxxxxxx")
 
 

@@ -43,7 +43,14 @@ class ChatbotSettings(OpenModel):
     greeting: str | None = Field(None, max_length=2000)
     isRequestUserInfoEnabled: bool | None = None  # noqa: N815
     isToolEnabled: bool | None = None  # noqa: N815
-    model: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    model: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        None,
+        description=(
+            "The answering model: provider:model (openai:gpt-4.1-mini, anthropic:claude-haiku-4-5,"
+            " ollama:llama3.2), an okchat bare name (gpt-4o-mini) or the offline 'extractive'. "
+            "An unknown name is a 422; when absent at creation, the server's default model."
+        ),
+    )
     prompt: str | None = Field(None, max_length=20000)
     snippet: Snippet | None = None
     retrieval: RetrievalSettings | None = None

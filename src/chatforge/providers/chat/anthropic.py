@@ -27,7 +27,7 @@ from chatforge.providers.chat.spec import ProviderConfig, ProviderSpec
 
 ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 ANTHROPIC_VERSION = "2023-06-01"
-ANTHROPIC_KEY_SETTING = "CHATFORGE_ANTHROPIC_API_KEY"
+ANTHROPIC_KEY_SETTING = "CHATFORGE_MODELS__ANTHROPIC_API_KEY"
 
 # Error types of the stream's ``error`` event that mean "later", not "broken".
 _TRANSIENT_ERRORS = frozenset({"overloaded_error", "rate_limit_error"})

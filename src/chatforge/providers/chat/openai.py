@@ -55,8 +55,14 @@ class OpenAICompatible:
 
     @property
     def key_setting(self) -> str:
-        """The server setting that holds this provider's key (``CHATFORGE_GROQ_API_KEY``)."""
-        return f"CHATFORGE_{self.name.upper()}_API_KEY"
+        """The server setting that holds this provider's key.
+
+        ``CHATFORGE_MODELS__OPENAI_API_KEY`` for OpenAI, ``CHATFORGE_MODELS__API_KEYS__GROQ`` for
+        the others (see :class:`chatforge.settings.ModelSettings`).
+        """
+        if self.name == "openai":
+            return "CHATFORGE_MODELS__OPENAI_API_KEY"
+        return f"CHATFORGE_MODELS__API_KEYS__{self.name.upper()}"
 
 
 OPENAI_COMPATIBLE: tuple[OpenAICompatible, ...] = (

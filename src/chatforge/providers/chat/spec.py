@@ -21,18 +21,18 @@ class ProviderConfig:
     """The server's chat-provider settings, passed explicitly (no global settings).
 
     Attributes:
-        openai_api_key: The server's OpenAI key (``CHATFORGE_OPENAI_API_KEY``); a chatbot's own
-            ``openai_api_key`` takes precedence.
+        openai_api_key: The server's OpenAI key (``CHATFORGE_MODELS__OPENAI_API_KEY``); a
+            chatbot's own ``openai_api_key`` takes precedence.
         openai_base_url: OpenAI's base URL, or any OpenAI-compatible server's; None for OpenAI.
             When it points elsewhere, OpenAI model names work without a key.
-        anthropic_api_key: The server's Anthropic key (``CHATFORGE_ANTHROPIC_API_KEY``).
+        anthropic_api_key: The server's Anthropic key (``CHATFORGE_MODELS__ANTHROPIC_API_KEY``).
         anthropic_base_url: The Messages API's base URL, without ``/v1``; None for Anthropic.
         timeout: Seconds to wait to connect to a provider and between two chunks of an answer.
         extra_openai_compatible: More OpenAI-compatible servers, name to base URL (ending in
             ``/v1``). A name of the built-in table (``ollama``) moves that server; a new name
             adds a provider that needs no key.
         api_keys: Keys of the other OpenAI-compatible providers, by provider name
-            (``{"groq": ...}``, from ``CHATFORGE_GROQ_API_KEY``).
+            (``{"groq": ...}``, from ``CHATFORGE_MODELS__API_KEYS__GROQ``).
     """
 
     openai_api_key: str | None = field(default=None, repr=False)
