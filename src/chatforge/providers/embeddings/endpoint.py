@@ -3,9 +3,10 @@
 One place maps HTTP failures to Chatforge's errors for the synchronous providers:
 
 - 401 and 403: :class:`ProviderUnavailable`, naming the setting that holds the key;
-- 429 and 5xx: retried (twice by default) after the server's ``Retry-After`` or an exponential
-  backoff, then :class:`ProviderError` (with ``Retry-After`` when the server sent one);
-- a timeout: :class:`ProviderError`; a server that cannot be reached: :class:`ProviderUnavailable`;
+- 429, 500, 502, 503 and 504: retried (twice by default) after the server's ``Retry-After`` or an
+  exponential backoff, then :class:`ProviderError` (with ``Retry-After`` when the server sent one);
+- a timeout or a broken answer: :class:`ProviderError`; a server that cannot be reached:
+  :class:`ProviderUnavailable`;
 - any other error status or a reply that is not JSON: :class:`ProviderError`.
 
 Error messages travel to API clients, so they never contain the key: the provider's own text is
@@ -105,7 +106,7 @@ class JSONEndpoint:
                     raise ProviderError(f"{self.label} answered with invalid JSON.") from exc
             wait = self._retry_wait(response, attempt)
             if wait is None:
-                raise self._status_error(response)
+                raise self._status_error(response, attempt)
             logger.warning(
                 "%s answered HTTP %s; retrying in %.1f s (attempt %s of %s)",
                 self.label,
@@ -136,6 +137,10 @@ class JSONEndpoint:
                 f"{self.label} at {self.display_url} did not answer within {self.timeout:g} "
                 "seconds; try again later or raise its timeout."
             ) from exc
+        except httpx.ProtocolError as exc:  # the server broke the connection mid-answer
+            raise ProviderError(
+                f"{self.label} at {self.display_url} broke off its answer ({type(exc).__name__})."
+            ) from exc
         except httpx.TransportError as exc:
             raise ProviderUnavailable(
                 f"{self.label} at {self.display_url} cannot be reached ({type(exc).__name__}); "
@@ -151,7 +156,7 @@ class JSONEndpoint:
             return float(self.backoff * 2**attempt)
         return asked if asked <= self.max_wait else None
 
-    def _status_error(self, response: httpx.Response) -> ProviderError:
+    def _status_error(self, response: httpx.Response, attempt: int) -> ProviderError:
         status = response.status_code
         if status in (401, 403):
             return ProviderUnavailable(
@@ -162,9 +167,10 @@ class JSONEndpoint:
         suffix = f": {detail}" if detail else "."
         if status in _RETRY_STATUSES:
             retry_after = response.headers.get("retry-after")
+            tries = "once" if attempt == 0 else f"{attempt + 1} times"
             return ProviderError(
-                f"{self.label} at {self.display_url} answered HTTP {status} "
-                f"{self.retries + 1} times; try again later{suffix}",
+                f"{self.label} at {self.display_url} failed {tries}, last with HTTP {status}; "
+                f"try again later{suffix}",
                 headers={"Retry-After": retry_after} if retry_after else None,
             )
         return ProviderError(f"{self.label} at {self.display_url} answered HTTP {status}{suffix}")

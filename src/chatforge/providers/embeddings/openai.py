@@ -60,8 +60,9 @@ class OpenAICompatibleEmbedder(Embedder):
         key_hint: What the user should do when the key is refused.
 
     Raises:
-        ProviderError: ``dimensions`` had to be asked and the server failed.
-        ProviderUnavailable: Idem, and the server refused the key or could not be reached.
+        ProviderError: ``dimensions`` had to be asked of the server, and it failed.
+        ProviderUnavailable: ``dimensions`` had to be asked of the server, and it refused the
+            key or could not be reached.
     """
 
     def __init__(
@@ -116,8 +117,8 @@ class OpenAICompatibleEmbedder(Embedder):
             vectors = self._request(batch)
             if vectors.shape[1] != self.dimensions:
                 raise ProviderError(
-                    f"{self.name} returned vectors of {vectors.shape[1]} dimensions instead of "
-                    f"{self.dimensions}; set the embedding dimensions to match the model."
+                    f"{self.name} returned vectors of {vectors.shape[1]} dimensions where "
+                    f"{self.dimensions} were expected; check the model name and its dimensions."
                 )
             result[start : start + len(batch)] = normalise(vectors)
         return result
