@@ -76,10 +76,13 @@ class IngestionSettings(BaseModel):
     """How knowledge is chunked and how the background worker runs."""
 
     chunk_tokens: int = Field(
-        256, ge=32, le=8192, description="Most embedding-model tokens in one chunk."
+        256,
+        ge=64,
+        le=8192,
+        description="Most embedding-model tokens in one chunk, its Title/Chunk header included.",
     )
     chunk_overlap_tokens: int = Field(
-        32, ge=0, description="Tokens of trailing sentences repeated in the next chunk."
+        48, ge=0, description="Tokens of trailing sentences repeated in the next chunk."
     )
     worker: bool = Field(True, description="Run an ingestion worker inside `chatforge serve`.")
     lease_seconds: int = Field(

@@ -1,4 +1,8 @@
-"""``chatforge eval retrieval``: reproducible quality figures on any BEIR-format collection."""
+"""``chatforge eval``: reproducible quality figures.
+
+``eval retrieval`` scores retrieval on any BEIR-format collection; ``eval answers`` scores the
+chat service's answers on a SQuAD v1.1-format file.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,14 @@ import typer
 
 from chatforge.commands.common import configure_logging, fail, opened
 from chatforge.providers.embeddings.cache import CachedEmbedder
+from chatforge.services.answer_evaluation import (
+    GOALS,
+    AnswerReport,
+    Question,
+    evaluate_answers,
+    read_squad,
+    split_holdout,
+)
 from chatforge.services.evaluation import RetrievalReport, evaluate_retrieval
 from chatforge.services.retrieval import Mode
 from chatforge.settings import Settings
@@ -90,6 +102,109 @@ def _table(reports: list[RetrievalReport]) -> str:
         f"{r.mode:<8} {r.ndcg_at_10:>8.4f} {r.recall_at_100:>7.4f} "
         f"{r.query_p50_ms:>8.1f} {r.query_p95_ms:>8.1f}"
         for r in reports
+    ]
+    return "\n".join(lines)
+
+
+@app.command("answers")
+def answers(
+    squad: Annotated[
+        Path, typer.Option(help="SQuAD v1.1-format JSON: the knowledge and its questions.")
+    ],
+    abstain: Annotated[
+        Path | None,
+        typer.Option(help="SQuAD-format file of questions whose answers are not ingested."),
+    ] = None,
+    holdout_articles: Annotated[
+        int,
+        typer.Option(
+            help="Ingest all but the last N articles; their questions are the abstention set."
+        ),
+    ] = 0,
+    limit_questions: Annotated[
+        int | None,
+        typer.Option(help="Ask at most N questions of each set, spread evenly over the file."),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="Database to ingest into; default: a new SQLite file in a temp dir."),
+    ] = None,
+    embedding_cache: Annotated[
+        Path | None,
+        typer.Option(help="File that keeps embeddings between runs (same texts, same vectors)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="End with one JSON line.")] = False,
+) -> None:
+    """Ingest every SQuAD paragraph through the real pipeline, then ask every question by chat.
+
+    The chatbot's model is ``extractive``; each question goes through the chat service's
+    non-streaming path. Prints recall@1/@5 of the gold paragraph, answer-in-context@5, exact
+    match and token F1 (SQuAD's normalisation), the share of answers whose citations are valid
+    and, with an abstention set, the share of unanswerable questions answered "not found".
+    """
+    for path in (squad, abstain):
+        if path is not None and not path.is_file():
+            raise fail(f"{path} is not a file", 2)
+    if abstain is not None and holdout_articles:
+        raise fail("give --abstain or --holdout-articles, not both", 2)
+    if holdout_articles < 0 or (limit_questions is not None and limit_questions < 1):
+        raise fail("--holdout-articles must be >= 0 and --limit-questions >= 1", 2)
+    knowledge = read_squad(squad)
+    unanswerable: list[Question] = []
+    if abstain is not None:
+        unanswerable = read_squad(abstain).questions
+    elif holdout_articles:
+        try:
+            knowledge, unanswerable = split_holdout(knowledge, holdout_articles)
+        except ValueError as exc:
+            raise fail(str(exc), 2) from exc
+    data_dir = Path(tempfile.mkdtemp(prefix="chatforge-eval-"))
+    settings = Settings(data_dir=data_dir, database_url=database_url)
+    configure_logging(settings)
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if done == total or done % 500 == 0:
+            typer.echo(f"  {stage}: {done}/{total}", err=True)
+
+    with opened(settings) as ctx:
+        if embedding_cache is not None:
+            ctx.use_embedder(CachedEmbedder(ctx.embedder, embedding_cache))
+        ctx.ensure_search_index()
+        report = evaluate_answers(
+            ctx,
+            squad=knowledge,
+            abstain=unanswerable,
+            limit_questions=limit_questions,
+            progress=progress,
+        )
+    typer.echo(_answer_table(report))
+    if as_json:
+        typer.echo(json.dumps(report.as_dict()))
+
+
+def _answer_table(report: AnswerReport) -> str:
+    def verdict(name: str) -> str:
+        if name not in report.goals:
+            return "(not measured)"
+        goal = GOALS[name]
+        target = f">= {goal:.0%}" if goal < 1 else "= 100%"
+        return f"goal {target}: {'PASS' if report.goals[name] else 'FAIL'}"
+
+    abstention = "-" if report.abstention is None else f"{report.abstention:.4f}"
+    lines = [
+        f"{report.articles} articles, {report.paragraphs} paragraphs, {report.questions} "
+        f"questions, {report.abstain_questions} unanswerable, {report.database}; "
+        f"ingested in {report.ingest_seconds:.1f} s",
+        f"recall@1              {report.recall_at_1:.4f}",
+        f"recall@5              {report.recall_at_5:.4f}   {verdict('recall_at_5')}",
+        f"answer-in-context@5   {report.answer_in_context_at_5:.4f}",
+        f"exact match           {report.exact_match:.4f}",
+        f"token F1              {report.f1:.4f}",
+        f"answered not found    {report.not_found_share:.4f}   (of answerable questions)",
+        f"citations valid       {report.citations_valid:.4f}   {verdict('citations_valid')}",
+        f"abstention            {abstention:<6}   {verdict('abstention')}",
+        f"chat latency          p50 {report.chat_p50_ms:.1f} ms, p95 {report.chat_p95_ms:.1f} ms",
+        f"overall: {'PASS' if report.passed else 'FAIL'}",
     ]
     return "\n".join(lines)
 

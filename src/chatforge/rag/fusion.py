@@ -6,11 +6,12 @@ recipe and every constant were chosen by measurement on SciFact's train split (b
 1. candidates are the union of the keyword top-k and the vector top-k chunks;
 2. each candidate gets its cosine similarity to the query vector and its BM25 score (zero when
    it matched no term);
-3. BM25 is made comparable across queries by dividing by the query's own ceiling (the sum of its
-   terms' idf: what a chunk holding every term once at average length would score) and bounding
-   it with x / (x + kappa); cosine is rescaled from [floor, 1] to [0, 1];
-4. the fused score is a convex combination of the two, optionally after one round of dense
-   pseudo-relevance feedback (Rocchio: the query vector moved towards the top documents).
+3. BM25 is made comparable across queries by dividing it by its own upper bound for the query,
+   (k1 + 1) times the sum of the query terms' idf, which puts it in [0, 1) without looking at
+   the other candidates; cosine is clipped to [floor, 1] and rescaled to [0, 1];
+4. the fused score is a convex combination of the two (0.4 cosine, 0.6 BM25 by 2-fold
+   cross-validation), optionally after one round of dense pseudo-relevance feedback (Rocchio:
+   the query vector moved towards the top documents).
 
 Because no step depends on the other candidates' scores, a score means the same thing for every
 query, and a threshold on it is meaningful.
@@ -28,17 +29,21 @@ import numpy as np
 class FusionParams:
     """The constants of the hybrid score."""
 
-    vector_weight: float = 0.5
-    kappa: float = 0.5
+    vector_weight: float = 0.4
     cosine_floor: float = 0.0
     prf_docs: int = 0
     prf_beta: float = 1.0
 
 
-def bounded_bm25(scores: np.ndarray, ceiling: float, kappa: float) -> np.ndarray:
-    """BM25 scaled by the query's ceiling and bounded into [0, 1)."""
-    x = np.maximum(scores, 0.0) / max(ceiling, 1e-9)
-    result: np.ndarray = x / (x + kappa)
+#: BM25's k1 (FTS5's fixed value): a term's contribution is below (k1 + 1) * idf.
+BM25_K1 = 1.2
+
+
+def normalised_bm25(scores: np.ndarray, idf_sum: float) -> np.ndarray:
+    """BM25 divided by its upper bound for the query, (k1 + 1) * sum of idf: in [0, 1)."""
+    result: np.ndarray = np.clip(
+        np.maximum(scores, 0.0) / max((BM25_K1 + 1.0) * idf_sum, 1e-9), 0.0, 1.0
+    )
     return result
 
 
@@ -48,10 +53,10 @@ def rescale_cosine(cosines: np.ndarray, floor: float) -> np.ndarray:
     return result
 
 
-def fuse(cosines: np.ndarray, bm25: np.ndarray, ceiling: float, params: FusionParams) -> np.ndarray:
+def fuse(cosines: np.ndarray, bm25: np.ndarray, idf_sum: float, params: FusionParams) -> np.ndarray:
     """The fused score of each candidate, in [0, 1]."""
     dense = rescale_cosine(cosines, params.cosine_floor)
-    keyword = bounded_bm25(bm25, ceiling, params.kappa)
+    keyword = normalised_bm25(bm25, idf_sum)
     result: np.ndarray = params.vector_weight * dense + (1.0 - params.vector_weight) * keyword
     return result
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,9 +35,9 @@ PERMANENT_ERRORS = (ParseError, FetchError, UnsupportedMediaType)
 MAX_SITEMAP_PAGES = 200
 
 
-def embedding_text(title: str, body: str) -> str:
-    """What the embedder sees for a chunk: its title, then its text."""
-    return f"{title}\n{body}" if title and not body.startswith(title) else body
+def header_tokens(count_tokens: Callable[[str], int], title: str) -> int:
+    """Tokens that okchat's ``Title: ...\nChunk: n\n\nContent:\n`` header adds to a chunk."""
+    return max(count_tokens(format_content(title, 999, "")) - count_tokens(""), 0)
 
 
 @dataclass
@@ -50,6 +50,8 @@ class Prepared:
     chunks: list[DraftChunk]
     meta: dict[str, Any] = field(default_factory=dict)
     vectors: np.ndarray | None = None
+    #: Texts to embed instead of the chunks' content (a Q&A pair is embedded by its question).
+    embed_as: list[str] | None = None
     #: The item's content hash and title when it was read, to tell whether it changed since.
     version: tuple[str, str] = ("", "")
 
@@ -175,16 +177,21 @@ class Ingestor:
             chunk = qna_chunk(question, str(item.meta.get("answer", item.content or "")))
             prepared.titles.append(question)
             prepared.chunks.append(chunk)
+            # Embedded by its question, so that a user asking it matches it closely; the answer
+            # is still found by keyword search.
+            prepared.embed_as = [question]
             return prepared
         pages = 0
         for title, document in docs:
             pages += document.pages or 0
+            budget = min(config.chunk_tokens, embedder.max_tokens)
+            budget = max(budget - header_tokens(embedder.count_tokens, title), 32)
             for chunk in chunk_document(
                 document,
                 title=title,
                 count_tokens=embedder.count_tokens,
-                max_tokens=min(config.chunk_tokens, embedder.max_tokens),
-                overlap_tokens=min(config.chunk_overlap_tokens, config.chunk_tokens // 2),
+                max_tokens=budget,
+                overlap_tokens=min(config.chunk_overlap_tokens, budget // 2),
             ):
                 # Chunks are numbered through the whole item, also when it spans several pages.
                 index = len(prepared.chunks) + 1
@@ -206,10 +213,12 @@ class Ingestor:
         return prepared
 
     def _embed(self, prepared: list[Prepared]) -> None:
+        # The stored okchat form is what gets embedded: title, position and text together
+        # measured best on SciFact (bench/RESULTS.md), and chunks are sized so that it fits.
         texts = [
-            embedding_text(title, chunk.text)
+            text
             for item in prepared
-            for title, chunk in zip(item.titles, item.chunks, strict=True)
+            for text in (item.embed_as or [chunk.content for chunk in item.chunks])
         ]
         started = time.perf_counter()
         vectors = self.ctx.embedder.embed(texts)

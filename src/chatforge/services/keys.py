@@ -118,12 +118,15 @@ def authenticate(session: Session, key: str | None) -> str:
         )
     ).first()
     if row is None:
+        session.rollback()
         raise Unauthorized("Invalid or revoked API key.")
     now = utcnow()
     # Record use at most once a minute: a write on every request would serialise SQLite.
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
         session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
-        session.commit()
+    # End the transaction now: on SQLite it holds the write lock, which the rest of the request
+    # (and every other request waiting for a thread) must not wait behind.
+    session.commit()
     return str(row.organization_id)
 
 

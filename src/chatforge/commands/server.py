@@ -1,0 +1,55 @@
+"""``chatforge serve`` and ``chatforge migrate``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from chatforge.commands.common import configure_logging, opened
+from chatforge.services import keys
+from chatforge.settings import Settings
+from chatforge.storage import migrate as migrations
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Migrate the database and start the server (API and background worker)."""
+    import uvicorn
+
+    from chatforge.app import create_app
+
+    settings = Settings()
+    configure_logging(settings)
+    public_base_url = settings.resolved_public_base_url(host, port)
+    with opened(settings) as ctx, ctx.sessions() as session:
+        if not keys.has_any_organization(session):
+            created = keys.create_key(session, "default")
+            typer.echo(
+                "\nFirst start: made the organization 'default' and this API key "
+                "(shown only once, keep it):\n\n"
+                f"    {created.key}\n\n"
+                "Send it with every request, for example:\n"
+                f"    curl -H 'x-api-key: {created.key}' {public_base_url}/api/external/chatbots\n"
+            )
+    typer.echo(f"Chatforge is listening on {public_base_url} (API docs: {public_base_url}/docs)")
+    uvicorn.run(
+        create_app(settings, public_base_url=public_base_url),
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+    )
+
+
+def migrate() -> None:
+    """Migrate the database to the newest schema."""
+    with opened() as ctx:
+        typer.echo(f"Database is at revision {migrations.current_revision(ctx.engine)}.")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the commands to the ``chatforge`` app."""
+    app.command()(serve)
+    app.command()(migrate)
