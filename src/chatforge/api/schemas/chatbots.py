@@ -121,21 +121,6 @@ class ChatWidgetConfig(RequestModel):
     slogan: str | None = None
 
 
-class ChatbotCreate(RequestModel):
-    """``POST /api/external/chatbots``."""
-
-    name: Name
-    description: str | None = Field(None, max_length=5000)
-    is_public: bool | None = None
-    active: bool | None = None
-    personality_config: Personality | None = None
-    settings: ChatbotSettings | None = None
-    slug: Slug | None = None
-    suggestions: list[Annotated[str, StringConstraints(max_length=500)]] | None = None
-    openai_api_key: str | None = None
-    voice_widget_config: VoiceConfig | None = None
-
-
 class ChatbotUpdate(RequestModel):
     """A partial update: objects deep-merge, ``null`` removes a key."""
 
@@ -149,6 +134,12 @@ class ChatbotUpdate(RequestModel):
     suggestions: list[Annotated[str, StringConstraints(max_length=500)]] | None = None
     openai_api_key: str | None = None
     voice_widget_config: VoiceConfig | None = None
+
+
+class ChatbotCreate(ChatbotUpdate):
+    """``POST /api/external/chatbots``: the update's fields, with ``name`` required."""
+
+    name: Name
 
 
 class ChatbotUpdateWithTarget(ChatbotUpdate):
