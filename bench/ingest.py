@@ -556,9 +556,11 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
     load_after = os.getloadavg()
+    busy = max(load_before[0], load_after[0]) > available_cores()
     print(
         f"\n{available_cores()} cores; load average {load_before[0]:.1f} before, "
-        f"{load_after[0]:.1f} after (above the core count, neighbours slowed this run)"
+        f"{load_after[0]:.1f} after"
+        + (" (above the core count: neighbours slowed this run)" if busy else "")
     )
     checks = verdicts(results)
     for check, ok in checks.items():
