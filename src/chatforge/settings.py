@@ -106,6 +106,19 @@ class IngestionSettings(BaseModel):
     )
 
 
+class SearchSettings(BaseModel):
+    """How knowledge is searched."""
+
+    memory_mb: int = Field(
+        1024,
+        ge=0,
+        description=(
+            "Memory for chatbots' search indexes held in memory (about 3 KB a chunk); a "
+            "chatbot that does not fit is searched by the database's indexes. 0 turns it off."
+        ),
+    )
+
+
 class ModelSettings(BaseModel):
     """The chat models that answer: provider keys and addresses, the server's default model."""
 
@@ -209,6 +222,9 @@ class Settings(BaseSettings):
     )
     ingestion: IngestionSettings = Field(
         default_factory=IngestionSettings, description="Ingestion (CHATFORGE_INGESTION__*)."
+    )
+    search: SearchSettings = Field(
+        default_factory=SearchSettings, description="Search (CHATFORGE_SEARCH__*)."
     )
     models: ModelSettings = Field(
         default_factory=ModelSettings, description="Chat models (CHATFORGE_MODELS__*)."

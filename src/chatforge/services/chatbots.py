@@ -20,7 +20,7 @@ from chatforge.errors import Conflict, NotFound, ValidationFailed
 from chatforge.services.context import AppContext
 from chatforge.services.images import check_image
 from chatforge.services.secrets import mask_secret
-from chatforge.storage.models import Chatbot, utcnow
+from chatforge.storage.models import Chatbot, Chunk, utcnow
 
 __all__ = ["Chatbot", "ChatbotService", "deep_merge", "slugify"]
 
@@ -174,6 +174,12 @@ class ChatbotService:
     def delete(self, chatbot_id: str) -> None:
         """Delete a chatbot with everything it owns: rows cascade, files are removed."""
         chatbot = self.get(chatbot_id)
+        # Chunks cascade with the chatbot; their index rows (an FTS5 table has no foreign key)
+        # are removed by hand, in the same transaction.
+        chunk_ids = list(
+            self.session.scalars(select(Chunk.id).where(Chunk.chatbot_id == chatbot.id))
+        )
+        self.ctx.search_index.remove(self.session.connection(), chunk_ids)
         self.session.delete(chatbot)
         self.session.commit()
         # Files go after the commit: a failed delete must not leave rows pointing at no file.

@@ -21,9 +21,11 @@ from chatforge.providers.chat import (
 from chatforge.providers.embeddings import Embedder, make_embedder
 from chatforge.providers.files import FileStore, LocalFileStore
 from chatforge.providers.web import WebFetcher
+from chatforge.services.indexing import chunk_terms
 from chatforge.services.secrets import SecretBox
 from chatforge.settings import Settings
 from chatforge.storage.db import create_db_engine, make_sessionmaker
+from chatforge.storage.memory_index import MemorySearchIndex
 from chatforge.storage.search import SearchIndex, make_search_index
 
 
@@ -147,8 +149,9 @@ class AppContext:
         with self._lock:
             if self._search_index is None:
                 # Knowing the size does not load a local model; that waits for the first text.
-                self._search_index = make_search_index(
-                    self.engine.dialect.name, self.embedder.dimensions
+                index = make_search_index(self.engine.dialect.name, self.embedder.dimensions)
+                self._search_index = MemorySearchIndex(
+                    index, memory_mb=self.settings.search.memory_mb, terms_of=chunk_terms
                 )
             return self._search_index
 

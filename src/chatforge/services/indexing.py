@@ -13,6 +13,7 @@ import numpy as np
 from sqlalchemy import Connection, delete, insert, select
 
 from chatforge.rag.text import analyze
+from chatforge.storage.memory_index import join_terms, split_terms
 from chatforge.storage.models import Chunk
 from chatforge.storage.search import IndexEntry, SearchIndex
 
@@ -44,6 +45,7 @@ def replace_chunks(
     conn.execute(delete(Chunk).where(Chunk.item_id == item_id))
     if not rows:
         return
+    terms = [(analyze(row.title), analyze(row.body)) for row in rows]
     ids = (
         conn.execute(
             insert(Chunk).returning(Chunk.id, sort_by_parameter_order=True),
@@ -57,8 +59,9 @@ def replace_chunks(
                     "tokens": row.tokens,
                     "page": row.page,
                     "embedding": np.asarray(row.vector, dtype=np.float32).tobytes(),
+                    "terms": join_terms(*row_terms),
                 }
-                for row in rows
+                for row, row_terms in zip(rows, terms, strict=True)
             ],
         )
         .scalars()
@@ -71,11 +74,11 @@ def replace_chunks(
                 IndexEntry(
                     chunk_id=int(chunk_id),
                     chatbot_id=chatbot_id,
-                    title_terms=analyze(row.title),
-                    body_terms=analyze(row.body),
+                    title_terms=title_terms,
+                    body_terms=body_terms,
                     vector=row.vector,
                 )
-                for chunk_id, row in zip(ids, rows, strict=True)
+                for chunk_id, row, (title_terms, body_terms) in zip(ids, rows, terms, strict=True)
             ],
         )
 
@@ -90,23 +93,30 @@ def enable_item(conn: Connection, index: SearchIndex, item_id: str) -> None:
     """Put the item's stored chunks back into the indexes, without re-embedding."""
     disable_item(conn, index, item_id)
     chunks = conn.execute(
-        select(Chunk.id, Chunk.chatbot_id, Chunk.title, Chunk.content, Chunk.embedding).where(
-            Chunk.item_id == item_id
-        )
+        select(
+            Chunk.id, Chunk.chatbot_id, Chunk.title, Chunk.content, Chunk.terms, Chunk.embedding
+        ).where(Chunk.item_id == item_id)
     ).all()
-    index.add(
-        conn,
-        [
+    entries = []
+    for c in chunks:
+        title_terms, body_terms = (
+            split_terms(c.terms) if c.terms is not None else chunk_terms(c.title, c.content)
+        )
+        entries.append(
             IndexEntry(
                 chunk_id=int(c.id),
                 chatbot_id=c.chatbot_id,
-                title_terms=analyze(c.title),
-                body_terms=analyze(body_of(c.content)),
+                title_terms=title_terms,
+                body_terms=body_terms,
                 vector=np.frombuffer(c.embedding, dtype=np.float32),
             )
-            for c in chunks
-        ],
-    )
+        )
+    index.add(conn, entries)
+
+
+def chunk_terms(title: str, content: str) -> tuple[list[str], list[str]]:
+    """The analysed title and body terms of a stored chunk."""
+    return analyze(title), analyze(body_of(content))
 
 
 def body_of(content: str) -> str:

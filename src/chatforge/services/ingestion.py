@@ -1,8 +1,10 @@
 """The ingestion pipeline: parse -> clean -> chunk -> embed -> index, with timings per stage.
 
 Items are prepared one by one (parse, chunk) but embedded together: a worker takes several jobs at
-once so that the model sees full batches, which is where the time goes. Each item is then written
-in its own transaction (chunks, keyword rows and vectors together) and marked ``ready``.
+once so that the model sees full batches, which is where the time goes. The database sees a batch,
+not an item, at a time: one statement marks the batch ``processing``, and one transaction writes
+every item's chunks, keyword rows and vectors and marks it ``ready``, each item in a savepoint of
+its own so that one item's failure never undoes another's.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from chatforge.errors import ChatforgeError, FetchError, ParseError, UnsupportedMediaType
 from chatforge.providers.web import crawl, read_sitemap
@@ -78,27 +81,36 @@ class Ingestor:
         """Index the given items; returns one outcome per item (never raises for an item)."""
         outcomes: list[Outcome] = []
         prepared: list[Prepared] = []
-        for item_id in item_ids:
+        for item in self._start(item_ids):
             try:
-                ready = self._prepare(item_id)
+                prepared.append(self._prepare(item))
             except Exception as exc:
-                outcomes.append(_failure(item_id, exc))
-                continue
-            if ready is not None:
-                prepared.append(ready)
+                outcomes.append(_failure(item.id, exc))
         if prepared:
             try:
                 self._embed(prepared)
                 self._ensure_index()
             except Exception as exc:
                 return outcomes + [_failure(p.item_id, exc) for p in prepared]
-        for item in prepared:
-            try:
-                self._write(item)
-                outcomes.append(Outcome(item.item_id, ok=True, chunks=len(item.chunks)))
-            except Exception as exc:
-                outcomes.append(_failure(item.item_id, exc))
+            outcomes += self._write(prepared)
         return outcomes
+
+    def _start(self, item_ids: Sequence[str]) -> list[KnowledgeItem]:
+        """Mark the items ``processing`` and load them, in one transaction (gone ones skipped)."""
+        if not item_ids:
+            return []
+        with self.ctx.sessions() as session:
+            session.execute(
+                update(KnowledgeItem)
+                .where(KnowledgeItem.id.in_(item_ids))
+                .values(status="processing", error=None)
+            )
+            items = session.scalars(
+                select(KnowledgeItem).where(KnowledgeItem.id.in_(item_ids))
+            ).all()
+            session.commit()
+        order = {item_id: n for n, item_id in enumerate(item_ids)}
+        return sorted(items, key=lambda item: order[item.id])
 
     def _ensure_index(self) -> None:
         # A worker may run where no server started (``chatforge worker``, the CLI, another
@@ -107,26 +119,20 @@ class Ingestor:
             self.ctx.ensure_search_index()
             self._index_ensured = True
 
-    def _prepare(self, item_id: str) -> Prepared | None:
-        with self.ctx.sessions() as session:
-            item = session.get(KnowledgeItem, item_id)
-            if item is None:
-                return None
-            item.status, item.error = "processing", None
-            session.commit()
-            started = time.perf_counter()
-            docs = self._parse(item)
-            parsed = time.perf_counter()
-            prepared = self._chunk(item, docs)
-            prepared.version = (item.content_hash, item.title)
-            chunked = time.perf_counter()
-            prepared.meta.update(
-                parse_ms=round((parsed - started) * 1000, 1),
-                chunk_ms=round((chunked - parsed) * 1000, 1),
-            )
-            if not prepared.chunks:
-                raise ParseError("No text could be extracted from this source.")
-            return prepared
+    def _prepare(self, item: KnowledgeItem) -> Prepared:
+        started = time.perf_counter()
+        docs = self._parse(item)
+        parsed = time.perf_counter()
+        prepared = self._chunk(item, docs)
+        prepared.version = (item.content_hash, item.title)
+        chunked = time.perf_counter()
+        prepared.meta.update(
+            parse_ms=round((parsed - started) * 1000, 1),
+            chunk_ms=round((chunked - parsed) * 1000, 1),
+        )
+        if not prepared.chunks:
+            raise ParseError("No text could be extracted from this source.")
+        return prepared
 
     def _parse(self, item: KnowledgeItem) -> list[tuple[str, ParsedDocument]]:
         """The item's documents, each with the title its chunks carry."""
@@ -231,8 +237,41 @@ class Ingestor:
             # The batch's time, shared by chunk count: each item's fair part of it.
             item.meta["embed_ms"] = round(elapsed_ms * count / max(len(texts), 1), 1)
 
-    def _write(self, prepared: Prepared) -> None:
+    def _write(self, batch: list[Prepared]) -> list[Outcome]:
+        """Store every item of the batch in one transaction, each in its own savepoint."""
+        outcomes: list[Outcome] = []
+        with self.ctx.sessions() as session:
+            # The row locks order these writes after a concurrent edit, disable or delete of an
+            # item on PostgreSQL (SQLite's write transactions are already serial).
+            items = {
+                item.id: item
+                for item in session.scalars(
+                    select(KnowledgeItem)
+                    .where(KnowledgeItem.id.in_([p.item_id for p in batch]))
+                    .order_by(KnowledgeItem.id)
+                    .with_for_update()
+                )
+            }
+            for prepared in batch:
+                item = items.get(prepared.item_id)
+                try:
+                    with session.begin_nested():
+                        chunks = self._write_one(session, item, prepared)
+                except Exception as exc:
+                    outcomes.append(_failure(prepared.item_id, exc))
+                    continue
+                outcomes.append(Outcome(prepared.item_id, ok=True, chunks=chunks))
+            session.commit()
+        return outcomes
+
+    def _write_one(self, session: Session, item: KnowledgeItem | None, prepared: Prepared) -> int:
         assert prepared.vectors is not None
+        if item is None:  # deleted while it was being embedded
+            return 0
+        if (item.content_hash, item.title) != prepared.version:
+            # Edited while this run was embedding: the edit's own job indexes the new version
+            # (it may already have, on another worker); never overwrite it with this one.
+            return 0
         started = time.perf_counter()
         rows = [
             ChunkRow(
@@ -248,37 +287,25 @@ class Ingestor:
                 prepared.titles, prepared.chunks, prepared.vectors, strict=True
             )
         ]
-        with self.ctx.sessions() as session:
-            # The row lock orders this write after a concurrent edit, disable or delete of the
-            # item on PostgreSQL (SQLite's write transactions are already serial).
-            item = session.get(KnowledgeItem, prepared.item_id, with_for_update=True)
-            if item is None:  # deleted while it was being embedded
-                return
-            if (item.content_hash, item.title) != prepared.version:
-                # Edited while this run was embedding: the edit's own job indexes the new
-                # version (it may already have, on another worker); never overwrite it with this.
-                return
-            replace_chunks(
-                session.connection(),
-                self.ctx.search_index,
-                item_id=item.id,
-                chatbot_id=item.chatbot_id,
-                rows=rows,
-                searchable=item.enabled,
-            )
-            meta = {**item.meta, **prepared.meta}
-            meta["index_ms"] = round((time.perf_counter() - started) * 1000, 1)
-            meta["chunks"] = len(rows)
-            meta["tokens"] = sum(r.tokens for r in rows)
-            meta["indexed_hash"] = item.content_hash
-            session.execute(
-                update(KnowledgeItem)
-                .where(KnowledgeItem.id == item.id)
-                .values(
-                    status="ready", error=None, chunks=len(rows), meta=meta, updated_at=utcnow()
-                )
-            )
-            session.commit()
+        replace_chunks(
+            session.connection(),
+            self.ctx.search_index,
+            item_id=item.id,
+            chatbot_id=item.chatbot_id,
+            rows=rows,
+            searchable=item.enabled,
+        )
+        meta = {**item.meta, **prepared.meta}
+        meta["index_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        meta["chunks"] = len(rows)
+        meta["tokens"] = sum(r.tokens for r in rows)
+        meta["indexed_hash"] = item.content_hash
+        session.execute(
+            update(KnowledgeItem)
+            .where(KnowledgeItem.id == item.id)
+            .values(status="ready", error=None, chunks=len(rows), meta=meta, updated_at=utcnow())
+        )
+        return len(rows)
 
     def _local_file(self, item: KnowledgeItem) -> Path:
         path = self.ctx.files.local_path(item.file_key or "")

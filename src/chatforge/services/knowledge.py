@@ -112,10 +112,11 @@ class KnowledgeService:
             detect_kind(upload.path, filename=upload.filename)
         items: list[KnowledgeItem] = []
         stored: list[str] = []
+        digests = [sha256_file(upload.path) for upload in uploads]
+        known = self._by_hash(chatbot.id, [digest for digest, _size in digests])
         try:
-            for upload in uploads:
-                digest, size = sha256_file(upload.path)
-                existing = self._find_by_hash(chatbot.id, digest, items)
+            for upload, (digest, size) in zip(uploads, digests, strict=True):
+                existing = known.get(digest)
                 if existing is not None:
                     self._retry_if_failed(existing)
                     items.append(existing)
@@ -131,6 +132,7 @@ class KnowledgeService:
                 )
                 self.session.add(item)
                 self.session.flush()
+                known[digest] = item
                 safe = _UNSAFE_NAME.sub("_", Path(upload.filename).name)[-120:] or "file"
                 item.file_key = f"chatbots/{chatbot.id}/files/{item.id}/{safe}"
                 self.ctx.files.put(item.file_key, upload.path)
@@ -148,18 +150,23 @@ class KnowledgeService:
     def add_sources(self, chatbot_id: str, sources: list[dict[str, Any]]) -> list[KnowledgeItem]:
         """Record text, Q&A, URL and sitemap sources and queue them."""
         chatbot = self.chatbots.get(chatbot_id)
+        drafts = [_item_from_source(chatbot.id, source) for source in sources]
+        known = self._by_hash(chatbot.id, [draft.content_hash for draft in drafts])
         items: list[KnowledgeItem] = []
-        for source in sources:
-            item = _item_from_source(chatbot.id, source)
-            existing = self._find_by_hash(chatbot.id, item.content_hash, items)
+        new: list[KnowledgeItem] = []
+        for draft in drafts:
+            existing = known.get(draft.content_hash)
             if existing is not None:
                 self._retry_if_failed(existing)
                 items.append(existing)
                 continue
-            self.session.add(item)
-            self.session.flush()
+            known[draft.content_hash] = draft
+            self.session.add(draft)
+            new.append(draft)
+            items.append(draft)
+        self.session.flush()
+        for item in new:
             self._enqueue(item)
-            items.append(item)
         self.session.commit()
         return items
 
@@ -236,17 +243,18 @@ class KnowledgeService:
             self.session.commit()
             time.sleep(0.1)
 
-    def _find_by_hash(
-        self, chatbot_id: str, digest: str, pending: list[KnowledgeItem]
-    ) -> KnowledgeItem | None:
-        for item in pending:
-            if item.content_hash == digest:
-                return item
-        found: KnowledgeItem | None = self.session.scalar(
-            select(KnowledgeItem)
-            .where(KnowledgeItem.chatbot_id == chatbot_id, KnowledgeItem.content_hash == digest)
-            .limit(1)
-        )
+    def _by_hash(self, chatbot_id: str, digests: list[str]) -> dict[str, KnowledgeItem]:
+        """The chatbot's items that have one of these content hashes, by hash."""
+        found: dict[str, KnowledgeItem] = {}
+        unique = sorted(set(digests))
+        for start in range(0, len(unique), 500):
+            for item in self.session.scalars(
+                select(KnowledgeItem).where(
+                    KnowledgeItem.chatbot_id == chatbot_id,
+                    KnowledgeItem.content_hash.in_(unique[start : start + 500]),
+                )
+            ):
+                found.setdefault(item.content_hash, item)
         return found
 
     def _retry_if_failed(self, item: KnowledgeItem) -> None:

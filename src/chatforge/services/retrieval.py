@@ -123,7 +123,7 @@ class Retriever:
             candidates = list(dict.fromkeys([*top_keyword, *dense_ids]))
             if not candidates:
                 return []
-            idf_sum = sum(index.idf(conn, terms).values()) if terms else 1.0
+            idf_sum = sum(index.idf(conn, terms, chatbot_id).values()) if terms else 1.0
             clock.lap("keyword")
             rows = self._load(conn, candidates)
         hits = self._rank(rows, keyword, vector, idf_sum, mode, limit, threshold)

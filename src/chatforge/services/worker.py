@@ -89,8 +89,9 @@ class Worker:
             return 0
         started = time.perf_counter()
         outcomes = {o.item_id: o for o in self.ingestor.ingest([c.item_id for c in claimed])}
-        for job in claimed:
-            self._finish(job, outcomes.get(job.item_id, Outcome(job.item_id, ok=True)))
+        self._finish(
+            [(job, outcomes.get(job.item_id, Outcome(job.item_id, ok=True))) for job in claimed]
+        )
         ok = [o for o in outcomes.values() if o.ok]
         log.info(
             "ingested %d items (%d ready, %d failed or retrying), %d chunks, in %.2f s",
@@ -122,39 +123,36 @@ class Worker:
                 stop.wait(5)
         log.info("ingestion worker %s stopped", self.worker_id)
 
-    def _finish(self, job: Claimed, outcome: Outcome) -> None:
+    def _finish(self, results: list[tuple[Claimed, Outcome]]) -> None:
+        """Record every job's outcome, in one transaction."""
+        done = [job.job_id for job, outcome in results if outcome.ok]
         with self.ctx.sessions() as session:
-            if outcome.ok:
+            if done:
                 session.execute(
-                    update(Job).where(Job.id == job.job_id).values(status="done", lease_until=None)
+                    update(Job).where(Job.id.in_(done)).values(status="done", lease_until=None)
                 )
-            elif outcome.permanent or job.attempts >= job.max_attempts:
+            for job, outcome in results:
+                if outcome.ok:
+                    continue
+                if outcome.permanent or job.attempts >= job.max_attempts:
+                    job_values: dict[str, object] = {"status": "failed"}
+                    item_values: dict[str, object] = {"status": "failed", "error": outcome.error}
+                else:
+                    delay = min(BACKOFF_BASE_SECONDS**job.attempts, BACKOFF_MAX_SECONDS)
+                    job_values = {
+                        "status": "queued",
+                        "run_after": utcnow() + timedelta(seconds=delay),
+                    }
+                    item_values = {"status": "pending", "error": f"{outcome.error} Retrying."}
                 session.execute(
                     update(Job)
                     .where(Job.id == job.job_id)
-                    .values(status="failed", last_error=outcome.error, lease_until=None)
+                    .values(last_error=outcome.error, lease_until=None, **job_values)
                 )
                 session.execute(
                     update(KnowledgeItem)
                     .where(KnowledgeItem.id == job.item_id)
-                    .values(status="failed", error=outcome.error, updated_at=utcnow())
-                )
-            else:
-                delay = min(BACKOFF_BASE_SECONDS**job.attempts, BACKOFF_MAX_SECONDS)
-                session.execute(
-                    update(Job)
-                    .where(Job.id == job.job_id)
-                    .values(
-                        status="queued",
-                        last_error=outcome.error,
-                        lease_until=None,
-                        run_after=utcnow() + timedelta(seconds=delay),
-                    )
-                )
-                session.execute(
-                    update(KnowledgeItem)
-                    .where(KnowledgeItem.id == job.item_id)
-                    .values(status="pending", error=f"{outcome.error} Retrying.")
+                    .values(updated_at=utcnow(), **item_values)
                 )
             session.commit()
 

@@ -187,6 +187,17 @@ class Chunk(Base):
     tokens: Mapped[int] = mapped_column(Integer, default=0)
     page: Mapped[int | None] = mapped_column(Integer, default=None)
     embedding: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The analysed title and body terms, for rebuilding keyword indexes without the analyser.
+    terms: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class SearchVersion(Base):
+    """Moves whenever a chatbot's indexed chunks change (``storage/memory_index``)."""
+
+    __tablename__ = "search_versions"
+
+    chatbot_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
 
 
 class Job(Base):

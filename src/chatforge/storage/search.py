@@ -111,8 +111,13 @@ class SearchIndex(ABC):
     ) -> dict[int, float]:
         """Cosine similarity of the query to each given indexed chunk."""
 
-    def idf(self, conn: Connection, terms: Sequence[str]) -> dict[str, float]:
+    def idf(
+        self, conn: Connection, terms: Sequence[str], chatbot_id: str | None = None
+    ) -> dict[str, float]:
         """FTS5's idf of each term over the whole index, ln((N - n + 0.5) / (n + 0.5)).
+
+        The database indexes keep one set of statistics for all chatbots, as FTS5 does;
+        ``chatbot_id`` is for indexes that keep them per chatbot (``MemorySearchIndex``).
 
         Document frequencies change only as knowledge is indexed, so they are cached for a
         few seconds: a query then costs one index lookup per new term, not per term.
@@ -122,11 +127,11 @@ class SearchIndex(ABC):
             self._df_cache.clear()
             self._total = self._count_rows(conn)
             self._stats_at = now
-        missing = [t for t in _safe_terms(terms) if t not in self._df_cache]
+        missing = [t for t in safe_terms(terms) if t not in self._df_cache]
         if missing:
             self._df_cache.update(self._document_frequencies(conn, missing))
         result: dict[str, float] = {}
-        for term in _safe_terms(terms):
+        for term in safe_terms(terms):
             n = self._df_cache.get(term, 0)
             result[term] = max(1e-6, math.log((self._total - n + 0.5) / (n + 0.5)))
         return result
@@ -170,7 +175,7 @@ def _json_ids(ids: Sequence[int]) -> str:
     return "[" + ",".join(str(int(i)) for i in ids) + "]"
 
 
-def _safe_terms(terms: Sequence[str]) -> list[str]:
+def safe_terms(terms: Sequence[str]) -> list[str]:
     # Letters and digits only: nothing that a query syntax could read as an operator or quote.
     return sorted({t for t in terms if t.isalnum()})
 
@@ -259,7 +264,7 @@ class SQLiteSearchIndex(SearchIndex):
         only: Sequence[int] | None = None,
         also: Sequence[int] = (),
     ) -> list[tuple[int, float]]:
-        safe = _safe_terms(terms)
+        safe = safe_terms(terms)
         if not safe or (limit <= 0 and not also):
             return []
         quoted = " OR ".join(f'"{t}"' for t in safe)
@@ -421,7 +426,7 @@ class PostgresSearchIndex(SearchIndex):
         only: Sequence[int] | None = None,
         also: Sequence[int] = (),
     ) -> list[tuple[int, float]]:
-        safe = _safe_terms(terms)
+        safe = safe_terms(terms)
         if not safe or (limit <= 0 and not also):
             return []
         tsquery = " | ".join(f"'{t}'" for t in safe)

@@ -1,0 +1,389 @@
+"""A chatbot's search index held in memory, in front of the database's own indexes.
+
+At 100,000 chunks, FTS5 spends a query scoring every chunk that shares a word with it and sqlite-vec
+reads every vector from pages; both take hundreds of milliseconds. The same work on arrays in
+memory takes a few: BM25 from per-term postings (the way bm25s and Lucene's in-memory indexes do
+it) and exact cosine as one matrix product. So a chatbot's chunks are loaded into memory on its
+first query and searched there, while the database stays the only source of truth:
+
+- Every change to a chatbot's indexed chunks bumps its row in ``search_versions``, in the
+  transaction that makes the change. A query reads that row (one primary-key lookup) and, when it
+  moved, brings the memory copy up to date before searching: new chunks are read, removed ones
+  dropped. A disabled item therefore never appears, whichever process or machine disabled it.
+- Statistics (chunk count, average length, document frequencies) are the chatbot's own, so one
+  tenant's knowledge never moves another's scores. The formula is FTS5's BM25, as in the
+  database indexes.
+- Chatbots are held while they fit ``memory_mb``; the least recently searched are evicted, and
+  a chatbot larger than the budget is searched by the database indexes (pgvector's HNSW on
+  PostgreSQL, exact sqlite-vec on SQLite).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import Connection, select, text
+
+from chatforge.storage.models import Chunk, KnowledgeItem
+from chatforge.storage.search import (
+    K1,
+    B,
+    IndexEntry,
+    SearchIndex,
+    Weights,
+    safe_terms,
+)
+
+log = logging.getLogger(__name__)
+
+#: Bytes a chunk costs in memory besides its vector: ids, length and ~100 postings of 8 bytes.
+POSTING_BYTES = 8
+CHUNK_OVERHEAD_BYTES = 64
+#: Chunks read from the database per statement while loading.
+LOAD_BATCH = 2000
+
+#: A stored chunk's analysed (title, body) terms from its title and content.
+TermsOf = Callable[[str, str], tuple[list[str], list[str]]]
+
+
+def join_terms(title_terms: Sequence[str], body_terms: Sequence[str]) -> str:
+    """The stored form of a chunk's analysed terms (``chunks.terms``)."""
+    return " ".join(title_terms) + "\n" + " ".join(body_terms)
+
+
+def split_terms(stored: str) -> tuple[list[str], list[str]]:
+    """A chunk's (title, body) terms from their stored form."""
+    title, _, body = stored.partition("\n")
+    return title.split(), body.split()
+
+
+@dataclass(frozen=True)
+class _Postings:
+    """One term's postings: slots and per-field term frequencies."""
+
+    slots: np.ndarray  # int32
+    title_tf: np.ndarray  # float32
+    body_tf: np.ndarray  # float32
+
+
+class _Snapshot:
+    """An immutable view of one chatbot's indexed chunks; queries never see it change."""
+
+    def __init__(
+        self,
+        version: int,
+        ids: np.ndarray,
+        lengths: np.ndarray,
+        vectors: np.ndarray,
+        postings: dict[str, _Postings],
+    ) -> None:
+        self.version = version
+        self.ids = ids
+        self.lengths = lengths
+        self.vectors = vectors
+        self.postings = postings
+        self.slot_of = {int(chunk_id): slot for slot, chunk_id in enumerate(ids.tolist())}
+        self.avgdl = float(lengths.mean()) if len(lengths) else 1.0
+        self.nbytes = (
+            vectors.nbytes
+            + ids.nbytes
+            + lengths.nbytes
+            + sum(p.slots.nbytes * 3 for p in postings.values())
+            + CHUNK_OVERHEAD_BYTES * len(ids)
+        )
+
+    def idf(self, term: str) -> float:
+        postings = self.postings.get(term)
+        n = 0 if postings is None else len(postings.slots)
+        total = len(self.ids)
+        return max(1e-6, math.log((total - n + 0.5) / (n + 0.5)))
+
+    def bm25(self, terms: Sequence[str], weights: Weights) -> np.ndarray:
+        """BM25 of every chunk (zero where no term matches), FTS5's formula."""
+        scores = np.zeros(len(self.ids), dtype=np.float64)
+        for term in terms:
+            postings = self.postings.get(term)
+            if postings is None:
+                continue
+            tf = weights.title * postings.title_tf + weights.body * postings.body_tf
+            norm = K1 * (1 - B + B * self.lengths[postings.slots] / self.avgdl)
+            scores[postings.slots] += self.idf(term) * (tf * (K1 + 1)) / (tf + norm)
+        return scores
+
+
+@dataclass
+class _Chunk:
+    chunk_id: int
+    title_terms: list[str]
+    body_terms: list[str]
+    vector: np.ndarray
+
+
+def _build(version: int, chunks: list[_Chunk], dimensions: int) -> _Snapshot:
+    chunks = sorted(chunks, key=lambda c: c.chunk_id)
+    ids = np.array([c.chunk_id for c in chunks], dtype=np.int64)
+    lengths = np.array(
+        [len(c.title_terms) + len(c.body_terms) + 1 for c in chunks], dtype=np.float32
+    )
+    vectors = (
+        np.stack([c.vector for c in chunks]).astype(np.float32, copy=False)
+        if chunks
+        else np.zeros((0, dimensions), dtype=np.float32)
+    )
+    lists: dict[str, tuple[list[int], list[int], list[int]]] = {}
+    for slot, chunk in enumerate(chunks):
+        title, body = Counter(chunk.title_terms), Counter(chunk.body_terms)
+        for term in title.keys() | body.keys():
+            slots, title_tf, body_tf = lists.setdefault(term, ([], [], []))
+            slots.append(slot)
+            title_tf.append(title.get(term, 0))
+            body_tf.append(body.get(term, 0))
+    postings = {
+        term: _Postings(
+            np.array(slots, dtype=np.int32),
+            np.array(title_tf, dtype=np.float32),
+            np.array(body_tf, dtype=np.float32),
+        )
+        for term, (slots, title_tf, body_tf) in lists.items()
+    }
+    return _Snapshot(version, ids, lengths, vectors, postings)
+
+
+class MemorySearchIndex(SearchIndex):
+    """Searches chatbots in memory while they fit ``memory_mb``; otherwise the database index."""
+
+    def __init__(self, inner: SearchIndex, *, memory_mb: int, terms_of: TermsOf) -> None:
+        super().__init__(inner.dimensions)
+        self.inner = inner
+        self.budget = memory_mb * 1024 * 1024
+        self.terms_of = terms_of
+        self._snapshots: OrderedDict[str, _Snapshot] = OrderedDict()
+        self._chunks: dict[str, dict[int, _Chunk]] = {}
+        self._too_big: dict[str, int] = {}  # chatbot -> version found too big at
+        self._lock = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}
+
+    # -- writes go to the database, and move the chatbot's version ---------------------------
+
+    def ensure(self, conn: Connection) -> None:
+        self.inner.ensure(conn)
+
+    def add(self, conn: Connection, entries: Sequence[IndexEntry]) -> None:
+        self.inner.add(conn, entries)
+        bump_versions(conn, sorted({e.chatbot_id for e in entries}))
+
+    def remove(self, conn: Connection, chunk_ids: Sequence[int]) -> None:
+        if not chunk_ids:
+            return
+        chatbots: set[str] = set()
+        for start in range(0, len(chunk_ids), 500):
+            batch = [int(i) for i in chunk_ids[start : start + 500]]
+            query = select(Chunk.chatbot_id).distinct().where(Chunk.id.in_(batch))
+            chatbots.update(str(c) for c in conn.execute(query).scalars())
+        self.inner.remove(conn, chunk_ids)
+        bump_versions(conn, sorted(chatbots))
+
+    def forget_statistics(self) -> None:
+        super().forget_statistics()
+        self.inner.forget_statistics()
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def keyword(
+        self,
+        conn: Connection,
+        chatbot_id: str,
+        terms: Sequence[str],
+        limit: int,
+        weights: Weights,
+        only: Sequence[int] | None = None,
+        also: Sequence[int] = (),
+    ) -> list[tuple[int, float]]:
+        snapshot = self.snapshot(conn, chatbot_id)
+        if snapshot is None:
+            return self.inner.keyword(conn, chatbot_id, terms, limit, weights, only, also)
+        safe = safe_terms(terms)
+        if not safe or (limit <= 0 and not also):
+            return []
+        scores = snapshot.bm25(safe, weights)
+        allowed = self._mask(snapshot, only)
+        if allowed is not None:
+            scores[~allowed] = 0.0
+        top = _top(scores, limit)
+        picked = {int(s) for s in top if scores[s] > 0}
+        for chunk_id in also:
+            slot = snapshot.slot_of.get(int(chunk_id))
+            if slot is not None and scores[slot] > 0:
+                picked.add(slot)
+        found = [(int(snapshot.ids[s]), float(scores[s])) for s in picked]
+        return sorted(found, key=lambda kv: (-kv[1], kv[0]))
+
+    def vector(
+        self,
+        conn: Connection,
+        chatbot_id: str,
+        query: np.ndarray,
+        limit: int,
+        only: Sequence[int] | None = None,
+    ) -> list[tuple[int, float]]:
+        snapshot = self.snapshot(conn, chatbot_id)
+        if snapshot is None:
+            return self.inner.vector(conn, chatbot_id, query, limit, only)
+        if limit <= 0 or not len(snapshot.ids):
+            return []
+        cosines = snapshot.vectors @ np.asarray(query, dtype=np.float32)
+        allowed = self._mask(snapshot, only)
+        if allowed is not None:
+            cosines = np.where(allowed, cosines, -np.inf)
+        top = _top(cosines, limit)
+        found = [(int(snapshot.ids[s]), float(cosines[s])) for s in top if cosines[s] > -np.inf]
+        return sorted(found, key=lambda kv: (-kv[1], kv[0]))
+
+    def similarities(
+        self, conn: Connection, chunk_ids: Sequence[int], query: np.ndarray
+    ) -> dict[int, float]:
+        return self.inner.similarities(conn, chunk_ids, query)
+
+    def idf(
+        self, conn: Connection, terms: Sequence[str], chatbot_id: str | None = None
+    ) -> dict[str, float]:
+        snapshot = self.snapshot(conn, chatbot_id) if chatbot_id is not None else None
+        if snapshot is None:
+            return self.inner.idf(conn, terms, chatbot_id)
+        return {term: snapshot.idf(term) for term in safe_terms(terms)}
+
+    def _count_rows(self, conn: Connection) -> int:
+        raise NotImplementedError  # idf() is overridden
+
+    def _document_frequencies(self, conn: Connection, terms: Sequence[str]) -> dict[str, int]:
+        raise NotImplementedError  # idf() is overridden
+
+    @staticmethod
+    def _mask(snapshot: _Snapshot, only: Sequence[int] | None) -> np.ndarray | None:
+        if only is None:
+            return None
+        allowed = np.zeros(len(snapshot.ids), dtype=bool)
+        slots = [snapshot.slot_of[i] for i in map(int, only) if i in snapshot.slot_of]
+        allowed[slots] = True
+        return allowed
+
+    # -- the memory copy --------------------------------------------------------------------
+
+    def snapshot(self, conn: Connection, chatbot_id: str) -> _Snapshot | None:
+        """The chatbot's up-to-date memory copy, or None when it does not fit the budget."""
+        if self.budget <= 0:
+            return None
+        version = current_version(conn, chatbot_id)
+        with self._lock:
+            held = self._snapshots.get(chatbot_id)
+            if held is not None and held.version == version:
+                self._snapshots.move_to_end(chatbot_id)
+                return held
+            if self._too_big.get(chatbot_id) == version:
+                return None
+            loading = self._loading.setdefault(chatbot_id, threading.Lock())
+        with loading:  # one refresh per chatbot at a time; others wait for its result
+            with self._lock:
+                held = self._snapshots.get(chatbot_id)
+                if held is not None and held.version == version:
+                    return held
+            return self._refresh(conn, chatbot_id, version)
+
+    def _refresh(self, conn: Connection, chatbot_id: str, version: int) -> _Snapshot | None:
+        started = time.perf_counter()
+        chunks = self._chunks.get(chatbot_id, {})
+        indexed = (
+            select(Chunk.id)
+            .join(KnowledgeItem, KnowledgeItem.id == Chunk.item_id)
+            .where(Chunk.chatbot_id == chatbot_id, KnowledgeItem.enabled.is_(True))
+        )
+        current = [int(i) for i in conn.execute(indexed).scalars()]
+        wanted = set(current)
+        estimate = len(current) * (self.dimensions * 4 + CHUNK_OVERHEAD_BYTES + 120 * 12)
+        if estimate > self.budget:
+            with self._lock:
+                self._too_big[chatbot_id] = version
+                self._drop(chatbot_id)
+            log.info("chatbot %s (%d chunks) is searched by the database", chatbot_id, len(current))
+            return None
+        kept = {i: c for i, c in chunks.items() if i in wanted}
+        missing = [i for i in current if i not in kept]
+        for start in range(0, len(missing), LOAD_BATCH):
+            for chunk in self._read(conn, missing[start : start + LOAD_BATCH]):
+                kept[chunk.chunk_id] = chunk
+        snapshot = _build(version, list(kept.values()), self.dimensions)
+        with self._lock:
+            self._chunks[chatbot_id] = kept
+            self._snapshots[chatbot_id] = snapshot
+            self._snapshots.move_to_end(chatbot_id)
+            self._too_big.pop(chatbot_id, None)
+            self._evict()
+        log.debug(
+            "chatbot %s in memory: %d chunks (%d read) in %.0f ms",
+            chatbot_id,
+            len(kept),
+            len(missing),
+            (time.perf_counter() - started) * 1000,
+        )
+        return snapshot
+
+    def _read(self, conn: Connection, chunk_ids: list[int]) -> list[_Chunk]:
+        rows = conn.execute(
+            select(Chunk.id, Chunk.terms, Chunk.title, Chunk.content, Chunk.embedding).where(
+                Chunk.id.in_(chunk_ids)
+            )
+        )
+        chunks = []
+        for chunk_id, terms, title, content, embedding in rows:
+            if terms is None:  # indexed before terms were stored
+                title_terms, body_terms = self.terms_of(title, content)
+            else:
+                title_terms, body_terms = split_terms(str(terms))
+            vector = np.frombuffer(embedding, dtype=np.float32)
+            chunks.append(_Chunk(int(chunk_id), title_terms, body_terms, vector))
+        return chunks
+
+    def _evict(self) -> None:
+        total = sum(s.nbytes for s in self._snapshots.values())
+        while total > self.budget and len(self._snapshots) > 1:
+            chatbot_id, snapshot = next(iter(self._snapshots.items()))
+            total -= snapshot.nbytes
+            self._drop(chatbot_id)
+
+    def _drop(self, chatbot_id: str) -> None:
+        self._snapshots.pop(chatbot_id, None)
+        self._chunks.pop(chatbot_id, None)
+
+
+def bump_versions(conn: Connection, chatbot_ids: Sequence[str]) -> None:
+    """Record that these chatbots' indexed chunks changed (in the caller's transaction)."""
+    for chatbot_id in chatbot_ids:
+        conn.execute(
+            text(
+                "INSERT INTO search_versions(chatbot_id, version) VALUES (:c, 1) "
+                "ON CONFLICT (chatbot_id) DO UPDATE SET version = search_versions.version + 1"
+            ),
+            {"c": chatbot_id},
+        )
+
+
+def current_version(conn: Connection, chatbot_id: str) -> int:
+    """The chatbot's index version (0 before anything was indexed)."""
+    found = conn.execute(
+        text("SELECT version FROM search_versions WHERE chatbot_id = :c"), {"c": chatbot_id}
+    ).scalar()
+    return int(found or 0)
+
+
+def _top(scores: np.ndarray, limit: int) -> np.ndarray:
+    if limit >= len(scores):
+        return np.argsort(-scores, kind="stable")
+    top = np.argpartition(-scores, limit - 1)[:limit]
+    return top[np.argsort(-scores[top], kind="stable")]
