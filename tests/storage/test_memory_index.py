@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.factories.knowledge import add, patch
+from tests.factories.knowledge import add, patch, ready
 
 from chatforge.rag.text import analyze
 from chatforge.services.context import AppContext
@@ -127,3 +127,17 @@ def hit_item(ctx: AppContext, chunk_id: int) -> str:
         chunk = session.get(Chunk, chunk_id)
         assert chunk is not None
         return chunk.item_id
+
+
+def test_an_edited_item_is_found_by_its_new_words_only(
+    api: TestClient, ctx: AppContext, shop: dict[str, Any]
+) -> None:
+    stores = shop["items"]["Stores"]  # the newest chunks: an edit's chunks would reuse their ids
+    assert {hit_item(ctx, i) for i, _ in keyword(ctx, shop["id"], "Utrecht")} == {stores}
+
+    edit = {"content": "Our shop in Eindhoven opens at ten."}
+    assert patch(api, shop["id"], stores, edit).status_code == 200
+    ready(api, shop["id"], stores)
+
+    assert keyword(ctx, shop["id"], "Utrecht") == []
+    assert {hit_item(ctx, i) for i, _ in keyword(ctx, shop["id"], "Eindhoven")} == {stores}

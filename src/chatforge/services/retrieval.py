@@ -126,7 +126,8 @@ class Retriever:
             idf_sum = sum(index.idf(conn, terms, chatbot_id).values()) if terms else 1.0
             clock.lap("keyword")
             rows = self._load(conn, candidates)
-        hits = self._rank(rows, keyword, vector, idf_sum, mode, limit, threshold)
+            ranked = self._rank(rows, keyword, vector, idf_sum, mode, limit, threshold)
+            hits = self._hits(conn, ranked)
         clock.lap("fusion")
         return hits
 
@@ -139,7 +140,8 @@ class Retriever:
         mode: Mode,
         limit: int,
         threshold: float,
-    ) -> list[Hit]:
+    ) -> list[_Ranked]:
+        """The best ``limit`` candidates above ``threshold``, best first."""
         params = self.config.fusion
         bm25 = np.array([keyword.get(r.chunk_id, 0.0) for r in rows], dtype=np.float64)
         if vector is not None:
@@ -163,29 +165,65 @@ class Retriever:
                     params.prf_beta,
                 )
                 scores = fuse(vectors @ moved, bm25, idf_sum, params)
-        hits: list[Hit] = []
-        for row, score, cosine, bm in zip(rows, scores, cosines, bm25, strict=True):
-            similarity = float(np.clip(score, 0.0, 1.0))
-            # A Q&A pair is embedded by its question: a close match answers the query outright.
-            if row.item_type == "qna" and vector is not None and cosine >= QNA_MATCH:
-                similarity = max(similarity, float(cosine))
-            hits.append(
-                Hit(
-                    chunk_id=row.chunk_id,
-                    knowledge_id=row.item_id,
-                    item_type=row.item_type,
-                    title=row.title,
-                    source=row.source,
-                    content=row.content,
-                    chunk_index=row.chunk_index,
-                    similarity=round(similarity, 6),
-                    score=float(score),
-                    vector_similarity=float(cosine),
-                    keyword_score=float(bm),
+        similarity = np.round(np.clip(scores, 0.0, 1.0), 6)
+        # A Q&A pair is embedded by its question: a close match answers the query outright,
+        # and comes first.
+        answers = np.array([r.item_type == "qna" for r in rows], dtype=bool) & (
+            cosines >= QNA_MATCH if vector is not None else False
+        )
+        similarity = np.where(answers, np.maximum(similarity, np.round(cosines, 6)), similarity)
+        ids = np.array([r.chunk_id for r in rows], dtype=np.int64)
+        order = np.lexsort((ids, -similarity, ~answers))
+        ranked: list[_Ranked] = []
+        for index in order:
+            if similarity[index] < threshold:
+                continue
+            ranked.append(
+                _Ranked(
+                    rows[index],
+                    similarity=float(similarity[index]),
+                    score=float(scores[index]),
+                    vector_similarity=float(cosines[index]),
+                    keyword_score=float(bm25[index]),
                 )
             )
-        hits.sort(key=lambda h: (not _qna_first(h), -h.similarity, h.chunk_id))
-        return [h for h in hits if h.similarity >= threshold][:limit]
+            if len(ranked) == limit:
+                break
+        return ranked
+
+    @staticmethod
+    def _hits(conn: Connection, ranked: list[_Ranked]) -> list[Hit]:
+        """The ranked chunks with their text, title and source."""
+        if not ranked:
+            return []
+        details = {
+            int(r.id): r
+            for r in conn.execute(
+                select(
+                    Chunk.id, Chunk.chunk_index, Chunk.content, KnowledgeItem.title,
+                    KnowledgeItem.source,
+                )
+                .join(KnowledgeItem, KnowledgeItem.id == Chunk.item_id)
+                .where(Chunk.id.in_([r.row.chunk_id for r in ranked]))
+            )
+        }  # fmt: skip
+        return [
+            Hit(
+                chunk_id=r.row.chunk_id,
+                knowledge_id=r.row.item_id,
+                item_type=r.row.item_type,
+                title=details[r.row.chunk_id].title,
+                source=details[r.row.chunk_id].source,
+                content=details[r.row.chunk_id].content,
+                chunk_index=details[r.row.chunk_id].chunk_index,
+                similarity=r.similarity,
+                score=r.score,
+                vector_similarity=r.vector_similarity,
+                keyword_score=r.keyword_score,
+            )
+            for r in ranked
+            if r.row.chunk_id in details  # deleted since the search: gone
+        ]
 
     @staticmethod
     def _restrict(conn: Connection, chatbot_id: str, search_filter: SearchFilter) -> list[int]:
@@ -203,16 +241,7 @@ class Retriever:
     @staticmethod
     def _load(conn: Connection, chunk_ids: Sequence[int]) -> list[_Row]:
         rows = conn.execute(
-            select(
-                Chunk.id,
-                Chunk.item_id,
-                Chunk.chunk_index,
-                Chunk.content,
-                Chunk.embedding,
-                KnowledgeItem.type,
-                KnowledgeItem.title,
-                KnowledgeItem.source,
-            )
+            select(Chunk.id, Chunk.item_id, Chunk.embedding, KnowledgeItem.type)
             .join(KnowledgeItem, KnowledgeItem.id == Chunk.item_id)
             .where(Chunk.id.in_(chunk_ids))
         ).all()
@@ -220,12 +249,8 @@ class Retriever:
             _Row(
                 chunk_id=int(r.id),
                 item_id=r.item_id,
-                chunk_index=r.chunk_index,
-                content=r.content,
                 vector=np.frombuffer(r.embedding, dtype=np.float32),
                 item_type=r.type,
-                title=r.title,
-                source=r.source,
             )
             for r in rows
         ]
@@ -247,15 +272,18 @@ class _Clock:
 
 @dataclass(frozen=True)
 class _Row:
+    """What fusion needs of a candidate."""
+
     chunk_id: int
     item_id: str
-    chunk_index: int
-    content: str
     vector: np.ndarray
     item_type: str
-    title: str
-    source: str
 
 
-def _qna_first(hit: Hit) -> bool:
-    return hit.item_type == "qna" and hit.vector_similarity >= QNA_MATCH
+@dataclass(frozen=True)
+class _Ranked:
+    row: _Row
+    similarity: float
+    score: float
+    vector_similarity: float
+    keyword_score: float

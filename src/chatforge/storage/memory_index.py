@@ -21,31 +21,34 @@ first query and searched there, while the database stays the only source of trut
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import Connection, select, text
 
 from chatforge.storage.models import Chunk, KnowledgeItem
 from chatforge.storage.search import (
-    K1,
-    B,
     IndexEntry,
     SearchIndex,
     Weights,
     safe_terms,
 )
+from chatforge.storage.segments import (
+    ChunkTerms,
+    Snapshot,
+    best,
+    build_segment,
+    merge_segments,
+    plan_merge,
+)
 
 log = logging.getLogger(__name__)
 
-#: Bytes a chunk costs in memory besides its vector: ids, length and ~100 postings of 8 bytes.
-POSTING_BYTES = 8
-CHUNK_OVERHEAD_BYTES = 64
+#: Roughly what a chunk costs in memory: its vector, ~100 postings of 12 bytes, ids and masks.
+BYTES_PER_CHUNK = 384 * 4 + 100 * 12 + 100
 #: Chunks read from the database per statement while loading.
 LOAD_BATCH = 2000
 
@@ -64,98 +67,6 @@ def split_terms(stored: str) -> tuple[list[str], list[str]]:
     return title.split(), body.split()
 
 
-@dataclass(frozen=True)
-class _Postings:
-    """One term's postings: slots and per-field term frequencies."""
-
-    slots: np.ndarray  # int32
-    title_tf: np.ndarray  # float32
-    body_tf: np.ndarray  # float32
-
-
-class _Snapshot:
-    """An immutable view of one chatbot's indexed chunks; queries never see it change."""
-
-    def __init__(
-        self,
-        version: int,
-        ids: np.ndarray,
-        lengths: np.ndarray,
-        vectors: np.ndarray,
-        postings: dict[str, _Postings],
-    ) -> None:
-        self.version = version
-        self.ids = ids
-        self.lengths = lengths
-        self.vectors = vectors
-        self.postings = postings
-        self.slot_of = {int(chunk_id): slot for slot, chunk_id in enumerate(ids.tolist())}
-        self.avgdl = float(lengths.mean()) if len(lengths) else 1.0
-        self.nbytes = (
-            vectors.nbytes
-            + ids.nbytes
-            + lengths.nbytes
-            + sum(p.slots.nbytes * 3 for p in postings.values())
-            + CHUNK_OVERHEAD_BYTES * len(ids)
-        )
-
-    def idf(self, term: str) -> float:
-        postings = self.postings.get(term)
-        n = 0 if postings is None else len(postings.slots)
-        total = len(self.ids)
-        return max(1e-6, math.log((total - n + 0.5) / (n + 0.5)))
-
-    def bm25(self, terms: Sequence[str], weights: Weights) -> np.ndarray:
-        """BM25 of every chunk (zero where no term matches), FTS5's formula."""
-        scores = np.zeros(len(self.ids), dtype=np.float64)
-        for term in terms:
-            postings = self.postings.get(term)
-            if postings is None:
-                continue
-            tf = weights.title * postings.title_tf + weights.body * postings.body_tf
-            norm = K1 * (1 - B + B * self.lengths[postings.slots] / self.avgdl)
-            scores[postings.slots] += self.idf(term) * (tf * (K1 + 1)) / (tf + norm)
-        return scores
-
-
-@dataclass
-class _Chunk:
-    chunk_id: int
-    title_terms: list[str]
-    body_terms: list[str]
-    vector: np.ndarray
-
-
-def _build(version: int, chunks: list[_Chunk], dimensions: int) -> _Snapshot:
-    chunks = sorted(chunks, key=lambda c: c.chunk_id)
-    ids = np.array([c.chunk_id for c in chunks], dtype=np.int64)
-    lengths = np.array(
-        [len(c.title_terms) + len(c.body_terms) + 1 for c in chunks], dtype=np.float32
-    )
-    vectors = (
-        np.stack([c.vector for c in chunks]).astype(np.float32, copy=False)
-        if chunks
-        else np.zeros((0, dimensions), dtype=np.float32)
-    )
-    lists: dict[str, tuple[list[int], list[int], list[int]]] = {}
-    for slot, chunk in enumerate(chunks):
-        title, body = Counter(chunk.title_terms), Counter(chunk.body_terms)
-        for term in title.keys() | body.keys():
-            slots, title_tf, body_tf = lists.setdefault(term, ([], [], []))
-            slots.append(slot)
-            title_tf.append(title.get(term, 0))
-            body_tf.append(body.get(term, 0))
-    postings = {
-        term: _Postings(
-            np.array(slots, dtype=np.int32),
-            np.array(title_tf, dtype=np.float32),
-            np.array(body_tf, dtype=np.float32),
-        )
-        for term, (slots, title_tf, body_tf) in lists.items()
-    }
-    return _Snapshot(version, ids, lengths, vectors, postings)
-
-
 class MemorySearchIndex(SearchIndex):
     """Searches chatbots in memory while they fit ``memory_mb``; otherwise the database index."""
 
@@ -164,8 +75,7 @@ class MemorySearchIndex(SearchIndex):
         self.inner = inner
         self.budget = memory_mb * 1024 * 1024
         self.terms_of = terms_of
-        self._snapshots: OrderedDict[str, _Snapshot] = OrderedDict()
-        self._chunks: dict[str, dict[int, _Chunk]] = {}
+        self._snapshots: OrderedDict[str, Snapshot] = OrderedDict()
         self._too_big: dict[str, int] = {}  # chatbot -> version found too big at
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
@@ -216,7 +126,7 @@ class MemorySearchIndex(SearchIndex):
         allowed = self._mask(snapshot, only)
         if allowed is not None:
             scores[~allowed] = 0.0
-        top = _top(scores, limit)
+        top = best(scores, limit)
         picked = {int(s) for s in top if scores[s] > 0}
         for chunk_id in also:
             slot = snapshot.slot_of.get(int(chunk_id))
@@ -236,13 +146,14 @@ class MemorySearchIndex(SearchIndex):
         snapshot = self.snapshot(conn, chatbot_id)
         if snapshot is None:
             return self.inner.vector(conn, chatbot_id, query, limit, only)
-        if limit <= 0 or not len(snapshot.ids):
+        if limit <= 0 or not snapshot.total:
             return []
-        cosines = snapshot.vectors @ np.asarray(query, dtype=np.float32)
         allowed = self._mask(snapshot, only)
+        # A filter may keep chunks that a large segment's projection would pass over.
+        cosines = snapshot.cosines(np.asarray(query, dtype=np.float32), limit, exact=bool(only))
         if allowed is not None:
             cosines = np.where(allowed, cosines, -np.inf)
-        top = _top(cosines, limit)
+        top = best(cosines, limit)
         found = [(int(snapshot.ids[s]), float(cosines[s])) for s in top if cosines[s] > -np.inf]
         return sorted(found, key=lambda kv: (-kv[1], kv[0]))
 
@@ -266,7 +177,7 @@ class MemorySearchIndex(SearchIndex):
         raise NotImplementedError  # idf() is overridden
 
     @staticmethod
-    def _mask(snapshot: _Snapshot, only: Sequence[int] | None) -> np.ndarray | None:
+    def _mask(snapshot: Snapshot, only: Sequence[int] | None) -> np.ndarray | None:
         if only is None:
             return None
         allowed = np.zeros(len(snapshot.ids), dtype=bool)
@@ -276,7 +187,7 @@ class MemorySearchIndex(SearchIndex):
 
     # -- the memory copy --------------------------------------------------------------------
 
-    def snapshot(self, conn: Connection, chatbot_id: str) -> _Snapshot | None:
+    def snapshot(self, conn: Connection, chatbot_id: str) -> Snapshot | None:
         """The chatbot's up-to-date memory copy, or None when it does not fit the budget."""
         if self.budget <= 0:
             return None
@@ -296,45 +207,58 @@ class MemorySearchIndex(SearchIndex):
                     return held
             return self._refresh(conn, chatbot_id, version)
 
-    def _refresh(self, conn: Connection, chatbot_id: str, version: int) -> _Snapshot | None:
+    def _refresh(self, conn: Connection, chatbot_id: str, version: int) -> Snapshot | None:
+        """Bring the chatbot's memory copy to ``version``: new chunks read, removed ones masked."""
         started = time.perf_counter()
-        chunks = self._chunks.get(chatbot_id, {})
         indexed = (
             select(Chunk.id)
             .join(KnowledgeItem, KnowledgeItem.id == Chunk.item_id)
             .where(Chunk.chatbot_id == chatbot_id, KnowledgeItem.enabled.is_(True))
         )
-        current = [int(i) for i in conn.execute(indexed).scalars()]
-        wanted = set(current)
-        estimate = len(current) * (self.dimensions * 4 + CHUNK_OVERHEAD_BYTES + 120 * 12)
-        if estimate > self.budget:
+        current = np.fromiter(conn.execute(indexed).scalars(), dtype=np.int64)
+        if len(current) * BYTES_PER_CHUNK > self.budget:
             with self._lock:
                 self._too_big[chatbot_id] = version
-                self._drop(chatbot_id)
+                self._snapshots.pop(chatbot_id, None)
             log.info("chatbot %s (%d chunks) is searched by the database", chatbot_id, len(current))
             return None
-        kept = {i: c for i, c in chunks.items() if i in wanted}
-        missing = [i for i in current if i not in kept]
-        for start in range(0, len(missing), LOAD_BATCH):
-            for chunk in self._read(conn, missing[start : start + LOAD_BATCH]):
-                kept[chunk.chunk_id] = chunk
-        snapshot = _build(version, list(kept.values()), self.dimensions)
         with self._lock:
-            self._chunks[chatbot_id] = kept
+            held = self._snapshots.get(chatbot_id)
+        segments = list(held.segments) if held else []
+        # Chunk ids are never reused, so an id known and still wanted is the same chunk.
+        alive = [np.isin(segment.ids, current) for segment in segments]
+        missing = np.setdiff1d(current, held.ids if held else np.zeros(0, np.int64))
+        if len(missing):
+            chunks: list[ChunkTerms] = []
+            for start in range(0, len(missing), LOAD_BATCH):
+                chunks += self._read(conn, missing[start : start + LOAD_BATCH].tolist())
+            segments.append(build_segment(chunks, self.dimensions))
+            alive.append(np.ones(len(chunks), dtype=bool))
+        plan = plan_merge(segments, alive)
+        if plan:
+            merged = merge_segments([segments[n] for n in plan], [alive[n] for n in plan])
+            segments = [s for n, s in enumerate(segments) if n not in plan]
+            alive = [a for n, a in enumerate(alive) if n not in plan]
+            if len(merged.ids):
+                segments.append(merged)
+                alive.append(np.ones(len(merged.ids), dtype=bool))
+        snapshot = Snapshot(version, segments, alive)
+        with self._lock:
             self._snapshots[chatbot_id] = snapshot
             self._snapshots.move_to_end(chatbot_id)
             self._too_big.pop(chatbot_id, None)
             self._evict()
         log.debug(
-            "chatbot %s in memory: %d chunks (%d read) in %.0f ms",
+            "chatbot %s in memory: %d chunks in %d segments (%d read) in %.0f ms",
             chatbot_id,
-            len(kept),
+            snapshot.total,
+            len(segments),
             len(missing),
             (time.perf_counter() - started) * 1000,
         )
         return snapshot
 
-    def _read(self, conn: Connection, chunk_ids: list[int]) -> list[_Chunk]:
+    def _read(self, conn: Connection, chunk_ids: list[int]) -> list[ChunkTerms]:
         rows = conn.execute(
             select(Chunk.id, Chunk.terms, Chunk.title, Chunk.content, Chunk.embedding).where(
                 Chunk.id.in_(chunk_ids)
@@ -347,7 +271,7 @@ class MemorySearchIndex(SearchIndex):
             else:
                 title_terms, body_terms = split_terms(str(terms))
             vector = np.frombuffer(embedding, dtype=np.float32)
-            chunks.append(_Chunk(int(chunk_id), title_terms, body_terms, vector))
+            chunks.append(ChunkTerms(int(chunk_id), title_terms, body_terms, vector))
         return chunks
 
     def _evict(self) -> None:
@@ -355,11 +279,7 @@ class MemorySearchIndex(SearchIndex):
         while total > self.budget and len(self._snapshots) > 1:
             chatbot_id, snapshot = next(iter(self._snapshots.items()))
             total -= snapshot.nbytes
-            self._drop(chatbot_id)
-
-    def _drop(self, chatbot_id: str) -> None:
-        self._snapshots.pop(chatbot_id, None)
-        self._chunks.pop(chatbot_id, None)
+            self._snapshots.pop(chatbot_id, None)
 
 
 def bump_versions(conn: Connection, chatbot_ids: Sequence[str]) -> None:
@@ -380,10 +300,3 @@ def current_version(conn: Connection, chatbot_id: str) -> int:
         text("SELECT version FROM search_versions WHERE chatbot_id = :c"), {"c": chatbot_id}
     ).scalar()
     return int(found or 0)
-
-
-def _top(scores: np.ndarray, limit: int) -> np.ndarray:
-    if limit >= len(scores):
-        return np.argsort(-scores, kind="stable")
-    top = np.argpartition(-scores, limit - 1)[:limit]
-    return top[np.argsort(-scores[top], kind="stable")]

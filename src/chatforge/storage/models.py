@@ -175,6 +175,8 @@ class Chunk(Base):
     """
 
     __tablename__ = "chunks"
+    # Ids are never reused (the memory index tells chunks apart by id).
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012
 
     id: Mapped[int] = mapped_column(ChunkId, primary_key=True, autoincrement=True)
     item_id: Mapped[str] = mapped_column(

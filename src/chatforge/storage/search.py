@@ -190,14 +190,15 @@ class SQLiteSearchIndex(SearchIndex):
         if ddl is not None:
             match = re.search(r"float\[(\d+)\]", ddl, re.IGNORECASE)
             self._check_dimensions(int(match.group(1)) if match else None)
-            return
-        conn.execute(
-            text(
-                "CREATE VIRTUAL TABLE chunk_vectors USING vec0(chunk_id INTEGER PRIMARY KEY, "
-                f"chatbot_id TEXT PARTITION KEY, embedding FLOAT[{int(self.dimensions)}] "
-                "distance_metric=cosine)"
+        else:
+            conn.execute(
+                text(
+                    "CREATE VIRTUAL TABLE chunk_vectors USING vec0(chunk_id INTEGER PRIMARY KEY, "
+                    f"chatbot_id TEXT PARTITION KEY, embedding FLOAT[{int(self.dimensions)}] "
+                    "distance_metric=cosine)"
+                )
             )
-        )
+        # Also when the table exists: a migration that rebuilt ``chunks`` dropped its triggers.
         conn.execute(
             text(
                 "CREATE TRIGGER IF NOT EXISTS chunk_vectors_delete AFTER DELETE ON chunks BEGIN "

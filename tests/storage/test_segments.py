@@ -1,0 +1,131 @@
+"""Segments: new chunks in small segments, removed ones masked, merges that change no score."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from chatforge.storage.search import Weights
+from chatforge.storage.segments import (
+    APPROXIMATE_FROM,
+    ChunkTerms,
+    Snapshot,
+    best,
+    build_segment,
+    merge_segments,
+    plan_merge,
+)
+
+WORDS = [f"w{n}" for n in range(60)]
+DIMENSIONS = 8
+
+
+def chunks(first_id: int, count: int, seed: int) -> list[ChunkTerms]:
+    rng = np.random.default_rng(seed)
+    made = []
+    for n in range(count):
+        vector = rng.normal(size=DIMENSIONS).astype(np.float32)
+        made.append(
+            ChunkTerms(
+                chunk_id=first_id + n,
+                title_terms=list(rng.choice(WORDS, size=int(rng.integers(1, 4)))),
+                body_terms=list(rng.choice(WORDS, size=int(rng.integers(5, 30)))),
+                vector=vector / np.linalg.norm(vector),
+            )
+        )
+    return made
+
+
+def reference_bm25(live: list[ChunkTerms], terms: list[str], weights: Weights) -> dict[int, float]:
+    """FTS5's BM25 written out plainly, over the live chunks only."""
+    lengths = {c.chunk_id: len(c.title_terms) + len(c.body_terms) + 1 for c in live}
+    avgdl = sum(lengths.values()) / len(live)
+    scores = {}
+    for chunk in live:
+        total = 0.0
+        for term in terms:
+            df = sum(1 for c in live if term in c.title_terms or term in c.body_terms)
+            idf = max(1e-6, np.log((len(live) - df + 0.5) / (df + 0.5)))
+            tf = weights.title * chunk.title_terms.count(term)
+            tf += weights.body * chunk.body_terms.count(term)
+            if tf:
+                norm = 1.2 * (1 - 0.75 + 0.75 * lengths[chunk.chunk_id] / avgdl)
+                total += idf * tf * 2.2 / (tf + norm)
+        scores[chunk.chunk_id] = total
+    return scores
+
+
+def test_scores_over_segments_and_masks_equal_the_formula_over_live_chunks() -> None:
+    first, second = chunks(1, 40, seed=1), chunks(41, 15, seed=2)
+    removed = {3, 7, 42, 50}
+    segments = [build_segment(first, DIMENSIONS), build_segment(second, DIMENSIONS)]
+    alive = [~np.isin(s.ids, list(removed)) for s in segments]
+    snapshot = Snapshot(1, segments, alive)
+    live = [c for c in first + second if c.chunk_id not in removed]
+    weights = Weights(title=2.0, body=1.0)
+
+    scores = snapshot.bm25(["w1", "w7", "w33"], weights)
+    expected = reference_bm25(live, ["w1", "w7", "w33"], weights)
+
+    for slot, chunk_id in enumerate(snapshot.ids.tolist()):
+        assert scores[slot] == pytest.approx(expected.get(chunk_id, 0.0), rel=1e-5)
+    assert snapshot.total == len(live)
+
+
+def test_merging_segments_changes_no_score() -> None:
+    segments = [build_segment(chunks(1 + 20 * n, 20, seed=n), DIMENSIONS) for n in range(3)]
+    alive = [np.ones(20, dtype=bool) for _ in segments]
+    alive[1][[2, 5, 9]] = False
+    query = np.ones(DIMENSIONS, dtype=np.float32) / np.sqrt(DIMENSIONS)
+    before = Snapshot(1, segments, alive)
+
+    merged = merge_segments(segments, alive)
+    after = Snapshot(2, [merged], [np.ones(len(merged.ids), dtype=bool)])
+
+    assert len(merged.ids) == 57
+    live_before = before.ids[before.live]
+    for terms in (["w2"], ["w5", "w40", "w59"]):
+        score_before = before.bm25(terms, Weights())[before.live]
+        score_after = after.bm25(terms, Weights())
+        assert dict(zip(after.ids.tolist(), score_after, strict=True)) == pytest.approx(
+            dict(zip(live_before.tolist(), score_before, strict=True))
+        )
+    cos_after = dict(zip(after.ids.tolist(), after.cosines(query, 10), strict=True))
+    cos_before = dict(zip(before.ids.tolist(), before.cosines(query, 10), strict=True))
+    assert cos_after == pytest.approx({i: cos_before[i] for i in live_before.tolist()})
+
+
+def test_too_many_segments_or_too_many_removals_are_merged() -> None:
+    big = build_segment(chunks(1, 200, seed=1), DIMENSIONS)
+    smalls = [build_segment(chunks(300 + 5 * n, 5, seed=n), DIMENSIONS) for n in range(6)]
+    all_alive = [np.ones(len(s.ids), dtype=bool) for s in [big, *smalls]]
+
+    assert plan_merge([big, *smalls[:5]], all_alive[:6]) == []
+    mostly_removed = np.zeros(200, dtype=bool)
+    mostly_removed[:20] = True
+    # Seven segments: the six small ones merge, the large one stays...
+    assert plan_merge([big, *smalls], all_alive) == [1, 2, 3, 4, 5, 6]
+    # ...unless together they weigh a quarter of its live chunks.
+    assert plan_merge([big, *smalls], [mostly_removed, *all_alive[1:]]) == list(range(7))
+    assert plan_merge([big, smalls[0]], [mostly_removed, all_alive[1]]) == [0]
+
+
+def test_large_segments_rescore_their_shortlist_exactly() -> None:
+    rng = np.random.default_rng(3)
+    count = APPROXIMATE_FROM
+    vectors = rng.normal(size=(count, 64)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    segment = build_segment(
+        [ChunkTerms(n + 1, [], ["w1"], vectors[n]) for n in range(count)], dimensions=64
+    )
+    snapshot = Snapshot(1, [segment], [np.ones(count, dtype=bool)])
+    query = vectors[1234]
+
+    cosines = snapshot.cosines(query, 10)
+    found = best(cosines, 10)
+
+    assert segment.projected is not None
+    assert snapshot.ids[found[0]] == 1235  # the vector itself, cosine 1
+    assert cosines[found] == pytest.approx(vectors[found] @ query, abs=1e-5)
+    assert np.isfinite(cosines).sum() == 1000
+    assert np.isfinite(snapshot.cosines(query, 10, exact=True)).sum() == count
