@@ -49,7 +49,7 @@ def reference_bm25(live: list[ChunkTerms], terms: list[str], weights: Weights) -
             tf = weights.title * chunk.title_terms.count(term)
             tf += weights.body * chunk.body_terms.count(term)
             if tf:
-                norm = 1.2 * (1 - 0.75 + 0.75 * lengths[chunk.chunk_id] / avgdl)
+                norm = 1.2 * (1 - weights.b + weights.b * lengths[chunk.chunk_id] / avgdl)
                 total += idf * tf * 2.2 / (tf + norm)
         scores[chunk.chunk_id] = total
     return scores
@@ -62,7 +62,7 @@ def test_scores_over_segments_and_masks_equal_the_formula_over_live_chunks() -> 
     alive = [~np.isin(s.ids, list(removed)) for s in segments]
     snapshot = Snapshot(1, segments, alive)
     live = [c for c in first + second if c.chunk_id not in removed]
-    weights = Weights(title=2.0, body=1.0)
+    weights = Weights(title=2.0, body=1.0, b=0.5)
 
     scores = snapshot.bm25(["w1", "w7", "w33"], weights)
     expected = reference_bm25(live, ["w1", "w7", "w33"], weights)

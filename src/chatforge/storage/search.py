@@ -43,10 +43,15 @@ class IndexEntry:
 
 @dataclass(frozen=True)
 class Weights:
-    """Per-field weights on term frequency for BM25."""
+    """BM25's per-field weights on term frequency, and its length normalisation ``b``.
+
+    FTS5's bm25() fixes ``b`` at 0.75, so the SQLite index ignores ``b``; the PostgreSQL index
+    and memory search apply it.
+    """
 
     title: float = 1.0
     body: float = 1.0
+    b: float = B
 
 
 class SearchIndex(ABC):
@@ -460,7 +465,7 @@ class PostgresSearchIndex(SearchIndex):
             "terms": safe,
             "idfs": idfs,
             "k1": K1,
-            "b": B,
+            "b": weights.b,
             "avgdl": avgdl,
             "wt": weights.title,
             "wb": weights.body,

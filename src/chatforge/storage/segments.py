@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from chatforge.storage.search import K1, B, Weights
+from chatforge.storage.search import K1, Weights
 
 #: Segments at least this large rank vectors by a projection first, then re-score exactly.
 APPROXIMATE_FROM = 20_000
@@ -218,7 +218,7 @@ class Snapshot:
                     continue
                 slots = segment.slots[found]
                 tf = weights.title * segment.title_tf[found] + weights.body * segment.body_tf[found]
-                norm = K1 * (1 - B + B * segment.lengths[slots] / self.avgdl)
+                norm = K1 * (1 - weights.b + weights.b * segment.lengths[slots] / self.avgdl)
                 scores[slots] += idf[term] * (tf * (K1 + 1)) / (tf + norm)
             parts.append(scores)
         scores = np.concatenate(parts) if parts else np.zeros(0)
