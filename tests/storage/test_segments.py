@@ -90,9 +90,11 @@ def test_merging_segments_changes_no_score() -> None:
         assert dict(zip(after.ids.tolist(), score_after, strict=True)) == pytest.approx(
             dict(zip(live_before.tolist(), score_before, strict=True))
         )
-    cos_after = dict(zip(after.ids.tolist(), after.cosines(query, 10), strict=True))
-    cos_before = dict(zip(before.ids.tolist(), before.cosines(query, 10), strict=True))
-    assert cos_after == pytest.approx({i: cos_before[i] for i in live_before.tolist()})
+    slots_after, cos_after = after.nearest(query, 10)
+    slots_before, cos_before = before.nearest(query, 10)
+    assert after.ids[slots_after].tolist() == before.ids[slots_before].tolist()
+    assert cos_after == pytest.approx(cos_before)
+    assert not set(before.ids[slots_before].tolist()) - set(live_before.tolist())
 
 
 def test_too_many_segments_or_too_many_removals_are_merged() -> None:
@@ -121,11 +123,15 @@ def test_large_segments_rescore_their_shortlist_exactly() -> None:
     snapshot = Snapshot(1, [segment], [np.ones(count, dtype=bool)])
     query = vectors[1234]
 
-    cosines = snapshot.cosines(query, 10)
-    found = best(cosines, 10)
+    slots, cosines = snapshot.nearest(query, 10)
+    exact = vectors @ query
+    allowed = np.zeros(count, dtype=bool)
+    allowed[::7] = True
+    filtered_slots, _ = snapshot.nearest(query, 10, allowed)
 
     assert segment.projected is not None
-    assert snapshot.ids[found[0]] == 1235  # the vector itself, cosine 1
-    assert cosines[found] == pytest.approx(vectors[found] @ query, abs=1e-5)
-    assert np.isfinite(cosines).sum() == 1000
-    assert np.isfinite(snapshot.cosines(query, 10, exact=True)).sum() == count
+    assert snapshot.ids[slots[0]] == 1235  # the vector itself, cosine 1
+    assert cosines == pytest.approx(exact[slots], abs=1e-5)
+    assert len(set(slots.tolist()) & set(best(exact, 10).tolist())) >= 8
+    # A filter searches exactly among the allowed chunks.
+    assert filtered_slots.tolist() == best(np.where(allowed, exact, -np.inf), 10).tolist()

@@ -127,7 +127,7 @@ class Retriever:
                 return []
             idf_sum = sum(index.idf(conn, terms, chatbot_id).values()) if terms else 1.0
             clock.lap("keyword")
-            rows = self._load(conn, candidates)
+            rows = self._load(conn, chatbot_id, candidates)
             ranked = self._rank(rows, keyword, vector, idf_sum, mode, limit, threshold)
             hits = self._hits(conn, ranked)
         clock.lap("fusion")
@@ -240,22 +240,21 @@ class Retriever:
             query = query.where(KnowledgeItem.type.in_(search_filter.types))
         return [int(i) for i in conn.execute(query).scalars()]
 
-    @staticmethod
-    def _load(conn: Connection, chunk_ids: Sequence[int]) -> list[_Row]:
+    def _load(self, conn: Connection, chatbot_id: str, chunk_ids: Sequence[int]) -> list[_Row]:
+        # Vectors the index holds in memory need not be read again.
+        vectors = self.ctx.search_index.held_vectors(chatbot_id, chunk_ids)
         rows = conn.execute(
-            select(Chunk.id, Chunk.item_id, Chunk.embedding, KnowledgeItem.type)
+            select(Chunk.id, Chunk.item_id, KnowledgeItem.type)
             .join(KnowledgeItem, KnowledgeItem.id == Chunk.item_id)
             .where(Chunk.id.in_(chunk_ids))
         ).all()
-        return [
-            _Row(
-                chunk_id=int(r.id),
-                item_id=r.item_id,
-                vector=np.frombuffer(r.embedding, dtype=np.float32),
-                item_type=r.type,
-            )
-            for r in rows
-        ]
+        missing = [int(r.id) for r in rows if int(r.id) not in vectors]
+        if missing:
+            stored = conn.execute(
+                select(Chunk.id, Chunk.embedding).where(Chunk.id.in_(missing))
+            ).all()
+            vectors.update({int(i): np.frombuffer(e, dtype=np.float32) for i, e in stored})
+        return [_Row(int(r.id), r.item_id, vectors[int(r.id)], r.type) for r in rows]
 
 
 class _Clock:

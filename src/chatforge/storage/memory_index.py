@@ -148,14 +148,18 @@ class MemorySearchIndex(SearchIndex):
             return self.inner.vector(conn, chatbot_id, query, limit, only)
         if limit <= 0 or not snapshot.total:
             return []
-        allowed = self._mask(snapshot, only)
-        # A filter may keep chunks that a large segment's projection would pass over.
-        cosines = snapshot.cosines(np.asarray(query, dtype=np.float32), limit, exact=bool(only))
-        if allowed is not None:
-            cosines = np.where(allowed, cosines, -np.inf)
-        top = best(cosines, limit)
-        found = [(int(snapshot.ids[s]), float(cosines[s])) for s in top if cosines[s] > -np.inf]
+        query = np.asarray(query, dtype=np.float32)
+        slots, cosines = snapshot.nearest(query, limit, self._mask(snapshot, only))
+        found = zip(snapshot.ids[slots].tolist(), cosines.tolist(), strict=True)
         return sorted(found, key=lambda kv: (-kv[1], kv[0]))
+
+    def held_vectors(self, chatbot_id: str, chunk_ids: Sequence[int]) -> dict[int, np.ndarray]:
+        # Whichever snapshot is held: a chunk id is never reused, so its vector never changes.
+        with self._lock:
+            snapshot = self._snapshots.get(chatbot_id)
+        if snapshot is None:
+            return {}
+        return snapshot.vectors_of(chunk_ids)
 
     def similarities(
         self, conn: Connection, chunk_ids: Sequence[int], query: np.ndarray

@@ -116,6 +116,10 @@ class SearchIndex(ABC):
     ) -> dict[int, float]:
         """Cosine similarity of the query to each given indexed chunk."""
 
+    def held_vectors(self, chatbot_id: str, chunk_ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """Vectors of these chunks that the index holds in memory (none for a database index)."""
+        return {}
+
     def idf(
         self, conn: Connection, terms: Sequence[str], chatbot_id: str | None = None
     ) -> dict[str, float]:

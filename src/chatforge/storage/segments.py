@@ -196,6 +196,18 @@ class Snapshot:
         self.avgdl = live_length / self.total if self.total else 1.0
         self.slot_of = {int(chunk_id): slot for slot, chunk_id in enumerate(self.ids.tolist())}
         self.nbytes = sum(s.nbytes for s in segments) + 80 * len(self.ids)
+        self.starts = np.cumsum([0] + [len(s.ids) for s in segments])
+
+    def vectors_of(self, chunk_ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """The vectors of those chunks that this snapshot holds (live or not)."""
+        starts = self.starts
+        found = {}
+        for chunk_id in chunk_ids:
+            slot = self.slot_of.get(int(chunk_id))
+            if slot is not None:
+                n = int(np.searchsorted(starts, slot, side="right")) - 1
+                found[int(chunk_id)] = self.segments[n].vectors[slot - starts[n]]
+        return found
 
     def idf(self, term: str) -> float:
         """FTS5's idf over the live chunks."""
@@ -225,25 +237,38 @@ class Snapshot:
         scores[~self.live] = 0.0
         return scores
 
-    def cosines(self, query: np.ndarray, limit: int, *, exact: bool = False) -> np.ndarray:
-        """Cosine of every slot, -inf where not live.
+    def nearest(
+        self, query: np.ndarray, limit: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``limit`` live slots (within ``allowed``) nearest to ``query``, and their cosines.
 
-        Unless ``exact``, a large segment's cosines are computed for its best
-        ``max(RESCORED, 10 x limit)`` chunks by projection only, and -inf for the rest.
+        Cosines are exact. Without ``allowed``, a large segment is searched by projection first
+        and only its best ``max(RESCORED, 10 x limit)`` are scored exactly; a filter may keep
+        chunks that the projection would pass over, so filtered searches are exact throughout.
         """
-        parts = []
-        for segment in self.segments:
-            if exact or segment.projected is None or segment.projection is None:
-                parts.append(segment.vectors @ query)
-                continue
-            rough = segment.projected @ (query @ segment.projection)
-            keep = min(max(RESCORED, 10 * limit), len(rough))
-            shortlist = np.argpartition(-rough, keep - 1)[:keep]
-            rescored = np.full(len(segment.ids), -np.inf, dtype=np.float32)
-            rescored[shortlist] = segment.vectors[shortlist] @ query
-            parts.append(rescored)
-        cosines = np.concatenate(parts) if parts else np.zeros(0, np.float32)
-        return np.where(self.live, cosines, -np.inf)
+        slots, cosines = [], []
+        offset = 0
+        for segment, live in zip(self.segments, self.alive, strict=True):
+            count = len(segment.ids)
+            mask = live if allowed is None else live & allowed[offset : offset + count]
+            if allowed is None and segment.projected is not None and segment.projection is not None:
+                rough = segment.projected @ (query @ segment.projection)
+                keep = min(max(RESCORED, 10 * limit), count)
+                shortlist = np.argpartition(-rough, keep - 1)[:keep]
+                shortlist = shortlist[mask[shortlist]]
+                scores = segment.vectors[shortlist] @ query
+            else:
+                shortlist = np.flatnonzero(mask)
+                scores = (segment.vectors @ query)[shortlist]
+            order = best(scores, limit)
+            slots.append(shortlist[order] + offset)
+            cosines.append(scores[order])
+            offset += count
+        if not slots:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        all_slots, all_cosines = np.concatenate(slots), np.concatenate(cosines)
+        order = best(all_cosines, limit)
+        return all_slots[order], all_cosines[order]
 
 
 def best(scores: np.ndarray, limit: int) -> np.ndarray:
