@@ -21,18 +21,14 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
-from chatforge.app import create_app
 from chatforge.providers.embeddings.cache import CachedEmbedder
 from chatforge.rag.metrics import percentile
 from chatforge.services import keys
@@ -42,6 +38,7 @@ from chatforge.services.knowledge import KnowledgeService
 from chatforge.services.worker import Worker
 from chatforge.settings import Settings
 from chatforge.storage import migrate
+from serving import start_server, stop_server
 
 SQUAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "squad" / "dev-a.json"
 CACHE = Path(__file__).resolve().parent / "out"
@@ -75,12 +72,6 @@ def squad_paragraphs(count: int) -> tuple[list[dict[str, str]], list[str]]:
             sources.append({"type": "text", "title": title, "content": paragraph["context"]})
             questions += [qa["question"] for qa in paragraph["qas"]]
     return sources, questions
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def prepare(settings: Settings, paragraphs: int) -> tuple[str, str, list[str]]:
@@ -197,20 +188,12 @@ def run_backend(name: str, database_url: str | None, args: argparse.Namespace) -
     settings = Settings(data_dir=data_dir, database_url=database_url)
     print(f"[{name}] loading {args.paragraphs} SQuAD paragraphs ...", flush=True)
     key, chatbot_id, questions = prepare(settings, args.paragraphs)
-    port = free_port()
-    app = create_app(settings, public_base_url=f"http://127.0.0.1:{port}")
-    config = uvicorn.Config(app, port=port, log_level="warning", backlog=4096)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
+    server, base = start_server(settings)
     try:
-        url = f"http://127.0.0.1:{port}/api/external/chatbot/{chatbot_id}/chat"
+        url = f"{base}/api/external/chatbot/{chatbot_id}/chat"
         result = asyncio.run(load(url, key, questions, args.chats))
     finally:
-        server.should_exit = True
-        thread.join(15)
+        stop_server(server)
     result = {"backend": name, "paragraphs": args.paragraphs, **result}
     print(f"[{name}] {json.dumps(result)}", flush=True)
     return result

@@ -20,9 +20,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import multiprocessing
 import random
-import socket
 import statistics
 import tempfile
 import time
@@ -31,9 +29,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-import uvicorn
 
-from chatforge.app import create_app
 from chatforge.rag.chunking import chunk_document
 from chatforge.rag.parsers import parse_text
 from chatforge.services import keys
@@ -44,6 +40,7 @@ from chatforge.services.retrieval import Retriever
 from chatforge.settings import SearchSettings, Settings
 from chatforge.storage import migrate
 from chatforge.storage.models import KnowledgeItem
+from serving import start_server, stop_server
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact"
 CACHE = Path(__file__).resolve().parent / "out"
@@ -125,30 +122,6 @@ def load(ctx: AppContext, chatbot_id: str, total: int, base: int) -> None:
             print(f"  {written:,} chunks written ({rate:,.0f}/s)", flush=True)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def serve(settings: Settings, port: int) -> None:
-    """Run the app under uvicorn (in a child process)."""
-    app = create_app(settings, public_base_url=f"http://127.0.0.1:{port}")
-    uvicorn.run(app, port=port, log_level="warning")
-
-
-def wait_for(url: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"the server did not start: {url}")
-
-
 def queries(count: int) -> list[str]:
     with (DATA / "queries-train.jsonl").open() as handle:
         texts = [json.loads(line)["text"] for line in handle]
@@ -204,13 +177,8 @@ def run_backend(name: str, url: str | None, args: argparse.Namespace) -> dict[st
 
     # The server runs in a process of its own, as `chatforge serve` does: clients in this one
     # must not share its interpreter lock.
-    port = free_port()
-    server = multiprocessing.get_context("spawn").Process(
-        target=serve, args=(settings, port), daemon=True
-    )
-    server.start()
-    wait_for(f"http://127.0.0.1:{port}/healthz")
-    endpoint = f"http://127.0.0.1:{port}/api/external/chatbot/{chatbot.id}/query-knowledge"
+    server, base = start_server(settings)
+    endpoint = f"{base}/api/external/chatbot/{chatbot.id}/query-knowledge"
     headers = {"x-api-key": key}
 
     def ask(client: httpx.Client, text: str) -> float:
@@ -228,8 +196,7 @@ def run_backend(name: str, url: str | None, args: argparse.Namespace) -> dict[st
         clients = [httpx.Client(timeout=30) for _ in range(8)]
         list(pool.map(lambda i: ask(clients[i % 8], texts[i % len(texts)]), range(len(texts) * 2)))
     qps = len(texts) * 2 / (time.perf_counter() - began)
-    server.terminate()
-    server.join(10)
+    stop_server(server)
     ordered = sorted(latencies)
     total = sum(shares.values()) or 1.0
     result = {
