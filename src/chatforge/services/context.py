@@ -19,6 +19,7 @@ from chatforge.providers.chat import (
     extractive_spec,
 )
 from chatforge.providers.embeddings import Embedder, make_embedder
+from chatforge.providers.embeddings.queries import QueryEmbedder
 from chatforge.providers.files import FileStore, LocalFileStore
 from chatforge.providers.web import WebFetcher
 from chatforge.services.indexing import chunk_terms
@@ -76,12 +77,14 @@ class AppContext:
         with self._lock:
             if self._embedder is None:
                 config = self.settings.embeddings
-                self._embedder = make_embedder(
-                    config.model,
-                    api_key=config.api_key.get_secret_value() if config.api_key else None,
-                    base_url=config.base_url,
-                    threads=config.threads,
-                    batch_size=config.batch_size,
+                self._embedder = QueryEmbedder(
+                    make_embedder(
+                        config.model,
+                        api_key=config.api_key.get_secret_value() if config.api_key else None,
+                        base_url=config.base_url,
+                        threads=config.threads,
+                        batch_size=config.batch_size,
+                    )
                 )
             return self._embedder
 
