@@ -1,13 +1,14 @@
 """Concurrent streaming chats against a running server, on SQLite and PostgreSQL.
 
     python bench/chat_load.py [--chats 200] [--paragraphs 300] [--backend sqlite|postgresql|both]
+                              [--workers 1]
     python bench/chat_load.py --url http://host:8000 --key KEY --chatbot ID [--chats 200]
 
 Without ``--url`` it loads ``--paragraphs`` SQuAD paragraphs (``../shared/data/squad/dev-a.json``)
 as text items of a new chatbot whose model is ``extractive``, through the real pipeline (knowledge
-items -> jobs -> worker; embeddings cached in ``bench/out``), then starts ``chatforge serve``'s app
-under uvicorn on a free port. It sends a few warm-up chats, 30 chats one at a time (the service
-time of a chat, without queueing), then ``--chats`` streaming chats at once
+items -> jobs -> worker; embeddings cached in ``bench/out``), then starts ``chatforge serve
+--workers N`` on that database and a free port. It sends a few warm-up chats, 30 chats one at a
+time (the service time of a chat, without queueing), then ``--chats`` streaming chats at once
 (``POST .../chat?stream=true``, one SQuAD question each, each in a new session), and parses their
 Server-Sent Events: time to the ``sources`` event, to the first ``delta`` and to ``done``
 (p50/p95), and errors (non-200, ``error`` events, missing events, transport failures). The goal
@@ -188,13 +189,13 @@ def run_backend(name: str, database_url: str | None, args: argparse.Namespace) -
     settings = Settings(data_dir=data_dir, database_url=database_url)
     print(f"[{name}] loading {args.paragraphs} SQuAD paragraphs ...", flush=True)
     key, chatbot_id, questions = prepare(settings, args.paragraphs)
-    server, base = start_server(settings)
+    server, base = start_server(settings, workers=args.workers)
     try:
         url = f"{base}/api/external/chatbot/{chatbot_id}/chat"
         result = asyncio.run(load(url, key, questions, args.chats))
     finally:
         stop_server(server)
-    result = {"backend": name, "paragraphs": args.paragraphs, **result}
+    result = {"backend": name, "paragraphs": args.paragraphs, "workers": args.workers, **result}
     print(f"[{name}] {json.dumps(result)}", flush=True)
     return result
 
@@ -202,6 +203,7 @@ def run_backend(name: str, database_url: str | None, args: argparse.Namespace) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chats", type=int, default=200, help="concurrent streaming chats")
+    parser.add_argument("--workers", type=int, default=1, help="chatforge serve --workers")
     parser.add_argument("--paragraphs", type=int, default=300, help="SQuAD paragraphs loaded")
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--url", help="an external server's base URL (no loading, no backend)")

@@ -1,20 +1,20 @@
-"""Start ``chatforge serve``'s app under uvicorn in a process of its own, for the benchmarks.
+"""Start ``chatforge serve`` in processes of its own, for the benchmarks.
 
 A benchmark's clients must not share the server's interpreter lock: in one process, 200 clients
-parsing Server-Sent Events would be measured as the server's time.
+parsing Server-Sent Events would be measured as the server's time. So the server is the real
+command, on the benchmark's database, with ``--workers`` processes.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import os
 import socket
+import subprocess
+import sys
 import time
-from multiprocessing.process import BaseProcess
 
 import httpx
-import uvicorn
 
-from chatforge.app import create_app
 from chatforge.settings import Settings
 
 
@@ -24,22 +24,25 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve(settings: Settings, port: int) -> None:
-    """Run the app (in the child process)."""
-    app = create_app(settings, public_base_url=f"http://127.0.0.1:{port}")
-    uvicorn.run(app, port=port, log_level="warning", backlog=4096)
-
-
-def start_server(settings: Settings, timeout: float = 120) -> tuple[BaseProcess, str]:
-    """Start a server process; returns it and its base URL once ``/healthz`` answers."""
+def start_server(
+    settings: Settings, *, workers: int = 1, timeout: float = 120
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Run ``chatforge serve`` on the settings' database; returns it and its base URL."""
     port = free_port()
-    process = multiprocessing.get_context("spawn").Process(
-        target=serve, args=(settings, port), daemon=True
+    env = {
+        **os.environ,
+        "CHATFORGE_DATA_DIR": str(settings.data_dir),
+        "CHATFORGE_LOG_LEVEL": "WARNING",
+    }
+    if settings.database_url:
+        env["CHATFORGE_DATABASE_URL"] = settings.database_url
+    command = [sys.executable, "-m", "chatforge", "serve", "--port", str(port)]
+    process = subprocess.Popen(
+        [*command, "--workers", str(workers)], env=env, stdout=subprocess.DEVNULL
     )
-    process.start()
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and process.poll() is None:
         try:
             if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
                 return process, base
@@ -47,9 +50,9 @@ def start_server(settings: Settings, timeout: float = 120) -> tuple[BaseProcess,
             pass
         time.sleep(0.2)
     process.terminate()
-    raise SystemExit(f"the server did not start at {base}")
+    raise SystemExit(f"chatforge serve did not start at {base}")
 
 
-def stop_server(process: BaseProcess) -> None:
+def stop_server(process: subprocess.Popen[bytes]) -> None:
     process.terminate()
-    process.join(15)
+    process.wait(30)

@@ -106,6 +106,42 @@ def test_migrate_reports_the_revision(tmp_path: Path) -> None:
     assert re.search(r"revision \d{4}", result.stdout)
 
 
+def test_serve_with_two_workers_answers_from_both_processes(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "CHATFORGE_DATA_DIR": str(tmp_path / "data")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chatforge", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        output = ""
+        deadline = time.monotonic() + 90
+        while output.count("Application startup complete") < 2 and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            output += line
+        match = KEY_LINE.search(output)
+        assert match, output
+        assert len(set(re.findall(r"Started server process \[(\d+)\]", output))) == 2, output
+
+        headers = {"x-api-key": match.group(1)}
+        base = f"http://127.0.0.1:{port}/api/external/chatbots"
+        created = [httpx.post(base, json={"name": f"Bot {n}"}, headers=headers) for n in range(6)]
+        listed = httpx.get(base, headers=headers, params={"limit": 50})
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+    assert [r.status_code for r in created] == [200] * 6
+    assert listed.status_code == 200
+    assert {c["name"] for c in listed.json()["chatbots"]} >= {f"Bot {n}" for n in range(6)}
+
+
 @pytest.mark.parametrize("command", [["--help"], ["serve", "--help"], ["keys", "--help"]])
 def test_help_describes_commands(command: list[str]) -> None:
     result = CliRunner().invoke(app, command)

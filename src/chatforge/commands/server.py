@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -15,6 +16,14 @@ from chatforge.storage import migrate as migrations
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Server processes. Each runs its own ingestion worker and holds its own "
+            "search memory (CHATFORGE_SEARCH__MEMORY_MB each).",
+        ),
+    ] = 1,
 ) -> None:
     """Migrate the database and start the server (API and background worker)."""
     import uvicorn
@@ -35,8 +44,20 @@ def serve(
                 f"    curl -H 'x-api-key: {created.key}' {public_base_url}/api/external/chatbots\n"
             )
     typer.echo(f"Chatforge is listening on {public_base_url} (API docs: {public_base_url}/docs)")
+    if workers == 1:
+        uvicorn.run(
+            create_app(settings, public_base_url=public_base_url),
+            host=host,
+            port=port,
+            log_level=settings.log_level.lower(),
+        )
+        return
+    # Each worker process builds its own app from the environment.
+    os.environ.setdefault("CHATFORGE_PUBLIC_BASE_URL", public_base_url)
     uvicorn.run(
-        create_app(settings, public_base_url=public_base_url),
+        "chatforge.app:create_app",
+        factory=True,
+        workers=workers,
         host=host,
         port=port,
         log_level=settings.log_level.lower(),

@@ -79,6 +79,7 @@ class MemorySearchIndex(SearchIndex):
         self._too_big: dict[str, int] = {}  # chatbot -> version found too big at
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
+        self._last = threading.local()
 
     # -- writes go to the database, and move the chatbot's version ---------------------------
 
@@ -192,9 +193,22 @@ class MemorySearchIndex(SearchIndex):
     # -- the memory copy --------------------------------------------------------------------
 
     def snapshot(self, conn: Connection, chatbot_id: str) -> Snapshot | None:
-        """The chatbot's up-to-date memory copy, or None when it does not fit the budget."""
+        """The chatbot's up-to-date memory copy, or None when it does not fit the budget.
+
+        The calls of one search, on one connection, see the same copy: its version is read once.
+        """
         if self.budget <= 0:
             return None
+        last = getattr(self._last, "seen", None)
+        # A strong reference to the connection is kept, so ``is`` cannot match a new one.
+        if last is not None and last[0] is conn and last[1] == chatbot_id:
+            found: Snapshot | None = last[2]
+            return found
+        found = self._current(conn, chatbot_id)
+        self._last.seen = (conn, chatbot_id, found)
+        return found
+
+    def _current(self, conn: Connection, chatbot_id: str) -> Snapshot | None:
         version = current_version(conn, chatbot_id)
         with self._lock:
             held = self._snapshots.get(chatbot_id)
