@@ -181,6 +181,8 @@ class ChatService:
                     sessions.record_lead(chat_session, email)
                     if sessions.only_gives_email(question):
                         question = _pending_question(stored) or question
+                    else:  # the address is for the lead, not for the search
+                        question = sessions.without_email(question)
             db.commit()
             earlier = messages[:-1]
             history = _history_of_request(earlier) if earlier else _history_of_store(stored)

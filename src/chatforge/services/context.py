@@ -135,7 +135,9 @@ class AppContext:
         if config.extractive_semantic:
             # The provider's advice: serve the extractive model with the embedder's cosine, so
             # that paraphrases are quotable. Off by default: it embeds every retrieved sentence.
-            model = ExtractiveModel(score_sentences=self._sentence_scorer())
+            # A paraphrase shares no word with the question, so its hybrid similarity is low:
+            # the sentence scorer, not the similarity floor, decides what is quotable.
+            model = ExtractiveModel(score_sentences=self._sentence_scorer(), min_similarity=0.0)
             registry.register(extractive_spec(model), replace=True)
         return registry
 

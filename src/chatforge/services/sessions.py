@@ -162,6 +162,11 @@ def only_gives_email(text: str) -> bool:
     return all(word in _EMAIL_FILLER for word in words)
 
 
+def without_email(text: str) -> str:
+    """``text`` with its email addresses taken out ("jo@example.com - what does it cost?")."""
+    return _EMAIL.sub(" ", text).strip(" \t\n-:,;") or text
+
+
 def record_lead(chat_session: ChatSession, email: str) -> None:
     """Store the visitor's email on the session: it becomes a lead."""
     chat_session.email = email

@@ -32,6 +32,12 @@ from chatforge.providers.chat.base import (
 from chatforge.providers.chat.spec import ProviderConfig, ProviderSpec
 
 NOT_FOUND_ANSWER = "I couldn't find this in my knowledge base."
+#: Retrieval similarity (calibrated, in [0, 1]) below which a passage is not quoted. On SQuAD
+#: (dev-a, two articles held out of the knowledge base), the best passage of 97.8 % of the
+#: answerable questions is above it and that of 73 % of the unanswerable ones below it; with it
+#: the model abstains on 91 % of those (74 % without) and answers 92.0 % of the answerable
+#: (93.2 % without).
+MIN_SIMILARITY = 0.35
 """What the extractive model says when no retrieved passage answers the question."""
 
 SentenceScorer = Callable[[str, list[str]], list[float]]
@@ -82,7 +88,7 @@ class ExtractiveModel(ChatModel):
         self,
         *,
         score_sentences: SentenceScorer | None = None,
-        min_similarity: float = 0.0,
+        min_similarity: float = MIN_SIMILARITY,
         min_overlap: float = 0.3,
         max_sentences: int = 3,
         max_words: int = 80,
@@ -93,7 +99,8 @@ class ExtractiveModel(ChatModel):
 
         Args:
             score_sentences: Optional semantic scorer (an embedder's cosine), run in a thread.
-            min_similarity: Passages whose retrieval similarity is below this are not quoted.
+            min_similarity: Passages whose retrieval similarity is below this are not quoted
+                (:data:`MIN_SIMILARITY` by default).
             min_overlap: Least share of the question's weighted content words a quoted sentence
                 must contain; below it for every sentence, the model abstains.
             max_sentences: Most sentences in an answer.
