@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -30,6 +31,19 @@ def _free_port() -> int:
         return port
 
 
+def _read_until(process: subprocess.Popen[str], done: Callable[[str], bool], seconds: float) -> str:
+    """The server's output up to the line that makes ``done`` true (or its end, or a timeout)."""
+    assert process.stdout is not None
+    output = ""
+    deadline = time.monotonic() + seconds
+    while not done(output) and time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        output += line
+    return output
+
+
 def test_first_serve_makes_a_key_that_works(tmp_path: Path) -> None:
     port = _free_port()
     env = {**os.environ, "CHATFORGE_DATA_DIR": str(tmp_path / "data")}
@@ -41,14 +55,7 @@ def test_first_serve_makes_a_key_that_works(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        output = ""
-        assert process.stdout is not None
-        deadline = time.monotonic() + 60
-        while "Uvicorn running" not in output and time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            output += line
+        output = _read_until(process, lambda text: "Uvicorn running" in text, 60)
         match = KEY_LINE.search(output)
         assert match, output
         key = match.group(1)
@@ -117,14 +124,7 @@ def test_serve_with_two_workers_answers_from_both_processes(tmp_path: Path) -> N
         text=True,
     )
     try:
-        assert process.stdout is not None
-        output = ""
-        deadline = time.monotonic() + 90
-        while output.count("Application startup complete") < 2 and time.monotonic() < deadline:
-            line = process.stdout.readline()
-            if not line:
-                break
-            output += line
+        output = _read_until(process, lambda text: text.count("startup complete") == 2, 90)
         match = KEY_LINE.search(output)
         assert match, output
         assert len(set(re.findall(r"Started server process \[(\d+)\]", output))) == 2, output
