@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,6 +22,7 @@ from chatforge.api.routers import (
 )
 from chatforge.services import health as service_health
 from chatforge.services.context import AppContext
+from chatforge.services.retrieval import warm_search
 from chatforge.services.worker import BackgroundWorker
 from chatforge.settings import Settings
 
@@ -47,13 +49,20 @@ def create_app(settings: Settings | None = None, *, public_base_url: str | None 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         worker: BackgroundWorker | None = None
-        if settings.ingestion.worker and service_health.readiness_problem(ctx) is None:
+        stop_warming = threading.Event()
+        ready = service_health.readiness_problem(ctx) is None
+        if ready:
+            threading.Thread(
+                target=warm_search, args=(ctx, stop_warming), name="chatforge-warm", daemon=True
+            ).start()
+        if settings.ingestion.worker and ready:
             ctx.ensure_search_index()
             worker = BackgroundWorker(ctx)
             worker.start()
         try:
             yield
         finally:
+            stop_warming.set()
             if worker is not None:
                 worker.stop()
             ctx.close()

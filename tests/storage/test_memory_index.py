@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -143,3 +145,35 @@ def test_an_edited_item_is_found_by_its_new_words_only(
 
     assert keyword(ctx, shop["id"], "Utrecht") == []
     assert {hit_item(ctx, i) for i, _ in keyword(ctx, shop["id"], "Eindhoven")} == {stores}
+
+
+def test_a_restarted_server_loads_chatbots_before_their_first_search(
+    shop: dict[str, Any], configured_api: Callable[..., TestClient]
+) -> None:
+    restarted = configured_api()
+    index = memory(restarted.app.state.ctx)  # type: ignore[attr-defined]
+
+    deadline = time.monotonic() + 30
+    while shop["id"] not in index._snapshots and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    assert index._snapshots[shop["id"]].total == len(TOPICS)
+
+
+def test_while_a_chatbot_loads_the_database_answers_its_searches(
+    api: TestClient, ctx: AppContext, shop: dict[str, Any]
+) -> None:
+    index = memory(ctx)
+    loading = index._loading.setdefault(shop["id"], threading.Lock())
+    fresh = MemorySearchIndex(index.inner, memory_mb=64, terms_of=index.terms_of)
+    fresh._loading[shop["id"]] = loading
+
+    with loading:  # another thread is loading this chatbot
+        began = time.monotonic()
+        with ctx.reader().connect() as conn:
+            assert fresh.snapshot(conn, shop["id"]) is None
+            found = fresh.keyword(conn, shop["id"], analyze("warranty"), 5, Weights())
+        waited = time.monotonic() - began
+
+    assert {hit_item(ctx, i) for i, _ in found} >= {shop["items"]["Warranty"]}
+    assert waited < 2

@@ -7,25 +7,32 @@ Hybrid by default: keyword (BM25) and vector candidates, fused into a calibrated
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from chatforge.rag.fusion import FusionParams, fuse, normalised_bm25, rescale_cosine, rocchio
 from chatforge.rag.text import analyze
 from chatforge.services.context import AppContext
+from chatforge.storage.memory_index import MemorySearchIndex
 from chatforge.storage.models import Chunk, KnowledgeItem
 from chatforge.storage.search import Weights
+
+log = logging.getLogger(__name__)
 
 Mode = Literal["hybrid", "vector", "keyword"]
 
 DEFAULT_LIMIT = 5
 DEFAULT_THRESHOLD = 0.0
 DEFAULT_MODE: Mode = "hybrid"
+#: Chatbots loaded into search memory at start-up, at most.
+WARM_CHATBOTS = 50
 #: Cosine between a query and a Q&A pair's question above which the pair answers the query.
 QNA_MATCH = 0.8
 
@@ -255,6 +262,30 @@ class Retriever:
             ).all()
             vectors.update({int(i): np.frombuffer(e, dtype=np.float32) for i, e in stored})
         return [_Row(int(r.id), r.item_id, vectors[int(r.id)], r.type) for r in rows]
+
+
+def warm_search(ctx: AppContext, stop: threading.Event) -> None:
+    """Load the chatbots whose knowledge changed last into search memory (at start-up, on a
+    thread), so that their first searches need not wait; until then the database answers."""
+    index = ctx.search_index
+    if not isinstance(index, MemorySearchIndex) or index.budget <= 0:
+        return
+    started = time.perf_counter()
+    try:
+        with ctx.reader().connect() as conn:
+            recent = conn.execute(
+                select(KnowledgeItem.chatbot_id)
+                .where(KnowledgeItem.status == "ready", KnowledgeItem.enabled.is_(True))
+                .group_by(KnowledgeItem.chatbot_id)
+                .order_by(func.max(KnowledgeItem.updated_at).desc())
+                .limit(WARM_CHATBOTS)
+            )
+            held = index.warm(conn, [str(c) for c in recent.scalars()], stop)
+    except Exception:  # the server works without it; a shutdown may close the database first
+        if not stop.is_set():
+            log.exception("loading chatbots into search memory failed")
+        return
+    log.info("%d chatbots in search memory after %.1f s", held, time.perf_counter() - started)
 
 
 class _Clock:

@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 
 #: Roughly what a chunk costs in memory: its vector, ~100 postings of 12 bytes, ids and masks.
 BYTES_PER_CHUNK = 384 * 4 + 100 * 12 + 100
+#: How long a search waits for another thread's refresh of the same chatbot before it asks the
+#: database's indexes instead.
+WAIT_FOR_REFRESH_SECONDS = 0.25
 #: Chunks read from the database per statement while loading.
 LOAD_BATCH = 2000
 
@@ -218,12 +221,30 @@ class MemorySearchIndex(SearchIndex):
             if self._too_big.get(chatbot_id) == version:
                 return None
             loading = self._loading.setdefault(chatbot_id, threading.Lock())
-        with loading:  # one refresh per chatbot at a time; others wait for its result
+        # One refresh per chatbot at a time. Others wait for a short one (a few new chunks);
+        # while a long one runs (a first load), the database's indexes answer them.
+        if not loading.acquire(timeout=WAIT_FOR_REFRESH_SECONDS):
+            return None
+        try:
             with self._lock:
                 held = self._snapshots.get(chatbot_id)
                 if held is not None and held.version == version:
                     return held
             return self._refresh(conn, chatbot_id, version)
+        finally:
+            loading.release()
+
+    def warm(self, conn: Connection, chatbot_ids: Sequence[str], stop: threading.Event) -> int:
+        """Load these chatbots, best first, into half the budget at most (the rest stays for
+        the chatbots searched later); how many are held afterwards."""
+        for chatbot_id in chatbot_ids:
+            with self._lock:
+                used = sum(s.nbytes for s in self._snapshots.values())
+            if stop.is_set() or used >= self.budget / 2:
+                break
+            self._current(conn, chatbot_id)
+        with self._lock:
+            return len(self._snapshots)
 
     def _refresh(self, conn: Connection, chatbot_id: str, version: int) -> Snapshot | None:
         """Bring the chatbot's memory copy to ``version``: new chunks read, removed ones masked."""
