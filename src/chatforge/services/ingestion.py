@@ -252,7 +252,9 @@ class Ingestor:
                     .with_for_update()
                 )
             }
-            for prepared in batch:
+            # By chatbot: each write moves its chatbot's search version (a row lock on
+            # PostgreSQL), and workers that take those locks in one order cannot deadlock.
+            for prepared in sorted(batch, key=lambda p: (p.chatbot_id, p.item_id)):
                 item = items.get(prepared.item_id)
                 try:
                     with session.begin_nested():
