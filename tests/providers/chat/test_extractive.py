@@ -60,6 +60,19 @@ async def test_answers_with_the_right_sentence_and_its_citation() -> None:
     )
 
 
+async def test_quotes_the_knowledge_never_the_stored_chunk_header() -> None:
+    stored = passage(
+        1,
+        "Title: Kettle handbook\nChunk: 1\n\nContent:\nEvery kettle carries a two-year "
+        "warranty against manufacturing defects.",
+        title="Kettle handbook",
+    )
+
+    answer = await ask("What warranty does a kettle carry?", (stored,))
+
+    assert answer == "Every kettle carries a two-year warranty against manufacturing defects. [1]"
+
+
 async def test_picks_the_sentence_that_answers_among_those_of_a_passage() -> None:
     assert first_sentence(await ask("How long do refunds take?")).startswith(
         "Refunds are issued to the original payment method within 5 business days"

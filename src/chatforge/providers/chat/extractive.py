@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
+import re
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from chatforge.providers.chat.base import (
 from chatforge.providers.chat.spec import ProviderConfig, ProviderSpec
 
 NOT_FOUND_ANSWER = "I couldn't find this in my knowledge base."
+_OKCHAT_HEADER = re.compile(r"\ATitle: [^\n]*\nChunk: \d+\n\nContent:\n")
 #: Retrieval similarity (calibrated, in [0, 1]) below which a passage is not quoted. On SQuAD
 #: (dev-a, two articles held out of the knowledge base), the best passage of 97.8 % of the
 #: answerable questions is above it and that of 73 % of the unanswerable ones below it; with it
@@ -220,9 +222,12 @@ class ExtractiveModel(ChatModel):
 
 
 def _sentences(passage: Passage) -> list[_Sentence]:
+    # A chunk is stored in okchat's form: its "Title: ...\nChunk: n\n\nContent:\n" header is
+    # not a sentence of the knowledge and must never be quoted.
+    body = _OKCHAT_HEADER.sub("", passage.content, count=1)
     return [
         _Sentence(passage, position, text, terms, pairs)
-        for position, (text, terms, pairs) in enumerate(_analyse(passage.content))
+        for position, (text, terms, pairs) in enumerate(_analyse(body))
     ]
 
 
