@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, get_args
 
@@ -23,6 +25,7 @@ from chatforge.services.answer_evaluation import (
     read_squad,
     split_holdout,
 )
+from chatforge.services.context import AppContext
 from chatforge.services.evaluation import RetrievalReport, evaluate_retrieval
 from chatforge.services.retrieval import Mode
 from chatforge.settings import Settings
@@ -30,6 +33,35 @@ from chatforge.settings import Settings
 app = typer.Typer(help="Measure retrieval and answer quality.", no_args_is_help=True)
 
 MODES: tuple[str, ...] = get_args(Mode)
+
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(help="Database to ingest into; default: a new SQLite file in a temp dir."),
+]
+EmbeddingCache = Annotated[
+    Path | None,
+    typer.Option(help="File that keeps embeddings between runs (same texts, same vectors)."),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="End with one JSON line.")]
+
+
+@contextmanager
+def _evaluation_context(database_url: str | None, cache: Path | None) -> Iterator[AppContext]:
+    """A server context on a fresh database (or ``database_url``), ready to ingest into."""
+    data_dir = Path(tempfile.mkdtemp(prefix="chatforge-eval-"))
+    settings = Settings(data_dir=data_dir, database_url=database_url)
+    configure_logging(settings)
+    with opened(settings) as ctx:
+        if cache is not None:
+            ctx.use_embedder(CachedEmbedder(ctx.embedder, cache))
+        ctx.ensure_search_index()
+        yield ctx
+
+
+def _progress(stage: str, done: int, total: int) -> None:
+    if done == total or done % 500 == 0:
+        typer.echo(f"  {stage}: {done}/{total}", err=True)
 
 
 @app.command("retrieval")
@@ -43,15 +75,9 @@ def retrieval(
         list[str] | None,
         typer.Option(help="hybrid (default), vector or keyword; repeat to compare several."),
     ] = None,
-    database_url: Annotated[
-        str | None,
-        typer.Option(help="Database to ingest into; default: a new SQLite file in a temp dir."),
-    ] = None,
-    embedding_cache: Annotated[
-        Path | None,
-        typer.Option(help="File that keeps embeddings between runs (same texts, same vectors)."),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="End with one JSON line.")] = False,
+    database_url: DatabaseUrl = None,
+    embedding_cache: EmbeddingCache = None,
+    as_json: AsJson = False,
 ) -> None:
     """Ingest a collection into a fresh chatbot through the real pipeline, then score it.
 
@@ -65,25 +91,14 @@ def retrieval(
     for path in (corpus, queries, qrels):
         if not path.is_file():
             raise fail(f"{path} is not a file", 2)
-    data_dir = Path(tempfile.mkdtemp(prefix="chatforge-eval-"))
-    settings = Settings(data_dir=data_dir, database_url=database_url)
-    configure_logging(settings)
-
-    def progress(stage: str, done: int, total: int) -> None:
-        if done == total or done % 500 == 0:
-            typer.echo(f"  {stage}: {done}/{total}", err=True)
-
-    with opened(settings) as ctx:
-        if embedding_cache is not None:
-            ctx.use_embedder(CachedEmbedder(ctx.embedder, embedding_cache))
-        ctx.ensure_search_index()
+    with _evaluation_context(database_url, embedding_cache) as ctx:
         reports = evaluate_retrieval(
             ctx,
             corpus=corpus,
             queries=queries,
             qrels=qrels,
             modes=modes,  # type: ignore[arg-type]
-            progress=progress,
+            progress=_progress,
         )
     typer.echo(_table(reports))
     if as_json:
@@ -125,15 +140,9 @@ def answers(
         int | None,
         typer.Option(help="Ask at most N questions of each set, spread evenly over the file."),
     ] = None,
-    database_url: Annotated[
-        str | None,
-        typer.Option(help="Database to ingest into; default: a new SQLite file in a temp dir."),
-    ] = None,
-    embedding_cache: Annotated[
-        Path | None,
-        typer.Option(help="File that keeps embeddings between runs (same texts, same vectors)."),
-    ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="End with one JSON line.")] = False,
+    database_url: DatabaseUrl = None,
+    embedding_cache: EmbeddingCache = None,
+    as_json: AsJson = False,
 ) -> None:
     """Ingest every SQuAD paragraph through the real pipeline, then ask every question by chat.
 
@@ -158,24 +167,13 @@ def answers(
             knowledge, unanswerable = split_holdout(knowledge, holdout_articles)
         except ValueError as exc:
             raise fail(str(exc), 2) from exc
-    data_dir = Path(tempfile.mkdtemp(prefix="chatforge-eval-"))
-    settings = Settings(data_dir=data_dir, database_url=database_url)
-    configure_logging(settings)
-
-    def progress(stage: str, done: int, total: int) -> None:
-        if done == total or done % 500 == 0:
-            typer.echo(f"  {stage}: {done}/{total}", err=True)
-
-    with opened(settings) as ctx:
-        if embedding_cache is not None:
-            ctx.use_embedder(CachedEmbedder(ctx.embedder, embedding_cache))
-        ctx.ensure_search_index()
+    with _evaluation_context(database_url, embedding_cache) as ctx:
         report = evaluate_answers(
             ctx,
             squad=knowledge,
             abstain=unanswerable,
             limit_questions=limit_questions,
-            progress=progress,
+            progress=_progress,
         )
     typer.echo(_answer_table(report))
     if as_json:
