@@ -248,20 +248,21 @@ class Retriever:
         return [int(i) for i in conn.execute(query).scalars()]
 
     def _load(self, conn: Connection, chatbot_id: str, chunk_ids: Sequence[int]) -> list[_Row]:
-        # Vectors the index holds in memory need not be read again.
-        vectors = self.ctx.search_index.held_vectors(chatbot_id, chunk_ids)
-        rows = conn.execute(
-            select(Chunk.id, Chunk.item_id, KnowledgeItem.type)
-            .join(KnowledgeItem, KnowledgeItem.id == Chunk.item_id)
-            .where(Chunk.id.in_(chunk_ids))
-        ).all()
-        missing = [int(r.id) for r in rows if int(r.id) not in vectors]
+        # What the index holds in memory need not be read again.
+        held = self.ctx.search_index.held_chunks(chatbot_id, chunk_ids)
+        rows = [_Row(i, *held[i]) for i in map(int, chunk_ids) if i in held]
+        missing = [int(i) for i in chunk_ids if int(i) not in held]
         if missing:
             stored = conn.execute(
-                select(Chunk.id, Chunk.embedding).where(Chunk.id.in_(missing))
-            ).all()
-            vectors.update({int(i): np.frombuffer(e, dtype=np.float32) for i, e in stored})
-        return [_Row(int(r.id), r.item_id, vectors[int(r.id)], r.type) for r in rows]
+                select(Chunk.id, Chunk.item_id, KnowledgeItem.type, Chunk.embedding)
+                .join(KnowledgeItem, KnowledgeItem.id == Chunk.item_id)
+                .where(Chunk.id.in_(missing))
+            )
+            rows += [
+                _Row(int(i), str(item), str(kind), np.frombuffer(vector, dtype=np.float32))
+                for i, item, kind, vector in stored
+            ]
+        return rows
 
 
 def warm_search(ctx: AppContext, stop: threading.Event) -> None:
@@ -308,8 +309,8 @@ class _Row:
 
     chunk_id: int
     item_id: str
-    vector: np.ndarray
     item_type: str
+    vector: np.ndarray
 
 
 @dataclass(frozen=True)

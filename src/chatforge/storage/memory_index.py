@@ -31,6 +31,7 @@ from sqlalchemy import Connection, select, text
 
 from chatforge.storage.models import Chunk, KnowledgeItem
 from chatforge.storage.search import (
+    HeldChunk,
     IndexEntry,
     SearchIndex,
     Weights,
@@ -157,13 +158,14 @@ class MemorySearchIndex(SearchIndex):
         found = zip(snapshot.ids[slots].tolist(), cosines.tolist(), strict=True)
         return sorted(found, key=lambda kv: (-kv[1], kv[0]))
 
-    def held_vectors(self, chatbot_id: str, chunk_ids: Sequence[int]) -> dict[int, np.ndarray]:
-        # Whichever snapshot is held: a chunk id is never reused, so its vector never changes.
+    def held_chunks(self, chatbot_id: str, chunk_ids: Sequence[int]) -> dict[int, HeldChunk]:
+        # Whichever snapshot is held: a chunk id is never reused, and a chunk's item, type and
+        # vector never change.
         with self._lock:
             snapshot = self._snapshots.get(chatbot_id)
         if snapshot is None:
             return {}
-        return snapshot.vectors_of(chunk_ids)
+        return snapshot.chunks_of(chunk_ids)
 
     def similarities(
         self, conn: Connection, chunk_ids: Sequence[int], query: np.ndarray
@@ -299,18 +301,25 @@ class MemorySearchIndex(SearchIndex):
 
     def _read(self, conn: Connection, chunk_ids: list[int]) -> list[ChunkTerms]:
         rows = conn.execute(
-            select(Chunk.id, Chunk.terms, Chunk.title, Chunk.content, Chunk.embedding).where(
-                Chunk.id.in_(chunk_ids)
+            select(
+                Chunk.id, Chunk.terms, Chunk.title, Chunk.content, Chunk.embedding, Chunk.item_id,
+                KnowledgeItem.type,
             )
-        )
+            .join(KnowledgeItem, KnowledgeItem.id == Chunk.item_id)
+            .where(Chunk.id.in_(chunk_ids))
+        )  # fmt: skip
         chunks = []
-        for chunk_id, terms, title, content, embedding in rows:
+        for chunk_id, terms, title, content, embedding, item_id, item_type in rows:
             if terms is None:  # indexed before terms were stored
                 title_terms, body_terms = self.terms_of(title, content)
             else:
                 title_terms, body_terms = split_terms(str(terms))
             vector = np.frombuffer(embedding, dtype=np.float32)
-            chunks.append(ChunkTerms(int(chunk_id), title_terms, body_terms, vector))
+            chunks.append(
+                ChunkTerms(
+                    int(chunk_id), title_terms, body_terms, vector, str(item_id), str(item_type)
+                )
+            )
         return chunks
 
     def _evict(self) -> None:

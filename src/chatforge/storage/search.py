@@ -19,6 +19,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from sqlalchemy import Connection, bindparam, text
@@ -52,6 +53,14 @@ class Weights:
     title: float = 1.0
     body: float = 1.0
     b: float = B
+
+
+class HeldChunk(NamedTuple):
+    """What a memory index knows of a chunk without asking the database."""
+
+    item_id: str
+    item_type: str
+    vector: np.ndarray
 
 
 class SearchIndex(ABC):
@@ -116,8 +125,8 @@ class SearchIndex(ABC):
     ) -> dict[int, float]:
         """Cosine similarity of the query to each given indexed chunk."""
 
-    def held_vectors(self, chatbot_id: str, chunk_ids: Sequence[int]) -> dict[int, np.ndarray]:
-        """Vectors of these chunks that the index holds in memory (none for a database index)."""
+    def held_chunks(self, chatbot_id: str, chunk_ids: Sequence[int]) -> dict[int, HeldChunk]:
+        """What the index holds in memory of these chunks (nothing, for a database index)."""
         return {}
 
     def idf(

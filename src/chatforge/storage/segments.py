@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from chatforge.storage.search import K1, Weights
+from chatforge.storage.search import K1, HeldChunk, Weights
 
 #: Segments at least this large rank vectors by a projection first, then re-score exactly.
 APPROXIMATE_FROM = 20_000
@@ -40,6 +40,8 @@ class ChunkTerms:
     title_terms: list[str]
     body_terms: list[str]
     vector: np.ndarray
+    item_id: str = ""
+    item_type: str = ""
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class Segment:
     slots: np.ndarray  # int32
     title_tf: np.ndarray  # float32
     body_tf: np.ndarray  # float32
+    items: np.ndarray  # object: each chunk's knowledge item id
+    types: np.ndarray  # object: each chunk's item type
     projection: np.ndarray | None = None  # float32 (d, p), for large segments
     projected: np.ndarray | None = None  # float32 (n, p)
 
@@ -61,6 +65,7 @@ class Segment:
     def nbytes(self) -> int:
         arrays = (self.ids, self.lengths, self.vectors, self.pointers, self.slots)
         extra = sum(a.nbytes for a in arrays) + self.title_tf.nbytes + self.body_tf.nbytes
+        extra += 2 * self.items.nbytes
         if self.projected is not None:
             extra += self.projected.nbytes
         return extra + 64 * len(self.vocabulary)
@@ -97,6 +102,8 @@ def build_segment(chunks: Sequence[ChunkTerms], dimensions: int) -> Segment:
         np.array([c.chunk_id for c in chunks], dtype=np.int64),
         lengths,
         vectors,
+        _strings([c.item_id for c in chunks]),
+        _strings([c.item_type for c in chunks]),
         vocabulary,
         occurrences,
         docs,
@@ -109,6 +116,7 @@ def merge_segments(segments: Sequence[Segment], alive: Sequence[np.ndarray]) -> 
     """One segment of the live chunks of ``segments``."""
     vocabulary: dict[str, int] = {}
     ids, lengths, vectors, terms, docs, title_tf, body_tf = [], [], [], [], [], [], []
+    items, types = [], []
     offset = 0
     for segment, live in zip(segments, alive, strict=True):
         words = sorted(segment.vocabulary, key=segment.vocabulary.__getitem__)
@@ -123,6 +131,8 @@ def merge_segments(segments: Sequence[Segment], alive: Sequence[np.ndarray]) -> 
         ids.append(segment.ids[live])
         lengths.append(segment.lengths[live])
         vectors.append(segment.vectors[live])
+        items.append(segment.items[live])
+        types.append(segment.types[live])
         offset += int(live.sum())
     merged_ids = np.concatenate(ids)
     order = np.argsort(merged_ids, kind="stable")
@@ -132,6 +142,8 @@ def merge_segments(segments: Sequence[Segment], alive: Sequence[np.ndarray]) -> 
         merged_ids[order],
         np.concatenate(lengths)[order],
         np.concatenate(vectors)[order],
+        np.concatenate(items)[order],
+        np.concatenate(types)[order],
         vocabulary,
         np.concatenate(terms),
         rank[np.concatenate(docs)],
@@ -144,6 +156,8 @@ def _assemble(
     ids: np.ndarray,
     lengths: np.ndarray,
     vectors: np.ndarray,
+    items: np.ndarray,
+    types: np.ndarray,
     vocabulary: dict[str, int],
     terms: np.ndarray,
     docs: np.ndarray,
@@ -171,9 +185,19 @@ def _assemble(
         slots=(keys % count).astype(np.int32),
         title_tf=title_tf,
         body_tf=body_tf,
+        items=items,
+        types=types,
         projection=projection,
         projected=projected,
     )
+
+
+def _strings(values: Sequence[str]) -> np.ndarray:
+    """An object array of strings, each distinct value stored once."""
+    interned: dict[str, str] = {}
+    found = np.empty(len(values), dtype=object)
+    found[:] = [interned.setdefault(v, v) for v in values]
+    return found
 
 
 def _principal_axes(vectors: np.ndarray) -> np.ndarray:
@@ -198,15 +222,18 @@ class Snapshot:
         self.nbytes = sum(s.nbytes for s in segments) + 80 * len(self.ids)
         self.starts = np.cumsum([0] + [len(s.ids) for s in segments])
 
-    def vectors_of(self, chunk_ids: Sequence[int]) -> dict[int, np.ndarray]:
-        """The vectors of those chunks that this snapshot holds (live or not)."""
+    def chunks_of(self, chunk_ids: Sequence[int]) -> dict[int, HeldChunk]:
+        """What this snapshot holds of those chunks (live or not): item, type and vector."""
         starts = self.starts
         found = {}
         for chunk_id in chunk_ids:
             slot = self.slot_of.get(int(chunk_id))
             if slot is not None:
                 n = int(np.searchsorted(starts, slot, side="right")) - 1
-                found[int(chunk_id)] = self.segments[n].vectors[slot - starts[n]]
+                segment, at = self.segments[n], slot - int(starts[n])
+                found[int(chunk_id)] = HeldChunk(
+                    str(segment.items[at]), str(segment.types[at]), segment.vectors[at]
+                )
         return found
 
     def idf(self, term: str) -> float:
