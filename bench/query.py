@@ -137,7 +137,7 @@ def run_backend(name: str, url: str | None, args: argparse.Namespace) -> dict[st
     ctx.ensure_search_index()
     with ctx.sessions() as session:
         key = keys.create_key(session, "bench").key
-        org_id = keys.authenticate(session, key)
+        org_id = keys.authenticate(ctx, key)
         chatbots = ChatbotService(ctx, session, org_id)
         found = chatbots.list()[:1] if reuse else []
         chatbot = found[0] if found else chatbots.create({"name": "bench"})

@@ -40,12 +40,12 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def get_organization_id(
-    session: SessionDep,
+    ctx: ContextDep,
     api_key: Annotated[str | None, Security(_api_key_header)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> str:
     """The organization of the caller's key (``x-api-key`` or ``Authorization: Bearer``)."""
-    return keys.authenticate(session, api_key or (bearer.credentials if bearer else None))
+    return keys.authenticate(ctx, api_key or (bearer.credentials if bearer else None))
 
 
 OrganizationDep = Annotated[str, Depends(get_organization_id)]
@@ -71,23 +71,17 @@ def get_knowledge_service(
 KnowledgeDep = Annotated[KnowledgeService, Depends(get_knowledge_service)]
 
 
-def get_query_service(
-    ctx: ContextDep, session: SessionDep, organization_id: OrganizationDep
-) -> QueryService:
+def get_query_service(ctx: ContextDep, organization_id: OrganizationDep) -> QueryService:
     """Query Knowledge scoped to the caller's organization."""
-    return QueryService(ctx, session, organization_id)
+    return QueryService(ctx, organization_id)
 
 
 QueryDep = Annotated[QueryService, Depends(get_query_service)]
 
 
-def get_chat_service(
-    ctx: ContextDep, session: SessionDep, organization_id: OrganizationDep
-) -> ChatService:
-    """Chat scoped to the caller's organization; it opens its own short transactions."""
-    # End the key check's transaction now: a stream lasts long, and on SQLite an open
-    # transaction holds the write lock that the chat's own writes wait for.
-    session.commit()
+def get_chat_service(ctx: ContextDep, organization_id: OrganizationDep) -> ChatService:
+    """Chat scoped to the caller's organization; it opens its own short transactions (a stream
+    lasts long, and on SQLite an open transaction would hold the write lock)."""
     return ChatService(ctx, organization_id)
 
 

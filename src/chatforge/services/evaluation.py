@@ -129,7 +129,7 @@ def evaluate_retrieval(
             )
             or 0
         )
-        service = QueryService(ctx, session, organization.id)
+        service = QueryService(ctx, organization.id)
         return [
             replace(
                 _score(service, chatbot.id, judged, judgements, docs_of_item, mode, report),

@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from chatforge.errors import BadRequest, NotFound, Unauthorized
+from chatforge.services.context import AppContext
 from chatforge.storage.models import ApiKey, Organization, utcnow
 
 KEY_PREFIX_LENGTH = 8
@@ -108,25 +109,26 @@ def revoke_key(session: Session, prefix: str) -> KeyInfo:
     return KeyInfo(key.prefix, org_name, key.created_at, key.last_used_at, key.revoked_at)
 
 
-def authenticate(session: Session, key: str | None) -> str:
-    """The organization id of an active key; raises :class:`Unauthorized` otherwise."""
+def authenticate(ctx: AppContext, key: str | None) -> str:
+    """The organization id of an active key; raises :class:`Unauthorized` otherwise.
+
+    The lookup reads through the read engine: on SQLite it never queues for the write lock, which
+    is written at most once a minute per key (``last_used_at``).
+    """
     if not key:
         raise Unauthorized("Missing API key: send it in the x-api-key header.")
-    row = session.execute(
-        select(ApiKey.id, ApiKey.organization_id, ApiKey.last_used_at).where(
-            ApiKey.key_hash == hash_key(key.strip()), ApiKey.revoked_at.is_(None)
-        )
-    ).first()
+    with ctx.reader().connect() as conn:
+        row = conn.execute(
+            select(ApiKey.id, ApiKey.organization_id, ApiKey.last_used_at).where(
+                ApiKey.key_hash == hash_key(key.strip()), ApiKey.revoked_at.is_(None)
+            )
+        ).first()
     if row is None:
-        session.rollback()
         raise Unauthorized("Invalid or revoked API key.")
     now = utcnow()
-    # Record use at most once a minute: a write on every request would serialise SQLite.
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
-        session.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
-    # End the transaction now: on SQLite it holds the write lock, which the rest of the request
-    # (and every other request waiting for a thread) must not wait behind.
-    session.commit()
+        with ctx.engine.begin() as conn:
+            conn.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
     return str(row.organization_id)
 
 

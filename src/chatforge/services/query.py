@@ -44,8 +44,9 @@ def retrieval_defaults(settings: dict[str, Any]) -> RetrievalDefaults:
 class QueryService:
     """Search a chatbot's knowledge, scoped to the caller's organization."""
 
-    def __init__(self, ctx: AppContext, session: Session, organization_id: str) -> None:
-        self.chatbots = ChatbotService(ctx, session, organization_id)
+    def __init__(self, ctx: AppContext, organization_id: str) -> None:
+        self.ctx = ctx
+        self.organization_id = organization_id
         self.retriever = Retriever(ctx)
 
     def query(
@@ -59,10 +60,10 @@ class QueryService:
         search_filter: SearchFilter | None = None,
     ) -> list[Hit]:
         """The chatbot's best chunks for ``query``; unset options use the chatbot's settings."""
-        chatbot = self.chatbots.get(chatbot_id)
-        defaults = retrieval_defaults(chatbot.settings)
-        # The read transaction of the ownership check must not stay open during the search.
-        self.chatbots.session.commit()
+        # Read-only: on SQLite the ownership check must not queue for the write lock.
+        with Session(self.ctx.reader()) as db:
+            chatbot = ChatbotService(self.ctx, db, self.organization_id).get(chatbot_id)
+            defaults = retrieval_defaults(chatbot.settings)
         return self.retriever.search(
             chatbot.id,
             query,
