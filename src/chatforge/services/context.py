@@ -58,7 +58,9 @@ class AppContext:
         read_engine = (
             create_db_engine(settings.resolved_database_url(), read_only=True)
             if engine.dialect.name == "sqlite"
-            else engine
+            # Reads need no transaction of their own on PostgreSQL (each statement already sees
+            # its own snapshot under READ COMMITTED): no BEGIN and ROLLBACK round trips.
+            else engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         return cls(
             read_engine=read_engine,
@@ -180,7 +182,7 @@ class AppContext:
     def close(self) -> None:
         """Release database connections."""
         self.engine.dispose()
-        if self.read_engine is not None and self.read_engine is not self.engine:
+        if self.read_engine is not None and self.read_engine.pool is not self.engine.pool:
             self.read_engine.dispose()
 
 

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -93,19 +94,23 @@ class Retriever:
         mode: Mode = DEFAULT_MODE,
         search_filter: SearchFilter | None = None,
         timings: dict[str, float] | None = None,
+        conn: Connection | None = None,
     ) -> list[Hit]:
         """The best chunks for ``query``, best first.
 
-        The caller has checked that the chatbot belongs to its organization. When ``timings``
-        is given, the seconds spent in each stage are added to it (for benchmarks).
+        The caller has checked that the chatbot belongs to its organization. It may pass the
+        read connection it checked that on (``ctx.reader()``); otherwise the search takes one.
+        When ``timings`` is given, the seconds spent in each stage are added to it (for
+        benchmarks).
         """
         clock = _Clock(timings)
         terms = analyze(query)
         vector = self.ctx.embedder.embed_query(query) if mode != "keyword" else None
         clock.lap("embed")
         index = self.ctx.search_index
+        index.begin_search()
         depth = max(self.config.candidates, limit)
-        with self.ctx.reader().connect() as conn:
+        with nullcontext(conn) if conn is not None else self.ctx.reader().connect() as conn:
             only = self._restrict(conn, chatbot_id, search_filter) if search_filter else None
             if only is not None and not only:
                 return []

@@ -158,6 +158,9 @@ class MemorySearchIndex(SearchIndex):
         found = zip(snapshot.ids[slots].tolist(), cosines.tolist(), strict=True)
         return sorted(found, key=lambda kv: (-kv[1], kv[0]))
 
+    def begin_search(self) -> None:
+        self._last.seen = None
+
     def held_chunks(self, chatbot_id: str, chunk_ids: Sequence[int]) -> dict[int, HeldChunk]:
         # Whichever snapshot is held: a chunk id is never reused, and a chunk's item, type and
         # vector never change.
@@ -200,7 +203,8 @@ class MemorySearchIndex(SearchIndex):
     def snapshot(self, conn: Connection, chatbot_id: str) -> Snapshot | None:
         """The chatbot's up-to-date memory copy, or None when it does not fit the budget.
 
-        The calls of one search, on one connection, see the same copy: its version is read once.
+        The calls of one search (from ``begin_search``), on one connection, see the same copy:
+        its version is read once.
         """
         if self.budget <= 0:
             return None

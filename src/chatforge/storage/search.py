@@ -125,6 +125,9 @@ class SearchIndex(ABC):
     ) -> dict[int, float]:
         """Cosine similarity of the query to each given indexed chunk."""
 
+    def begin_search(self) -> None:
+        """Marks the start of a search on this thread (see ``MemorySearchIndex.snapshot``)."""
+
     def held_chunks(self, chatbot_id: str, chunk_ids: Sequence[int]) -> dict[int, HeldChunk]:
         """What the index holds in memory of these chunks (nothing, for a database index)."""
         return {}
