@@ -159,6 +159,26 @@ def test_files_ingested_twice_are_stored_and_indexed_once(
     assert first.exists(), "the user's file must be copied, never moved"
 
 
+def test_a_folder_with_a_known_file_and_a_new_one_indexes_the_new_one(
+    tmp_path: Path, env: dict[str, str], ctx: AppContext, chatbot_id: str
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    known = make_pdf(docs / "guide.pdf", [PAGE])
+    assert ingest(env, chatbot_id, known).exit_code == 0
+    make_text(docs / "faq.txt", ["Opening hours are nine to five.", LOREM])
+
+    started = time.perf_counter()
+    result = ingest(env, chatbot_id, docs)
+
+    assert result.exit_code == 0, result.output
+    assert "(1 new, 1 already in the knowledge base)" in result.stdout
+    assert summary_number(result, "Ready") == 2
+    assert "Pending" not in result.stdout
+    assert time.perf_counter() - started < 30, "the command must not wait on its own lock"
+    assert items_by_source(ctx)["docs/faq.txt"].status == "ready"
+
+
 def test_unknown_chatbot_is_a_usage_error(
     tmp_path: Path, env: dict[str, str], chatbot_id: str
 ) -> None:

@@ -229,12 +229,12 @@ class KnowledgeService:
         ids = [item.id for item in items]
         deadline = time.monotonic() + timeout
         while True:
-            self.session.expire_all()
+            # Only these rows are read again: expiring every object would make the caller's
+            # next look at any other one begin a transaction (on SQLite, the write lock).
+            query = select(KnowledgeItem).where(KnowledgeItem.id.in_(ids))
             fresh = {
                 item.id: item
-                for item in self.session.scalars(
-                    select(KnowledgeItem).where(KnowledgeItem.id.in_(ids))
-                )
+                for item in self.session.scalars(query.execution_options(populate_existing=True))
             }
             done = all(fresh[i].status in ("ready", "failed") for i in ids if i in fresh)
             if done or time.monotonic() >= deadline:

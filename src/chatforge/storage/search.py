@@ -127,6 +127,7 @@ class SearchIndex(ABC):
 
     def begin_search(self) -> None:
         """Marks the start of a search on this thread (see ``MemorySearchIndex.snapshot``)."""
+        return None  # a database index keeps nothing between the calls of a search
 
     def held_chunks(self, chatbot_id: str, chunk_ids: Sequence[int]) -> dict[int, HeldChunk]:
         """What the index holds in memory of these chunks (nothing, for a database index)."""

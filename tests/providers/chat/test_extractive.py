@@ -15,6 +15,7 @@ from chatforge.providers.chat import (
     complete,
 )
 from chatforge.providers.chat._text import content_terms, split_sentences, stem
+from chatforge.rag.chunking import qna_chunk
 
 EVEREST = passage(
     1,
@@ -71,6 +72,16 @@ async def test_quotes_the_knowledge_never_the_stored_chunk_header() -> None:
     answer = await ask("What warranty does a kettle carry?", (stored,))
 
     assert answer == "Every kettle carries a two-year warranty against manufacturing defects. [1]"
+
+
+async def test_answers_with_a_qna_pairs_answer_never_its_question() -> None:
+    pair = qna_chunk("Do you ship to Canada?", "Yes. Delivery there takes about ten days.")
+    stored = passage(1, pair.content, title="Do you ship to Canada?")
+
+    for question in ("Do you ship to Canada?", "Can you deliver to Canada?"):
+        answer = await ask(question, (stored, EIFFEL))
+
+        assert answer == "Yes. [1] Delivery there takes about ten days. [1]"
 
 
 async def test_picks_the_sentence_that_answers_among_those_of_a_passage() -> None:

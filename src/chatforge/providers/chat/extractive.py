@@ -34,6 +34,8 @@ from chatforge.providers.chat.spec import ProviderConfig, ProviderSpec
 
 NOT_FOUND_ANSWER = "I couldn't find this in my knowledge base."
 _OKCHAT_HEADER = re.compile(r"\ATitle: [^\n]*\nChunk: \d+\n\nContent:\n")
+#: A Q&A pair's stored form; its title is the question, and only the answer is quotable.
+_QNA_HEADER = re.compile(r"\ATitle: [^\n]*\nChunk: \d+\n\nQuestion: [^\n]*\n\nAnswer: ")
 #: Retrieval similarity (calibrated, in [0, 1]) below which a passage is not quoted. On SQuAD
 #: (dev-a, two articles held out of the knowledge base), the best passage of 97.8 % of the
 #: answerable questions is above it and that of 73 % of the unanswerable ones below it; with it
@@ -63,6 +65,7 @@ class _Sentence:
     text: str
     terms: frozenset[str]
     bigrams: frozenset[tuple[str, str]]
+    answer: bool = False  # part of a Q&A pair's answer: its question says what it is about
 
 
 @dataclass(frozen=True)
@@ -182,7 +185,8 @@ class ExtractiveModel(ChatModel):
         for index, sentence in enumerate(sentences):
             ref = sentence.passage.ref
             similar = semantic is not None and semantic[index] >= self._min_semantic
-            if not (sentence.terms & weights.keys() or similar):
+            # An answer of a Q&A pair ("Yes, in about ten days.") need not repeat its question.
+            if not (sentence.terms & weights.keys() or similar or sentence.answer):
                 continue
             # The title states the topic of every sentence under it ("Its elevation is ..."
             # under "Mount Everest"), so its words count as said by each of them.
@@ -223,23 +227,28 @@ class ExtractiveModel(ChatModel):
 
 def _sentences(passage: Passage) -> list[_Sentence]:
     # A chunk is stored in okchat's form: its "Title: ...\nChunk: n\n\nContent:\n" header is
-    # not a sentence of the knowledge and must never be quoted.
-    body = _OKCHAT_HEADER.sub("", passage.content, count=1)
+    # not a sentence of the knowledge and must never be quoted; nor is a Q&A pair's question.
+    qna = _QNA_HEADER.match(passage.content)
+    if qna is not None:
+        body = passage.content[qna.end() :]
+    else:
+        body = _OKCHAT_HEADER.sub("", passage.content, count=1)
     return [
-        _Sentence(passage, position, text, terms, pairs)
-        for position, (text, terms, pairs) in enumerate(_analyse(body))
+        _Sentence(passage, position, text, terms, pairs, answer=qna is not None)
+        for position, (text, terms, pairs) in enumerate(_analyse(body, every=qna is not None))
     ]
 
 
 @lru_cache(maxsize=4096)  # popular passages are retrieved by chat after chat
 def _analyse(
-    content: str,
+    content: str, *, every: bool = False
 ) -> tuple[tuple[str, frozenset[str], frozenset[tuple[str, str]]], ...]:
-    """The sentences of a passage that have content words, with their terms and term pairs."""
+    """The sentences of a passage that have content words (``every`` sentence of an answer),
+    with their terms and term pairs."""
     result = []
     for text in _text.split_sentences(content):
         terms = _text.content_terms(text)
-        if terms:
+        if terms or every:
             result.append((text, frozenset(terms), frozenset(itertools.pairwise(terms))))
     return tuple(result)
 
