@@ -113,6 +113,20 @@ def test_a_session_token_keeps_one_session_and_no_token_makes_new_ones(api: Test
     assert session["sns_user_id"] == "visitor-1" and session["platform"] == "web"
 
 
+def test_a_follow_up_question_is_answered_from_what_it_follows(api: TestClient) -> None:
+    bot = make_store_bot(api)
+
+    first = answer(api, bot["id"], "How much does standard shipping cost?", token="v")
+    body = answer(api, bot["id"], "How long does it take?", token="v")
+    fresh = answer(api, bot["id"], "How long does it take?")
+
+    assert "4.99 euros" in first["response"]
+    assert "3 to 5 business days" in body["response"]
+    searched = body["message"]["metadata"]["search_query"]
+    assert searched == "How much does standard shipping cost? How long does it take?"
+    assert fresh["response"] == NOT_FOUND_ANSWER  # without the conversation, "it" is unknown
+
+
 def test_human_mode_stores_the_message_and_gives_no_answer(api: TestClient) -> None:
     bot = make_store_bot(api)
     session_id = answer(api, bot["id"], "Hello", token="v")["session_id"]

@@ -11,6 +11,7 @@ from chatforge.rag.prompt import (
     build_prompt,
     clean_rewrite,
     fit_history,
+    follow_up_query,
     standalone_question_prompt,
 )
 
@@ -112,3 +113,29 @@ def test_a_rewrite_is_its_first_line_unquoted_or_the_question_itself() -> None:
     assert clean_rewrite("Question: Where is it?", "x") == "Where is it?"
     assert clean_rewrite("   ", "fallback") == "fallback"
     assert clean_rewrite("y" * 600, "fallback") == "fallback"
+
+
+def test_a_follow_up_is_searched_after_the_question_it_follows() -> None:
+    history = [
+        Turn("user", "How long is the warranty?"),
+        Turn("assistant", "Two years. [1]"),
+    ]
+
+    assert follow_up_query(history, "Can I get it extended?") == (
+        "How long is the warranty? Can I get it extended?"
+    )
+    assert follow_up_query(history, "And in Canada?") == (
+        "How long is the warranty? And in Canada?"
+    )
+
+
+def test_a_question_that_stands_alone_is_searched_as_it_is() -> None:
+    history = [Turn("user", "How long is the warranty?"), Turn("assistant", "Two years. [1]")]
+
+    for question in (
+        "Do you ship to Canada, and how much does shipping cost there?",
+        "Which payment methods do you accept?",
+        "How long is the warranty?",
+    ):
+        assert follow_up_query(history, question) == question
+    assert follow_up_query([], "Is it open?") == "Is it open?"

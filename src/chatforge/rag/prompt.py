@@ -185,6 +185,46 @@ def standalone_question_prompt(
     return [Turn("system", REWRITE_INSTRUCTIONS), Turn("user", content)]
 
 
+#: Words by which a short question points back at the conversation ("Is it open on Sundays?").
+_POINTERS = frozenset(
+    [
+        "it",
+        "its",
+        "they",
+        "them",
+        "their",
+        "this",
+        "that",
+        "these",
+        "those",
+        "he",
+        "him",
+        "his",
+        "she",
+        "her",
+    ]
+)
+_FOLLOW_UP_WORDS = 8
+
+
+def follow_up_query(history: Sequence[Turn], question: str) -> str:
+    """The question, after the user's previous one when it reads as a follow-up.
+
+    For models that cannot rewrite a question to stand alone (the extractive model): a follow-up
+    is a short question that points back ("Can I get it extended?") or is too short to stand
+    alone ("And to Canada?"). Searching it after the question it follows finds what "it" is.
+    """
+    previous = next(
+        (t.content.strip() for t in reversed(history) if t.role == "user" and t.content.strip()),
+        None,
+    )
+    words = re.findall(r"[a-z']+", question.lower())
+    points_back = len(words) <= _FOLLOW_UP_WORDS and not _POINTERS.isdisjoint(words)
+    if previous is None or previous == question.strip() or not (len(words) <= 3 or points_back):
+        return question
+    return f"{previous} {question.strip()}"
+
+
 def clean_rewrite(text: str, fallback: str, max_chars: int = 500) -> str:
     """The rewritten question from a model's reply: its first line, unquoted, or ``fallback``."""
     line = next((part.strip() for part in text.strip().splitlines() if part.strip()), "")

@@ -40,6 +40,7 @@ from chatforge.rag.prompt import (
     Turn,
     build_prompt,
     clean_rewrite,
+    follow_up_query,
     standalone_question_prompt,
 )
 from chatforge.services import sessions
@@ -228,9 +229,12 @@ class ChatService:
             model = self._model(turn)
             if model.generative and turn.history:
                 query = await self._standalone(model, turn)
+            elif turn.history:
+                query = follow_up_query(turn.history, turn.question)
             sources = await self._retrieve(turn, query)
             yield SourcesFound(sources)
-            request = self._request(turn, sources)
+            # A model that reads only the question (extractive) reads the follow-up in context.
+            request = self._request(turn, sources, turn.question if model.generative else query)
             usage: Usage | None = None
             events = await stack.enter_async_context(streaming(model, request))
             async for event in events:
@@ -306,7 +310,9 @@ class ChatService:
             for index, h in enumerate(hits, start=1)
         )
 
-    def _request(self, turn: PreparedTurn, sources: tuple[Source, ...]) -> ChatRequest:
+    def _request(
+        self, turn: PreparedTurn, sources: tuple[Source, ...], question: str
+    ) -> ChatRequest:
         config = self.ctx.settings.models
         prompt = build_prompt(
             turn.persona,
@@ -317,7 +323,7 @@ class ChatService:
         )
         return ChatRequest(
             messages=_messages(prompt),
-            question=turn.question,
+            question=question,
             passages=tuple(
                 Passage(s.ref, s.knowledge_id, s.title, s.source, s.content, s.similarity)
                 for s in sources

@@ -84,6 +84,18 @@ def content_terms(text: str) -> list[str]:
     return [stem(w) for w in words(text) if w not in STOPWORDS and not _is_possessive_stop(w)]
 
 
+def measure_terms(question: str) -> frozenset[str]:
+    """The stems of the measures a question asks about ("how long", "how tall").
+
+    Such a word says what kind of answer is wanted. An answer may repeat it ("330 metres tall")
+    or not ("within 5 days" for "how long"), so its absence must not count against a sentence.
+    """
+    tokens = words(question)
+    return frozenset(
+        stem(w) for n, w in enumerate(tokens) if n and tokens[n - 1] == "how" and w in _MEASURES
+    )
+
+
 def _is_possessive_stop(word: str) -> bool:
     return word.endswith(("'s", "’s")) and word[:-2] in STOPWORDS
 
@@ -158,9 +170,10 @@ _NUMBER = re.compile(
     re.IGNORECASE,
 )
 _NAME = re.compile(r"(?<!^)(?<![.!?] )\b[A-Z][a-z]+")
-_HOW_MEASURE = re.compile(
-    r"\bhow (?:many|much|long|far|old|tall|high|big|large|deep|wide|often|heavy|fast)\b"
+_MEASURES = frozenset(
+    """many much long far old tall high big large deep wide often heavy fast""".split()  # noqa: SIM905
 )
+_HOW_MEASURE = re.compile(rf"\bhow (?:{'|'.join(sorted(_MEASURES))})\b")
 _WHEN = ("when", "what year", "in what year", "which year", "what date", "on what date")
 
 

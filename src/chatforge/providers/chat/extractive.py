@@ -171,7 +171,9 @@ class ExtractiveModel(ChatModel):
         """Score every quotable sentence, best first; empty when none is relevant enough."""
         idf = _idf(query, sentences)
         weights = {term: idf[term] for term in query}
-        total = sum(weights.values())
+        # A measure ("how long") counts where a sentence says it, and nowhere against it.
+        soft = _text.measure_terms(question)
+        total = sum(w for t, w in weights.items() if t not in soft) or sum(weights.values())
         pairs = set(itertools.pairwise(query))
         titles: dict[int, frozenset[str]] = {}
         passage_terms: dict[int, frozenset[str]] = {}
