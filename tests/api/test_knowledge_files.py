@@ -277,6 +277,8 @@ def test_png_named_pdf_is_refused_with_415_and_nothing_is_stored(
     error = response.json()["error"]
     assert error["code"] == "unsupported_media_type"
     assert "PDF, DOCX, PPTX, XLSX, HTML, Markdown" in error["message"]
+    assert error["message"].startswith("report.pdf: Unsupported file type")  # which file
+    assert error["details"]["file"] == "report.pdf"
     # One unsupported file refuses the whole request: the good one is not kept either.
     assert items_in_db(ctx) == []
     assert stored_files(ctx) == []

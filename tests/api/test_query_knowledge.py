@@ -122,6 +122,7 @@ def test_qna_whose_question_matches_comes_first(api: TestClient, shop: dict[str,
     first = response.json()["results"][0]
     assert first["content"].startswith("Title: Do you ship to Canada?\nChunk: 1\n\nQuestion:")
     assert first["similarity"] >= 0.8
+    assert first["similarity"] == round(first["similarity"], 6)
 
 
 def test_filter_by_type_and_by_item(api: TestClient, shop: dict[str, Any]) -> None:

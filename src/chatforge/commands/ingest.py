@@ -116,8 +116,8 @@ def record(
         return
     try:
         (item,) = knowledge.add_files(chatbot_id, [Upload(filename=file.name, path=copy)])
-    except UnsupportedMediaType as exc:
-        run.skipped.append((file.name, exc.message))
+    except UnsupportedMediaType as exc:  # its message starts with the file's name
+        run.skipped.append((file.name, exc.message.removeprefix(f"{file.name}: ")))
         return
     finally:
         copy.unlink(missing_ok=True)  # add_files moved it into the store, unless it failed

@@ -153,7 +153,12 @@ class ChatService:
         if last is None or last.role != "user" or not last.content.strip():
             raise ValidationFailed(
                 "The last message must be the user's, with content.",
-                details=[{"field": "messages", "message": "the last message must be role user"}],
+                details=[
+                    {
+                        "field": "messages",
+                        "message": "the last message must be a user message with content",
+                    }
+                ],
             )
         return await anyio.to_thread.run_sync(self._prepare, chatbot_id, messages, incoming)
 

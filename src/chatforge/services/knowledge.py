@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from chatforge.errors import NotFound, ValidationFailed
+from chatforge.errors import NotFound, UnsupportedMediaType, ValidationFailed
 from chatforge.rag.filetypes import detect_kind
 from chatforge.services.chatbots import ChatbotService
 from chatforge.services.context import AppContext
@@ -109,7 +109,13 @@ class KnowledgeService:
         """
         chatbot = self.chatbots.get(chatbot_id)
         for upload in uploads:
-            detect_kind(upload.path, filename=upload.filename)
+            try:
+                detect_kind(upload.path, filename=upload.filename)
+            except UnsupportedMediaType as exc:  # say which of the files it was
+                raise UnsupportedMediaType(
+                    f"{upload.filename}: {exc.message}",
+                    details={**(exc.details or {}), "file": upload.filename},
+                ) from exc
         items: list[KnowledgeItem] = []
         stored: list[str] = []
         digests = [sha256_file(upload.path) for upload in uploads]

@@ -185,7 +185,9 @@ class Retriever:
         answers = np.array([r.item_type == "qna" for r in rows], dtype=bool) & (
             cosines >= QNA_MATCH if vector is not None else False
         )
-        similarity = np.where(answers, np.maximum(similarity, np.round(cosines, 6)), similarity)
+        # float64 before rounding: a rounded float32 reads as 0.8665940165519714 in JSON.
+        matched = np.round(cosines.astype(np.float64), 6)
+        similarity = np.where(answers, np.maximum(similarity, matched), similarity)
         ids = np.array([r.chunk_id for r in rows], dtype=np.int64)
         order = np.lexsort((ids, -similarity, ~answers))
         ranked: list[_Ranked] = []
