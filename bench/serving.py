@@ -27,7 +27,8 @@ def free_port() -> int:
 def start_server(
     settings: Settings, *, workers: int = 1, timeout: float = 120
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """Run ``chatforge serve`` on the settings' database; returns it and its base URL."""
+    """Run ``chatforge serve`` on the settings' database; returns it and its base URL once it is
+    ready and its search memory warm."""
     port = free_port()
     env = {
         **os.environ,
@@ -42,12 +43,19 @@ def start_server(
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
+    # Ready once its search memory is warm (docs/retrieval.md): until then the database's own
+    # indexes answer, and the figures would measure those. Each worker process warms its own,
+    # so several answers in a row must say so.
+    warm_in_a_row = 0
     while time.monotonic() < deadline and process.poll() is None:
         try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+            ready = httpx.get(f"{base}/readyz", timeout=2)
+            warm = ready.status_code == 200 and ready.json().get("search") == "warm"
+            warm_in_a_row = warm_in_a_row + 1 if warm else 0
+            if warm_in_a_row >= 3 * workers:
                 return process, base
         except httpx.TransportError:
-            pass
+            warm_in_a_row = 0
         time.sleep(0.2)
     process.terminate()
     raise SystemExit(f"chatforge serve did not start at {base}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from fastapi.testclient import TestClient
 
 
@@ -40,7 +42,12 @@ def test_body_that_is_not_an_object_is_422(api: TestClient) -> None:
 
 def test_healthz_and_readyz(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
-    assert client.get("/readyz").json() == {"status": "ready"}
+    assert client.get("/readyz").json()["status"] == "ready"
+    # The start-up load into search memory ends (at once: nothing is indexed yet).
+    deadline = time.monotonic() + 10
+    while client.get("/readyz").json()["search"] == "warming" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert client.get("/readyz").json() == {"status": "ready", "search": "warm"}
 
 
 def test_cors_allows_any_origin_for_key_calls(api: TestClient) -> None:

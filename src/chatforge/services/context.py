@@ -45,6 +45,8 @@ class AppContext:
     _embedder: Embedder | None = None
     _search_index: SearchIndex | None = None
     _models: ModelRegistry | None = None
+    #: Set once the start-up load of chatbots into search memory is over (``warm_search``).
+    search_warmed: threading.Event = field(default_factory=threading.Event)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     @classmethod

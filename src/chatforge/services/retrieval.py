@@ -274,7 +274,15 @@ class Retriever:
 
 def warm_search(ctx: AppContext, stop: threading.Event) -> None:
     """Load the chatbots whose knowledge changed last into search memory (at start-up, on a
-    thread), so that their first searches need not wait; until then the database answers."""
+    thread), so that their first searches need not wait; until then the database answers.
+    ``ctx.search_warmed`` is set when it is over, whatever the outcome (``/readyz`` says so)."""
+    try:
+        _warm(ctx, stop)
+    finally:
+        ctx.search_warmed.set()
+
+
+def _warm(ctx: AppContext, stop: threading.Event) -> None:
     index = ctx.search_index
     if not isinstance(index, MemorySearchIndex) or index.budget <= 0:
         return

@@ -22,10 +22,14 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", summary="The database is reachable and migrated")
 def readyz(ctx: ContextDep) -> JSONResponse:
+    """Ready once the database is reachable and migrated. ``search`` is ``warming`` while the
+    start-up load of chatbots into search memory runs (searches are answered meanwhile, by
+    the database's indexes), then ``warm``."""
     problem = health.readiness_problem(ctx)
     if problem:
         return error_response(503, "not_ready", problem)
-    return JSONResponse({"status": "ready"})
+    search = "warm" if ctx.search_warmed.is_set() else "warming"
+    return JSONResponse({"status": "ready", "search": search})
 
 
 @router.get("/media/{key:path}", summary="A public file (chatbot avatars)", include_in_schema=False)
