@@ -45,7 +45,8 @@ def reference_bm25(live: list[ChunkTerms], terms: list[str], weights: Weights) -
         total = 0.0
         for term in terms:
             df = sum(1 for c in live if term in c.title_terms or term in c.body_terms)
-            idf = max(1e-6, np.log((len(live) - df + 0.5) / (df + 0.5)))
+            # with the prior: 50 pseudo-chunks, 2.5 of which hold the term
+            idf = max(1e-6, np.log((len(live) + 50 - df - 2.5 + 0.5) / (df + 2.5 + 0.5)))
             tf = weights.title * chunk.title_terms.count(term)
             tf += weights.body * chunk.body_terms.count(term)
             if tf:
@@ -135,3 +136,16 @@ def test_large_segments_rescore_their_shortlist_exactly() -> None:
     assert len(set(slots.tolist()) & set(best(exact, 10).tolist())) >= 8
     # A filter searches exactly among the allowed chunks.
     assert filtered_slots.tolist() == best(np.where(allowed, exact, -np.inf), 10).tolist()
+
+
+def test_a_tiny_knowledge_base_still_tells_matching_terms_from_missing_ones() -> None:
+    vector = np.ones(DIMENSIONS, dtype=np.float32) / np.sqrt(DIMENSIONS)
+    only = ChunkTerms(1, ["handbook"], ["warranti", "two", "year", "kettl"], vector)
+    snapshot = Snapshot(1, [build_segment([only], DIMENSIONS)], [np.ones(1, dtype=bool)])
+
+    matched, missing = snapshot.idf("warranti"), snapshot.idf("long")
+
+    # Plain idf would give 0 to a term of the only chunk, making every question with one
+    # missing word look unrelated to the whole knowledge base.
+    assert 0.8 * missing < matched < missing
+    assert snapshot.bm25(["warranti"], Weights())[0] > 0.5 * matched

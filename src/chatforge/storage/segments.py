@@ -15,14 +15,13 @@ MiniLM chunks; bench/RESULTS.md).
 
 from __future__ import annotations
 
-import math
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from chatforge.storage.search import K1, HeldChunk, Weights
+from chatforge.storage.search import K1, HeldChunk, Weights, smoothed_idf
 
 #: Segments at least this large rank vectors by a projection first, then re-score exactly.
 APPROXIMATE_FROM = 20_000
@@ -237,13 +236,13 @@ class Snapshot:
         return found
 
     def idf(self, term: str) -> float:
-        """FTS5's idf over the live chunks."""
+        """FTS5's idf over the live chunks, with ``PRIOR_CHUNKS`` pseudo-chunks added."""
         n = 0
         for segment, live in zip(self.segments, self.alive, strict=True):
             found = segment.postings(term)
             if found is not None:
                 n += int(np.count_nonzero(live[segment.slots[found]]))
-        return max(1e-6, math.log((self.total - n + 0.5) / (n + 0.5)))
+        return smoothed_idf(self.total, n)
 
     def bm25(self, terms: Sequence[str], weights: Weights) -> np.ndarray:
         """BM25 of every slot (zero where no term matches or the chunk is not live)."""
