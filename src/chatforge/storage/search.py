@@ -2,8 +2,9 @@
 
 SQLite (here): FTS5 (native BM25) and sqlite-vec (exact cosine KNN, partitioned by chatbot).
 PostgreSQL (``search_postgres``): a tsvector table with a GIN index scored with the same BM25 as
-FTS5, and pgvector with an HNSW index. Both hold only the chunks that retrieval may return; the chunks table keeps every
-chunk's text and embedding, so these indexes can always be rebuilt from it.
+FTS5, and pgvector with an HNSW index. Both hold only the chunks that retrieval may return; the
+chunks table keeps every chunk's text and embedding, so these indexes can always be rebuilt from
+it.
 
 Keyword text arrives already analysed (lower-cased, stemmed, stop words removed, by
 ``rag.text``), so both databases see the same terms and score them with the same formula:
