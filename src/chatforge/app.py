@@ -55,6 +55,8 @@ def create_app(settings: Settings | None = None, *, public_base_url: str | None 
             threading.Thread(
                 target=warm_search, args=(ctx, stop_warming), name="chatforge-warm", daemon=True
             ).start()
+        else:  # nothing to warm before a migration; searches load chatbots as they come
+            ctx.search_warmed.set()
         if settings.ingestion.worker and ready:
             ctx.ensure_search_index()
             worker = BackgroundWorker(ctx)

@@ -36,18 +36,5 @@ def test_unwrap_joins_paragraph_lines_but_keeps_sentence_ends_and_lists() -> Non
     )
 
 
-def test_unwrap_keeps_a_heading_line_a_paragraph_of_its_own() -> None:
-    page = (
-        "Owner's Guide\nThank you for buying the kettle.\nWarranty\nThe kettle is covered for"
-        "\nthree years.\nCare instructions\nDescale it monthly.\nShort line\nand its end."
-    )
-
-    assert clean_text(page, unwrap=True) == (
-        "Owner's Guide\n\nThank you for buying the kettle.\n\nWarranty\n\nThe kettle is "
-        "covered for three years.\n\nCare instructions\n\nDescale it monthly.\nShort line "
-        "and its end."
-    )
-
-
 def test_nothing_readable_cleans_to_empty() -> None:
     assert clean_text(" \x01\x02 \n\n\t ") == ""

@@ -134,7 +134,11 @@ def test_a_question_that_stands_alone_is_searched_as_it_is() -> None:
 
     for question in (
         "Do you ship to Canada, and how much does shipping cost there?",
+        "Do you have a plan that includes SSO?",
         "Which payment methods do you accept?",
+        "Opening hours?",
+        "Thanks!",
+        "Как долго действует гарантия?",
         "How long is the warranty?",
     ):
         assert follow_up_query(history, question) == question

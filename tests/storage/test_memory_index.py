@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from tests.factories.knowledge import add, patch, ready
 
 from chatforge.rag.text import analyze
@@ -74,6 +75,21 @@ def test_memory_search_gives_the_database_index_answers(
         assert [i for i, _ in near_memory] == [i for i, _ in near_database]
         assert [s for _, s in near_memory] == pytest.approx([s for _, s in near_database], abs=1e-5)
         assert idf_memory == pytest.approx(idf_database, rel=1e-6)
+
+
+def test_the_database_vector_search_keeps_its_hnsw_settings_on_a_read_connection(
+    ctx: AppContext, shop: dict[str, Any]
+) -> None:
+    if ctx.engine.dialect.name != "postgresql":
+        pytest.skip("HNSW settings are PostgreSQL's")
+    vector = ctx.embedder.embed_query("kettle warranty")
+    with ctx.reader().connect() as conn:
+        found = memory(ctx).inner.vector(conn, shop["id"], vector, 120)
+        # SET LOCAL outside a transaction is ignored (a warning only): the scan would stop at
+        # the default 40 neighbours of every tenant, then filter to this chatbot.
+        assert conn.execute(text("SHOW hnsw.ef_search")).scalar() == "120"
+        assert conn.execute(text("SHOW hnsw.iterative_scan")).scalar() == "relaxed_order"
+    assert len(found) == len(TOPICS)
 
 
 def test_every_process_sees_a_disable_and_an_addition_at_once(

@@ -31,6 +31,8 @@ def chunks(first_id: int, count: int, seed: int) -> list[ChunkTerms]:
                 title_terms=list(rng.choice(WORDS, size=int(rng.integers(1, 4)))),
                 body_terms=list(rng.choice(WORDS, size=int(rng.integers(5, 30)))),
                 vector=vector / np.linalg.norm(vector),
+                item_id=f"item-{first_id + n}",
+                item_type="text",
             )
         )
     return made
@@ -119,7 +121,8 @@ def test_large_segments_rescore_their_shortlist_exactly() -> None:
     vectors = rng.normal(size=(count, 64)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     segment = build_segment(
-        [ChunkTerms(n + 1, [], ["w1"], vectors[n]) for n in range(count)], dimensions=64
+        [ChunkTerms(n + 1, [], ["w1"], vectors[n], "item", "text") for n in range(count)],
+        dimensions=64,
     )
     snapshot = Snapshot(1, [segment], [np.ones(count, dtype=bool)])
     query = vectors[1234]
@@ -140,7 +143,7 @@ def test_large_segments_rescore_their_shortlist_exactly() -> None:
 
 def test_a_tiny_knowledge_base_still_tells_matching_terms_from_missing_ones() -> None:
     vector = np.ones(DIMENSIONS, dtype=np.float32) / np.sqrt(DIMENSIONS)
-    only = ChunkTerms(1, ["handbook"], ["warranti", "two", "year", "kettl"], vector)
+    only = ChunkTerms(1, ["handbook"], ["warranti", "two", "year", "kettl"], vector, "i", "text")
     snapshot = Snapshot(1, [build_segment([only], DIMENSIONS)], [np.ones(1, dtype=bool)])
 
     matched, missing = snapshot.idf("warranti"), snapshot.idf("long")

@@ -226,10 +226,6 @@ def ingest(
     console = Console(stderr=True)
     run = Run()
     with opened(settings) as ctx, ctx.sessions() as session:
-        # The items are read after their transactions end, to show progress. Reloading them
-        # there would begin a transaction that holds SQLite's write lock while the bar waits,
-        # and this run's own worker could not record its work.
-        session.expire_on_commit = False
         try:
             knowledge = operator.knowledge_service(ctx, session, chatbot_id)
             chatbot = knowledge.chatbots.get(chatbot_id.strip())

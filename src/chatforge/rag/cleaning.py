@@ -36,10 +36,6 @@ _HYPHEN_BREAK = re.compile(r"(\w)-\n(\w)")
 # A line break inside a paragraph: the line does not end a sentence or a clause, and the next
 # line neither is blank nor starts a list item.
 _SOFT_BREAK = re.compile(r"(?<=[^\s.!?:;。！？])\n(?![\n•▪◦*\-–]|\d{1,3}[.)]\s)")
-# A heading line: at the start or after a sentence end, short, capitalised, without an end of its
-# own, and followed by a capitalised line ("Warranty" above "The kettle is covered ...").
-_HEADING = re.compile(r"(\A|(?<=[.!?:])\n|\n\n)([A-Z][^\n.!?:;]{0,49})\n(?=[A-Z])")
-_HEADING_WORDS = 6
 
 
 def clean_text(text: str, *, dehyphenate: bool = False, unwrap: bool = False) -> str:
@@ -54,8 +50,7 @@ def clean_text(text: str, *, dehyphenate: bool = False, unwrap: bool = False) ->
         dehyphenate: Join words a PDF broke across lines (``"infor-\\nmation"`` becomes
             ``"information"``); only when the next line goes on in lower case.
         unwrap: Join the lines of a paragraph that a PDF broke at its column width, keeping
-            breaks after a sentence end and before list items; a short heading line becomes a
-            paragraph of its own.
+            breaks after a sentence end and before list items.
 
     Returns:
         The cleaned text, stripped; empty when nothing readable was left.
@@ -67,16 +62,8 @@ def clean_text(text: str, *, dehyphenate: bool = False, unwrap: bool = False) ->
     if dehyphenate:
         text = _HYPHEN_BREAK.sub(_join_hyphenated, text)
     if unwrap:
-        text = _HEADING.sub(_own_paragraph, text)
         text = _SOFT_BREAK.sub(" ", text)
     return _BLANK_RUNS.sub("\n\n", text).strip()
-
-
-def _own_paragraph(match: re.Match[str]) -> str:
-    # A heading stays a paragraph of its own rather than the first words of the next sentence.
-    if len(match[2].split()) > _HEADING_WORDS:
-        return match[0]
-    return ("\n\n" if match[1] else "") + match[2] + "\n\n"
 
 
 def _join_hyphenated(match: re.Match[str]) -> str:

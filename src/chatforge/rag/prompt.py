@@ -187,42 +187,35 @@ def standalone_question_prompt(
 
 #: Words by which a short question points back at the conversation ("Is it open on Sundays?").
 _POINTERS = frozenset(
-    [
-        "it",
-        "its",
-        "they",
-        "them",
-        "their",
-        "this",
-        "that",
-        "these",
-        "those",
-        "he",
-        "him",
-        "his",
-        "she",
-        "her",
-    ]
+    """it its they them their this that these those he him his she her""".split()  # noqa: SIM905
 )
-_FOLLOW_UP_WORDS = 8
+#: How a question that only adds to the last one starts ("And to Canada?").
+_CONTINUATIONS = ("and ", "what about ", "how about ", "and what about ")
+_FOLLOW_UP_WORDS = 6
 
 
 def follow_up_query(history: Sequence[Turn], question: str) -> str:
     """The question, after the user's previous one when it reads as a follow-up.
 
-    For models that cannot rewrite a question to stand alone (the extractive model): a follow-up
-    is a short question that points back ("Can I get it extended?") or is too short to stand
-    alone ("And to Canada?"). Searching it after the question it follows finds what "it" is.
+    For models that cannot rewrite a question to stand alone (the extractive model): a
+    follow-up is a short question that points back ("Can I get it extended?") or goes on from
+    the last one ("And to Canada?"). Searching it after the question it follows finds what "it"
+    is. Anything else, and any question in a script these English word lists cannot read, is
+    searched as it is.
     """
     previous = next(
         (t.content.strip() for t in reversed(history) if t.role == "user" and t.content.strip()),
         None,
     )
-    words = re.findall(r"[a-z']+", question.lower())
-    points_back = len(words) <= _FOLLOW_UP_WORDS and not _POINTERS.isdisjoint(words)
-    if previous is None or previous == question.strip() or not (len(words) <= 3 or points_back):
+    asked = question.strip()
+    words = re.findall(r"\w+", asked.lower())
+    short = 0 < len(words) <= _FOLLOW_UP_WORDS
+    follows = short and (
+        not _POINTERS.isdisjoint(words) or asked.lower().startswith(_CONTINUATIONS)
+    )
+    if previous is None or previous == asked or not follows:
         return question
-    return f"{previous} {question.strip()}"
+    return f"{previous} {asked}"
 
 
 def clean_rewrite(text: str, fallback: str, max_chars: int = 500) -> str:

@@ -120,26 +120,26 @@ def evaluate_retrieval(
     ctx.search_index.forget_statistics()
 
     judged = [q for q in read_jsonl(queries) if str(q["_id"]) in judgements]
-    with ctx.sessions() as session:
+    with ctx.reader().connect() as conn:  # not a write session: scoring must not hold a lock
         chunks = int(
-            session.scalar(
+            conn.scalar(
                 select(func.coalesce(func.sum(KnowledgeItem.chunks), 0)).where(
                     KnowledgeItem.chatbot_id == chatbot.id
                 )
             )
             or 0
         )
-        service = QueryService(ctx, organization.id)
-        return [
-            replace(
-                _score(service, chatbot.id, judged, judgements, docs_of_item, mode, report),
-                documents=len(documents),
-                ingest_seconds=round(ingest_seconds, 1),
-                chunks=chunks,
-                database=ctx.engine.dialect.name,
-            )
-            for mode in modes
-        ]
+    service = QueryService(ctx, organization.id)
+    return [
+        replace(
+            _score(service, chatbot.id, judged, judgements, docs_of_item, mode, report),
+            documents=len(documents),
+            ingest_seconds=round(ingest_seconds, 1),
+            chunks=chunks,
+            database=ctx.engine.dialect.name,
+        )
+        for mode in modes
+    ]
 
 
 def _score(

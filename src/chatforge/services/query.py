@@ -60,18 +60,17 @@ class QueryService:
         search_filter: SearchFilter | None = None,
     ) -> list[Hit]:
         """The chatbot's best chunks for ``query``; unset options use the chatbot's settings."""
-        # One read connection for the ownership check and the search; on SQLite it never
-        # queues for the write lock.
-        with self.ctx.reader().connect() as conn:
-            with Session(bind=conn) as db:
-                chatbot = ChatbotService(self.ctx, db, self.organization_id).get(chatbot_id)
-                defaults = retrieval_defaults(chatbot.settings)
-            return self.retriever.search(
-                chatbot.id,
-                query,
-                limit=defaults.limit if limit is None else limit,
-                threshold=defaults.threshold if threshold is None else threshold,
-                mode=defaults.mode if mode is None else mode,
-                search_filter=search_filter,
-                conn=conn,
-            )
+        # Read-only: on SQLite the ownership check never queues for the write lock. Its
+        # connection goes back before the search, which first embeds the query (a remote
+        # embedder may take a while) and then takes one of its own.
+        with Session(self.ctx.reader()) as db:
+            chatbot = ChatbotService(self.ctx, db, self.organization_id).get(chatbot_id)
+            defaults = retrieval_defaults(chatbot.settings)
+        return self.retriever.search(
+            chatbot.id,
+            query,
+            limit=defaults.limit if limit is None else limit,
+            threshold=defaults.threshold if threshold is None else threshold,
+            mode=defaults.mode if mode is None else mode,
+            search_filter=search_filter,
+        )

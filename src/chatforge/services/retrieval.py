@@ -11,7 +11,6 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -94,14 +93,11 @@ class Retriever:
         mode: Mode = DEFAULT_MODE,
         search_filter: SearchFilter | None = None,
         timings: dict[str, float] | None = None,
-        conn: Connection | None = None,
     ) -> list[Hit]:
         """The best chunks for ``query``, best first.
 
-        The caller has checked that the chatbot belongs to its organization. It may pass the
-        read connection it checked that on (``ctx.reader()``); otherwise the search takes one.
-        When ``timings`` is given, the seconds spent in each stage are added to it (for
-        benchmarks).
+        The caller has checked that the chatbot belongs to its organization. When ``timings``
+        is given, the seconds spent in each stage are added to it (for benchmarks).
         """
         clock = _Clock(timings)
         terms = analyze(query)
@@ -110,7 +106,7 @@ class Retriever:
         index = self.ctx.search_index
         index.begin_search()
         depth = max(self.config.candidates, limit)
-        with nullcontext(conn) if conn is not None else self.ctx.reader().connect() as conn:
+        with self.ctx.reader().connect() as conn:
             only = self._restrict(conn, chatbot_id, search_filter) if search_filter else None
             if only is not None and not only:
                 return []

@@ -12,7 +12,8 @@ first query and searched there, while the database stays the only source of trut
   dropped. A disabled item therefore never appears, whichever process or machine disabled it.
 - Statistics (chunk count, average length, document frequencies) are the chatbot's own, so one
   tenant's knowledge never moves another's scores. The formula is FTS5's BM25, as in the
-  database indexes.
+  database indexes, with the idf prior of ``search.smoothed_idf`` (as on PostgreSQL; FTS5's
+  ``bm25()`` has none, so a chatbot's scores move a little when SQLite's index answers it).
 - Chatbots are held while they fit ``memory_mb``; the least recently searched are evicted, and
   a chatbot larger than the budget is searched by the database indexes (pgvector's HNSW on
   PostgreSQL, exact sqlite-vec on SQLite).

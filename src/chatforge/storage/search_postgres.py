@@ -182,6 +182,12 @@ class PostgresSearchIndex(SearchIndex):
         if only is not None:
             scores = self.similarities(conn, only, query)
             return sorted(scores.items(), key=lambda kv: -kv[1])[:limit]
+        # SET LOCAL holds only inside a transaction: a read connection in autocommit (the search
+        # path's, to save BEGIN and ROLLBACK when memory answers) starts one here.
+        if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            if conn.in_transaction():
+                conn.commit()  # ends SQLAlchemy's own autobegin; the server had no transaction
+            conn.execution_options(isolation_level="READ COMMITTED")
         # HNSW with a filter: iterative scans keep going until enough rows of this chatbot match.
         conn.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
         conn.execute(text(f"SET LOCAL hnsw.ef_search = {max(40, min(int(limit), 1000))}"))

@@ -39,8 +39,8 @@ class ChunkTerms:
     title_terms: list[str]
     body_terms: list[str]
     vector: np.ndarray
-    item_id: str = ""
-    item_type: str = ""
+    item_id: str
+    item_type: str
 
 
 @dataclass(frozen=True)

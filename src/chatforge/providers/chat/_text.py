@@ -41,31 +41,16 @@ _TOKEN = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 
 
 def split_sentences(text: str) -> list[str]:
-    """Split ``text`` into sentences, keeping paragraphs and list items apart, headings left out.
+    """Split ``text`` into sentences, keeping paragraphs and list items apart.
 
     Abbreviations (``Dr.``, ``e.g.``), initials (``J. K.``) and dotted acronyms (``U.S.``) do not
     end a sentence. White space inside a sentence is collapsed.
     """
     sentences: list[str] = []
     for block in _BLANK_LINE.split(text):
-        items = _BULLET.split(block)
-        if len(items) == 1 and is_heading(block):
-            continue
-        for item in items:
+        for item in _BULLET.split(block):
             sentences.extend(_split_block(_SPACE.sub(" ", item).strip()))
     return [s for s in sentences if s]
-
-
-def is_heading(block: str) -> bool:
-    """Whether a paragraph is a heading ("Care instructions"): one short line that does not end
-    like a sentence. A heading names a topic; it answers nothing, so it is never quoted."""
-    line = block.strip()
-    return (
-        bool(line)
-        and "\n" not in line
-        and len(line.split()) <= 6
-        and not line.endswith((".", "!", "?", ":", ";", "…", '"', "”", ")"))
-    )
 
 
 def _split_block(block: str) -> list[str]:
