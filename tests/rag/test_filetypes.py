@@ -138,11 +138,23 @@ def test_legacy_office_format_is_refused_with_advice(tmp_path: Path) -> None:
         detect_kind(path)
 
 
-def test_empty_file_is_text_so_that_parsing_reports_it_empty(tmp_path: Path) -> None:
-    path = tmp_path / "empty.pdf"
-    path.write_bytes(b"")
+def test_empty_file_takes_the_kind_of_its_name_so_that_parsing_reports_it_empty(
+    tmp_path: Path,
+) -> None:
+    for name, kind in [
+        ("empty.pdf", FileKind.PDF),
+        ("empty.docx", FileKind.DOCX),
+        ("empty.md", FileKind.MARKDOWN),
+        ("empty", FileKind.TEXT),
+        ("empty.exe", FileKind.TEXT),
+    ]:
+        path = tmp_path / name
+        path.write_bytes(b"")
 
-    assert detect_kind(path) is FileKind.TEXT
+        assert detect_kind(path) is kind, name
+
+    with pytest.raises(ParseError, match=r"^The PDF is empty\.$"):
+        parse_file(tmp_path / "empty.pdf", detect_kind(tmp_path / "empty.pdf"))
 
 
 def test_extension_breaks_ties_between_text_kinds(tmp_path: Path) -> None:

@@ -72,6 +72,15 @@ _OFFICE_EXTENSIONS = {".docx": FileKind.DOCX, ".pptx": FileKind.PPTX, ".xlsx": F
 _MARKDOWN_EXTENSIONS = {".md", ".markdown", ".mdown", ".mkd", ".mdx"}
 _CSV_EXTENSIONS = {".csv", ".tsv"}
 _TEXT_EXTENSIONS = {".txt", ".text", ".log"}
+_EMPTY_KINDS = {
+    ".pdf": FileKind.PDF,
+    ".html": FileKind.HTML,
+    ".htm": FileKind.HTML,
+    ".json": FileKind.JSON,
+    **_OFFICE_EXTENSIONS,
+    **dict.fromkeys(_MARKDOWN_EXTENSIONS, FileKind.MARKDOWN),
+    **dict.fromkeys(_CSV_EXTENSIONS, FileKind.CSV),
+}
 
 _HTML_START = re.compile(
     r"\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)\b", re.S
@@ -97,7 +106,8 @@ def detect_kind(path: Path, *, filename: str | None = None) -> FileKind:
             Defaults to ``path.name``.
 
     Returns:
-        The file's kind. An empty file is TEXT, and a damaged or password-protected Office file
+        The file's kind. An empty file takes the kind of its name (TEXT if the name says none),
+        and a damaged or password-protected Office file
         named as one takes the kind of its name, so that parsing them fails with a message
         that says why (an item that failed, not a refused upload).
 
@@ -109,6 +119,9 @@ def detect_kind(path: Path, *, filename: str | None = None) -> FileKind:
     with path.open("rb") as fh:
         head = fh.read(HEADER_BYTES)
         complete = not fh.read(1)
+    if not head:
+        # Nothing to tell by: the name says what the user meant to send ("The PDF is empty.").
+        return _EMPTY_KINDS.get(extension, FileKind.TEXT)
     # Readers accept the PDF marker anywhere in the first kilobyte (some tools prepend junk);
     # after other bytes it must come with PDF objects, or a text about PDFs would be taken.
     marker = head.find(b"%PDF-", 0, 1024)
