@@ -202,3 +202,40 @@ def test_search_never_crosses_chatbots(
     results = query(api, shop["chatbot"]["id"], query="refund code", limit=50).json()["results"]
 
     assert all("7781" not in r["content"] for r in results)
+
+
+HANDBOOK = (
+    "Our office opens at eight in the morning and closes at six in the evening from Monday to "
+    "Friday. Visitors sign in at the front desk on the ground floor and wear a badge at all times. "
+    "Parking is free in the garage under the building, but electric car chargers must be booked a "
+    "day ahead. Lunch is served in the canteen on the third floor between noon and two o'clock. "
+    "Coffee machines are on every floor and the beans are roasted locally every week. The IT help "
+    "desk answers tickets within four hours and lends laptops for travel. Meeting rooms are booked "
+    "in the calendar; please release a room you no longer need. Well-behaved dogs are welcome in "
+    "the office on Fridays, provided they stay on a leash in shared areas. The fire alarm is "
+    "tested every first Monday of the month at ten o'clock. Expenses are reimbursed within a month "
+    "when the receipts are uploaded to the finance portal. Holidays are requested through the HR "
+    "system at least two weeks in advance."
+)
+
+
+@pytest.mark.usefixtures("reuse_embedder")
+@pytest.mark.parametrize(("window_tokens", "low", "high"), [(128, 0.5, 1.0), (0, 0.0, 0.3)])
+def test_a_sentence_deep_in_a_long_chunk_is_found_by_its_window(
+    configured_api: Callable[..., TestClient], window_tokens: int, low: float, high: float
+) -> None:
+    # One 200-token chunk about eleven things: its one vector hardly resembles a question about
+    # the tenth, but the window holding that sentence does (windows off: the old behaviour).
+    api = configured_api(ingestion={"window_tokens": window_tokens})
+    chatbot = api.post("/api/external/chatbots", json={"name": "Office"}).json()["chatbot"]
+    added = api.post(
+        f"/api/external/chatbot/{chatbot['id']}/knowledge-base?wait=true",
+        json={"type": "text", "title": "Employee handbook", "content": HANDBOOK},
+    )
+    assert added.json()["knowledge_base"][0]["chunks"] == 1
+
+    results = query(
+        api, chatbot["id"], query="How fast are expenses paid back?", mode="vector"
+    ).json()["results"]
+
+    assert low < results[0]["similarity"] < high

@@ -22,6 +22,7 @@ from chatforge.rag import (
     detect_kind,
     parse_file,
     qna_chunk,
+    split_windows,
 )
 
 
@@ -252,3 +253,24 @@ def test_records_are_never_cut_into_an_overlap() -> None:
 
     assert len(chunks) > 1
     assert all(c.text.startswith("People\nname: Person") for c in chunks)
+
+
+def test_windows_cover_a_long_chunk_in_order_within_their_budget(
+    minilm: Callable[[str], int],
+) -> None:
+    text = sentences(40)
+
+    windows = split_windows(text, count_tokens=minilm, max_tokens=64, overlap_tokens=16)
+
+    assert len(windows) >= 4
+    assert all(minilm(w) <= 64 for w in windows)
+    facts = [[int(n) for n in re.findall(r"Fact (\d+) is", w)] for w in windows]
+    assert sorted({n for f in facts for n in f}) == list(range(1, 41))
+    for before, after in itertools.pairwise(facts):
+        assert after == list(range(after[0], after[-1] + 1))  # whole sentences, in order
+        assert before[0] < after[0] <= before[-1]  # the next window overlaps the last one
+
+
+def test_a_chunk_that_fits_one_window_has_none(minilm: Callable[[str], int]) -> None:
+    assert split_windows(sentences(3), count_tokens=minilm, max_tokens=64, overlap_tokens=16) == []
+    assert split_windows(sentences(40), count_tokens=minilm, max_tokens=6, overlap_tokens=0) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from chatforge.storage.search import Weights
+from chatforge.storage.search import Weights, pack_embedding, unpack_embedding
 from chatforge.storage.segments import (
     APPROXIMATE_FROM,
     ChunkTerms,
@@ -25,6 +25,7 @@ def chunks(first_id: int, count: int, seed: int) -> list[ChunkTerms]:
     made = []
     for n in range(count):
         vector = rng.normal(size=DIMENSIONS).astype(np.float32)
+        windows = rng.normal(size=(int(rng.integers(0, 4)), DIMENSIONS)).astype(np.float32)
         made.append(
             ChunkTerms(
                 chunk_id=first_id + n,
@@ -33,6 +34,7 @@ def chunks(first_id: int, count: int, seed: int) -> list[ChunkTerms]:
                 vector=vector / np.linalg.norm(vector),
                 item_id=f"item-{first_id + n}",
                 item_type="text",
+                windows=windows,
             )
         )
     return made
@@ -100,6 +102,28 @@ def test_merging_segments_changes_no_score() -> None:
     assert not set(before.ids[slots_before].tolist()) - set(live_before.tolist())
 
 
+def test_each_chunk_keeps_its_own_windows_through_merges() -> None:
+    made = [chunks(1 + 20 * n, 20, seed=n) for n in range(3)]
+    segments = [build_segment(c, DIMENSIONS) for c in made]
+    alive = [np.ones(20, dtype=bool) for _ in segments]
+    alive[0][[0, 7]] = False
+    alive[2][[3, 19]] = False
+
+    # Out of id order, so that the merge must reorder the chunks and their windows.
+    merged = merge_segments(segments[::-1], alive[::-1])
+
+    held = Snapshot(2, [merged], [np.ones(len(merged.ids), dtype=bool)]).chunks_of(
+        [c.chunk_id for group in made for c in group]
+    )
+    removed = {1, 8, 44, 60}
+    assert set(held) == {c.chunk_id for group in made for c in group} - removed
+    for chunk in (c for group in made for c in group if c.chunk_id not in removed):
+        assert chunk.windows is not None
+        np.testing.assert_array_equal(held[chunk.chunk_id].windows, chunk.windows)
+        np.testing.assert_array_equal(held[chunk.chunk_id].vector, chunk.vector)
+    assert len(merged.windows) == sum(len(held[i].windows) for i in held)
+
+
 def test_too_many_segments_or_too_many_removals_are_merged() -> None:
     big = build_segment(chunks(1, 200, seed=1), DIMENSIONS)
     smalls = [build_segment(chunks(300 + 5 * n, 5, seed=n), DIMENSIONS) for n in range(6)]
@@ -152,3 +176,16 @@ def test_a_tiny_knowledge_base_still_tells_matching_terms_from_missing_ones() ->
     # missing word look unrelated to the whole knowledge base.
     assert 0.8 * missing < matched < missing
     assert snapshot.bm25(["warranti"], Weights())[0] > 0.5 * matched
+
+
+def test_a_stored_embedding_is_the_vector_then_its_windows() -> None:
+    vector = np.arange(DIMENSIONS, dtype=np.float32)
+    windows = np.ones((3, DIMENSIONS), dtype=np.float32)
+
+    got_vector, got_windows = unpack_embedding(pack_embedding(vector, windows), DIMENSIONS)
+    np.testing.assert_array_equal(got_vector, vector)
+    np.testing.assert_array_equal(got_windows, windows)
+    # A chunk stored before windows existed is its vector alone.
+    old_vector, no_windows = unpack_embedding(vector.tobytes(), DIMENSIONS)
+    np.testing.assert_array_equal(old_vector, vector)
+    assert no_windows.shape == (0, DIMENSIONS)

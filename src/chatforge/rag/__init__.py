@@ -8,7 +8,14 @@ no model. The ingestion service composes it::
     chunks = chunk_document(document, title=title, count_tokens=tokenizer_count)
 """
 
-from chatforge.rag.chunking import Chunk, TokenCounter, chunk_document, format_content, qna_chunk
+from chatforge.rag.chunking import (
+    Chunk,
+    TokenCounter,
+    chunk_document,
+    format_content,
+    qna_chunk,
+    split_windows,
+)
 from chatforge.rag.cleaning import clean_text
 from chatforge.rag.document import ParsedDocument, Section
 from chatforge.rag.filetypes import ACCEPTED_TYPES, MEDIA_TYPES, FileKind, detect_kind
@@ -31,4 +38,5 @@ __all__ = [
     "parse_markdown",
     "parse_text",
     "qna_chunk",
+    "split_windows",
 ]

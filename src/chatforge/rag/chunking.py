@@ -21,7 +21,14 @@ from chatforge.errors import ValidationFailed
 from chatforge.rag.cleaning import clean_text
 from chatforge.rag.document import ParsedDocument
 
-__all__ = ["Chunk", "TokenCounter", "chunk_document", "format_content", "qna_chunk"]
+__all__ = [
+    "Chunk",
+    "TokenCounter",
+    "chunk_document",
+    "format_content",
+    "qna_chunk",
+    "split_windows",
+]
 
 TokenCounter = Callable[[str], int]
 
@@ -119,6 +126,36 @@ def chunk_document(
                 )
             )
     return chunks
+
+
+def split_windows(
+    text: str, *, count_tokens: TokenCounter, max_tokens: int, overlap_tokens: int
+) -> list[str]:
+    """Cut a chunk's text into smaller windows, packed like chunks, for extra vectors.
+
+    A small embedding model reads a long chunk as a blur: all-MiniLM-L6-v2 was trained on 128
+    tokens, and its mean of 256 token vectors underweights any one sentence. Each window is
+    embedded too, and retrieval scores the chunk by its best vector (bench/RESULTS.md).
+
+    Args:
+        text: The chunk's text (its ``Content:`` part).
+        count_tokens: Counts tokens as the embedding model sees them, special tokens included.
+        max_tokens: The most tokens a window's text may have, special tokens included.
+        overlap_tokens: The most tokens of trailing sentences repeated in the next window.
+
+    Returns:
+        The windows in order; none when the text fits in one window (its own vector covers it)
+        or ``max_tokens`` leaves no room.
+    """
+    cost = _Meter(count_tokens)
+    budget = max_tokens - cost.base
+    if budget < 8:
+        return []
+    packer = _Packer(cost, budget, min(overlap_tokens, budget // 2))
+    for paragraph in text.split("\n\n"):
+        packer.add_paragraph(paragraph)
+    bodies = packer.finish()
+    return [body for body, _ in bodies] if len(bodies) > 1 else []
 
 
 def qna_chunk(question: str, answer: str, *, count_tokens: TokenCounter | None = None) -> Chunk:

@@ -4,14 +4,15 @@ Pure functions over numpy arrays, so that the evaluation bench and the product s
 recipe and every constant were chosen by measurement on SciFact's train split (bench/RESULTS.md):
 
 1. candidates are the union of the keyword top-k and the vector top-k chunks;
-2. each candidate gets its cosine similarity to the query vector and its BM25 score (zero when
-   it matched no term);
+2. each candidate gets its cosine similarity to the query vector (its best window's, when a
+   window of the chunk is closer than the whole) and its BM25 score (zero when it matched no
+   term);
 3. BM25 is made comparable across queries by dividing it by its own upper bound for the query,
    (k1 + 1) times the sum of the query terms' idf, which puts it in [0, 1) without looking at
    the other candidates; cosine is clipped to [floor, 1] and rescaled to [0, 1];
-4. the fused score is a convex combination of the two (0.4 cosine, 0.6 BM25 by 2-fold
-   cross-validation), optionally after one round of dense pseudo-relevance feedback (Rocchio:
-   the query vector moved towards the top documents).
+4. the fused score is a convex combination of the two (0.5 cosine, 0.5 BM25 by 2-fold
+   cross-validation once windows were added; 0.4 / 0.6 before), optionally after one round of
+   dense pseudo-relevance feedback (Rocchio: the query vector moved towards the top documents).
 
 Because no step depends on the other candidates' scores, a score means the same thing for every
 query, and a threshold on it is meaningful.
@@ -29,7 +30,7 @@ import numpy as np
 class FusionParams:
     """The constants of the hybrid score."""
 
-    vector_weight: float = 0.4
+    vector_weight: float = 0.5
     cosine_floor: float = 0.0
     prf_docs: int = 0
     prf_beta: float = 1.0
@@ -59,6 +60,25 @@ def fuse(cosines: np.ndarray, bm25: np.ndarray, idf_sum: float, params: FusionPa
     keyword = normalised_bm25(bm25, idf_sum)
     result: np.ndarray = params.vector_weight * dense + (1.0 - params.vector_weight) * keyword
     return result
+
+
+def best_cosines(
+    query: np.ndarray, vectors: np.ndarray, windows: Sequence[np.ndarray]
+) -> np.ndarray:
+    """Each candidate's cosine to the query: its own vector's or its best window's, the higher.
+
+    Args:
+        query: The unit query vector.
+        vectors: The candidates' vectors (rows, unit length).
+        windows: Per candidate, its windows' vectors, shape ``(n, d)`` with ``n >= 0``.
+    """
+    cosines: np.ndarray = vectors @ query
+    counts = [len(w) for w in windows]
+    if sum(counts):
+        stacked = np.concatenate([w for w in windows if len(w)])
+        owners = np.repeat(np.arange(len(windows)), counts)
+        np.maximum.at(cosines, owners, stacked @ query)
+    return cosines
 
 
 def rocchio(

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, delete, insert, select
 from chatforge.rag.text import analyze
 from chatforge.storage.memory_index import join_terms, split_terms
 from chatforge.storage.models import Chunk
-from chatforge.storage.search import IndexEntry, SearchIndex
+from chatforge.storage.search import IndexEntry, SearchIndex, pack_embedding, unpack_embedding
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class ChunkRow:
     tokens: int
     page: int | None
     vector: np.ndarray
+    #: Vectors of the chunk's windows, ``(n, d)``; none for a chunk that fits in one window.
+    windows: np.ndarray | None = None
 
 
 def replace_chunks(
@@ -58,7 +60,7 @@ def replace_chunks(
                     "content": row.content,
                     "tokens": row.tokens,
                     "page": row.page,
-                    "embedding": np.asarray(row.vector, dtype=np.float32).tobytes(),
+                    "embedding": pack_embedding(row.vector, row.windows),
                     "terms": join_terms(*row_terms),
                 }
                 for row, row_terms in zip(rows, terms, strict=True)
@@ -77,6 +79,7 @@ def replace_chunks(
                     title_terms=title_terms,
                     body_terms=body_terms,
                     vector=row.vector,
+                    windows=row.windows,
                 )
                 for chunk_id, row, (title_terms, body_terms) in zip(ids, rows, terms, strict=True)
             ],
@@ -102,13 +105,15 @@ def enable_item(conn: Connection, index: SearchIndex, item_id: str) -> None:
         title_terms, body_terms = (
             split_terms(c.terms) if c.terms is not None else chunk_terms(c.title, c.content)
         )
+        vector, windows = unpack_embedding(c.embedding, index.dimensions)
         entries.append(
             IndexEntry(
                 chunk_id=int(c.id),
                 chatbot_id=c.chatbot_id,
                 title_terms=title_terms,
                 body_terms=body_terms,
-                vector=np.frombuffer(c.embedding, dtype=np.float32),
+                vector=vector,
+                windows=windows,
             )
         )
     index.add(conn, entries)

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from chatforge.errors import ChatforgeError, FetchError, ParseError, UnsupportedMediaType
 from chatforge.providers.web import crawl, read_sitemap
 from chatforge.rag.chunking import Chunk as DraftChunk
-from chatforge.rag.chunking import chunk_document, format_content, qna_chunk
+from chatforge.rag.chunking import chunk_document, format_content, qna_chunk, split_windows
 from chatforge.rag.document import ParsedDocument
 from chatforge.rag.filetypes import detect_kind
 from chatforge.rag.parsers import parse_file, parse_html, parse_markdown, parse_text
@@ -53,6 +53,9 @@ class Prepared:
     chunks: list[DraftChunk]
     meta: dict[str, Any] = field(default_factory=dict)
     vectors: np.ndarray | None = None
+    #: Per chunk, the stored form of its windows (``split_windows``), and their vectors.
+    windows: list[list[str]] = field(default_factory=list)
+    window_vectors: list[np.ndarray] = field(default_factory=list)
     #: Texts to embed instead of the chunks' content (a Q&A pair is embedded by its question).
     embed_as: list[str] | None = None
     #: The item's content hash and title when it was read, to tell whether it changed since.
@@ -190,8 +193,9 @@ class Ingestor:
         pages = 0
         for title, document in docs:
             pages += document.pages or 0
-            budget = min(config.chunk_tokens, embedder.max_tokens)
-            budget = max(budget - header_tokens(embedder.count_tokens, title), 32)
+            header = header_tokens(embedder.count_tokens, title)
+            budget = max(min(config.chunk_tokens, embedder.max_tokens) - header, 32)
+            window_budget = min(config.window_tokens, embedder.max_tokens) - header
             for chunk in chunk_document(
                 document,
                 title=title,
@@ -212,6 +216,19 @@ class Ingestor:
                         page=chunk.page,
                     )
                 )
+                prepared.windows.append(
+                    [
+                        format_content(title, index, text)
+                        for text in split_windows(
+                            chunk.text,
+                            count_tokens=embedder.count_tokens,
+                            max_tokens=window_budget,
+                            overlap_tokens=config.window_overlap_tokens,
+                        )
+                    ]
+                    if config.window_tokens and chunk.tokens > window_budget
+                    else []
+                )
         if pages:
             prepared.meta["pages"] = pages
         if item.type == "url":
@@ -226,6 +243,7 @@ class Ingestor:
             for item in prepared
             for text in (item.embed_as or [chunk.content for chunk in item.chunks])
         ]
+        texts += [text for item in prepared for windows in item.windows for text in windows]
         started = time.perf_counter()
         vectors = self.ctx.embedder.embed(texts)
         elapsed_ms = (time.perf_counter() - started) * 1000
@@ -234,8 +252,15 @@ class Ingestor:
             count = len(item.chunks)
             item.vectors = vectors[offset : offset + count]
             offset += count
-            # The batch's time, shared by chunk count: each item's fair part of it.
-            item.meta["embed_ms"] = round(elapsed_ms * count / max(len(texts), 1), 1)
+        for item in prepared:
+            embedded = len(item.chunks)
+            item.window_vectors = []
+            for windows in item.windows or [[] for _ in item.chunks]:
+                item.window_vectors.append(vectors[offset : offset + len(windows)])
+                offset += len(windows)
+                embedded += len(windows)
+            # The batch's time, shared by texts embedded: each item's fair part of it.
+            item.meta["embed_ms"] = round(elapsed_ms * embedded / max(len(texts), 1), 1)
 
     def _write(self, batch: list[Prepared]) -> list[Outcome]:
         """Store every item of the batch in one transaction, each in its own savepoint."""
@@ -284,9 +309,14 @@ class Ingestor:
                 tokens=chunk.tokens,
                 page=chunk.page,
                 vector=vector,
+                windows=windows,
             )
-            for title, chunk, vector in zip(
-                prepared.titles, prepared.chunks, prepared.vectors, strict=True
+            for title, chunk, vector, windows in zip(
+                prepared.titles,
+                prepared.chunks,
+                prepared.vectors,
+                prepared.window_vectors,
+                strict=True,
             )
         ]
         replace_chunks(

@@ -17,12 +17,19 @@ from typing import Literal
 import numpy as np
 from sqlalchemy import Connection, func, select
 
-from chatforge.rag.fusion import FusionParams, fuse, normalised_bm25, rescale_cosine, rocchio
+from chatforge.rag.fusion import (
+    FusionParams,
+    best_cosines,
+    fuse,
+    normalised_bm25,
+    rescale_cosine,
+    rocchio,
+)
 from chatforge.rag.text import analyze
 from chatforge.services.context import AppContext
 from chatforge.storage.memory_index import MemorySearchIndex
 from chatforge.storage.models import Chunk, KnowledgeItem
-from chatforge.storage.search import Weights
+from chatforge.storage.search import Weights, unpack_embedding
 
 log = logging.getLogger(__name__)
 
@@ -154,9 +161,10 @@ class Retriever:
         """The best ``limit`` candidates above ``threshold``, best first."""
         params = self.config.fusion
         bm25 = np.array([keyword.get(r.chunk_id, 0.0) for r in rows], dtype=np.float64)
+        windows = [r.windows for r in rows]
         if vector is not None:
             vectors = np.stack([r.vector for r in rows])
-            cosines = vectors @ vector
+            cosines = best_cosines(vector, vectors, windows)
         else:
             vectors, cosines = np.zeros((len(rows), 0)), np.zeros(len(rows))
         if mode == "keyword":
@@ -174,7 +182,7 @@ class Retriever:
                     params.prf_docs,
                     params.prf_beta,
                 )
-                scores = fuse(vectors @ moved, bm25, idf_sum, params)
+                scores = fuse(best_cosines(moved, vectors, windows), bm25, idf_sum, params)
         similarity = np.round(np.clip(scores, 0.0, 1.0), 6)
         # A Q&A pair is embedded by its question: a close match answers the query outright,
         # and comes first.
@@ -261,9 +269,10 @@ class Retriever:
                 .join(KnowledgeItem, KnowledgeItem.id == Chunk.item_id)
                 .where(Chunk.id.in_(missing))
             )
+            dimensions = self.ctx.search_index.dimensions
             rows += [
-                _Row(int(i), str(item), str(kind), np.frombuffer(vector, dtype=np.float32))
-                for i, item, kind, vector in stored
+                _Row(int(i), str(item), str(kind), *unpack_embedding(blob, dimensions))
+                for i, item, kind, blob in stored
             ]
         return rows
 
@@ -322,6 +331,7 @@ class _Row:
     item_id: str
     item_type: str
     vector: np.ndarray
+    windows: np.ndarray  # (n, d): the chunk's window vectors
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from chatforge.storage.search import (
     SearchIndex,
     Weights,
     safe_terms,
+    unpack_embedding,
 )
 from chatforge.storage.segments import (
     ChunkTerms,
@@ -49,8 +50,9 @@ from chatforge.storage.segments import (
 
 log = logging.getLogger(__name__)
 
-#: Roughly what a chunk costs in memory: its vector, ~100 postings of 12 bytes, ids and masks.
-BYTES_PER_CHUNK = 384 * 4 + 100 * 12 + 100
+#: Roughly what a chunk costs in memory: its vector and ~2.5 window vectors, ~100 postings of 12
+#: bytes, ids and masks.
+BYTES_PER_CHUNK = 3.5 * 384 * 4 + 100 * 12 + 100
 #: How long a search waits for another thread's refresh of the same chatbot before it asks the
 #: database's indexes instead.
 WAIT_FOR_REFRESH_SECONDS = 0.25
@@ -319,10 +321,16 @@ class MemorySearchIndex(SearchIndex):
                 title_terms, body_terms = self.terms_of(title, content)
             else:
                 title_terms, body_terms = split_terms(str(terms))
-            vector = np.frombuffer(embedding, dtype=np.float32)
+            vector, windows = unpack_embedding(embedding, self.dimensions)
             chunks.append(
                 ChunkTerms(
-                    int(chunk_id), title_terms, body_terms, vector, str(item_id), str(item_type)
+                    int(chunk_id),
+                    title_terms,
+                    body_terms,
+                    vector,
+                    str(item_id),
+                    str(item_type),
+                    windows,
                 )
             )
         return chunks

@@ -51,13 +51,33 @@ def smoothed_idf(total: int, containing: int) -> float:
 
 @dataclass(frozen=True)
 class IndexEntry:
-    """What the indexes hold for one chunk."""
+    """What the indexes hold for one chunk.
+
+    ``windows`` are the vectors of the chunk's windows (``rag.chunking.split_windows``), shape
+    ``(n, d)``: memory search re-scores candidates by them; the database indexes hold only
+    ``vector``, which finds the candidates.
+    """
 
     chunk_id: int
     chatbot_id: str
     title_terms: Sequence[str]
     body_terms: Sequence[str]
     vector: np.ndarray
+    windows: np.ndarray | None = None
+
+
+def pack_embedding(vector: np.ndarray, windows: np.ndarray | None = None) -> bytes:
+    """A chunk's stored embedding: its vector, then its windows' vectors, as float32 rows."""
+    rows = [np.asarray(vector, dtype=np.float32).reshape(1, -1)]
+    if windows is not None and len(windows):
+        rows.append(np.asarray(windows, dtype=np.float32).reshape(len(windows), -1))
+    return np.concatenate(rows).tobytes()
+
+
+def unpack_embedding(stored: bytes, dimensions: int) -> tuple[np.ndarray, np.ndarray]:
+    """The chunk's vector and its windows' vectors (``(0, d)`` when it has none)."""
+    rows = np.frombuffer(stored, dtype=np.float32).reshape(-1, dimensions)
+    return rows[0], rows[1:]
 
 
 @dataclass(frozen=True)
@@ -79,6 +99,7 @@ class HeldChunk(NamedTuple):
     item_id: str
     item_type: str
     vector: np.ndarray
+    windows: np.ndarray  # (n, d), n >= 0
 
 
 class SearchIndex(ABC):

@@ -41,6 +41,7 @@ class ChunkTerms:
     vector: np.ndarray
     item_id: str
     item_type: str
+    windows: np.ndarray | None = None  # (n, d): the chunk's window vectors, if any
 
 
 @dataclass(frozen=True)
@@ -57,12 +58,14 @@ class Segment:
     body_tf: np.ndarray  # float32
     items: np.ndarray  # object: each chunk's knowledge item id
     types: np.ndarray  # object: each chunk's item type
+    windows: np.ndarray  # float32 (m, d): window vectors, each chunk's together, in slot order
+    window_starts: np.ndarray  # int64 (n + 1): slot s has windows [starts[s], starts[s + 1])
     projection: np.ndarray | None = None  # float32 (d, p), for large segments
     projected: np.ndarray | None = None  # float32 (n, p)
 
     @property
     def nbytes(self) -> int:
-        arrays = (self.ids, self.lengths, self.vectors, self.pointers, self.slots)
+        arrays = (self.ids, self.lengths, self.vectors, self.pointers, self.slots, self.windows)
         extra = sum(a.nbytes for a in arrays) + self.title_tf.nbytes + self.body_tf.nbytes
         extra += 2 * self.items.nbytes
         if self.projected is not None:
@@ -97,12 +100,17 @@ def build_segment(chunks: Sequence[ChunkTerms], dimensions: int) -> Segment:
         if chunks
         else np.zeros((0, dimensions), dtype=np.float32)
     )
+    windows = [
+        np.zeros((0, dimensions), np.float32) if c.windows is None else c.windows for c in chunks
+    ]
     return _assemble(
         np.array([c.chunk_id for c in chunks], dtype=np.int64),
         lengths,
         vectors,
         _strings([c.item_id for c in chunks]),
         _strings([c.item_type for c in chunks]),
+        np.concatenate([np.zeros((0, dimensions), np.float32), *windows]).astype(np.float32),
+        np.array([len(w) for w in windows], dtype=np.int64),
         vocabulary,
         occurrences,
         docs,
@@ -115,7 +123,7 @@ def merge_segments(segments: Sequence[Segment], alive: Sequence[np.ndarray]) -> 
     """One segment of the live chunks of ``segments``."""
     vocabulary: dict[str, int] = {}
     ids, lengths, vectors, terms, docs, title_tf, body_tf = [], [], [], [], [], [], []
-    items, types = [], []
+    items, types, windows, window_counts = [], [], [], []
     offset = 0
     for segment, live in zip(segments, alive, strict=True):
         words = sorted(segment.vocabulary, key=segment.vocabulary.__getitem__)
@@ -132,17 +140,23 @@ def merge_segments(segments: Sequence[Segment], alive: Sequence[np.ndarray]) -> 
         vectors.append(segment.vectors[live])
         items.append(segment.items[live])
         types.append(segment.types[live])
+        counts = np.diff(segment.window_starts)
+        windows.append(segment.windows[np.repeat(live, counts)])
+        window_counts.append(counts[live])
         offset += int(live.sum())
     merged_ids = np.concatenate(ids)
     order = np.argsort(merged_ids, kind="stable")
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
+    all_windows, counts = np.concatenate(windows), np.concatenate(window_counts)
     return _assemble(
         merged_ids[order],
         np.concatenate(lengths)[order],
         np.concatenate(vectors)[order],
         np.concatenate(items)[order],
         np.concatenate(types)[order],
+        all_windows[_ragged_order(counts, order)],
+        counts[order],
         vocabulary,
         np.concatenate(terms),
         rank[np.concatenate(docs)],
@@ -151,12 +165,24 @@ def merge_segments(segments: Sequence[Segment], alive: Sequence[np.ndarray]) -> 
     )
 
 
+def _ragged_order(counts: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Row indices that put runs of ``counts`` rows (run i for slot i) in the slots' ``order``."""
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    new_counts = counts[order]
+    new_starts = np.concatenate([[0], np.cumsum(new_counts)[:-1]]).astype(np.int64)
+    shift = np.repeat(starts[order] - new_starts, new_counts)
+    rows: np.ndarray = np.arange(int(new_counts.sum()), dtype=np.int64) + shift
+    return rows
+
+
 def _assemble(
     ids: np.ndarray,
     lengths: np.ndarray,
     vectors: np.ndarray,
     items: np.ndarray,
     types: np.ndarray,
+    windows: np.ndarray,
+    window_counts: np.ndarray,
     vocabulary: dict[str, int],
     terms: np.ndarray,
     docs: np.ndarray,
@@ -186,6 +212,8 @@ def _assemble(
         body_tf=body_tf,
         items=items,
         types=types,
+        windows=np.ascontiguousarray(windows),
+        window_starts=np.concatenate([[0], np.cumsum(window_counts)]).astype(np.int64),
         projection=projection,
         projected=projected,
     )
@@ -222,7 +250,7 @@ class Snapshot:
         self.starts = np.cumsum([0] + [len(s.ids) for s in segments])
 
     def chunks_of(self, chunk_ids: Sequence[int]) -> dict[int, HeldChunk]:
-        """What this snapshot holds of those chunks (live or not): item, type and vector."""
+        """What this snapshot holds of those chunks (live or not): item, type and vectors."""
         starts = self.starts
         found = {}
         for chunk_id in chunk_ids:
@@ -230,8 +258,12 @@ class Snapshot:
             if slot is not None:
                 n = int(np.searchsorted(starts, slot, side="right")) - 1
                 segment, at = self.segments[n], slot - int(starts[n])
+                first, last = segment.window_starts[at], segment.window_starts[at + 1]
                 found[int(chunk_id)] = HeldChunk(
-                    str(segment.items[at]), str(segment.types[at]), segment.vectors[at]
+                    str(segment.items[at]),
+                    str(segment.types[at]),
+                    segment.vectors[at],
+                    segment.windows[first:last],
                 )
         return found
 
