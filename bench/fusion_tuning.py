@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
-from chatforge.rag.fusion import FusionParams, fuse, rocchio
+from chatforge.rag.fusion import FusionParams, best_cosines, fuse, rocchio
 from chatforge.rag.metrics import ndcg_at_k, recall_at_k
 from chatforge.rag.text import analyze
 from chatforge.services.context import AppContext
@@ -64,13 +64,14 @@ def collect(ctx: AppContext, scifact: Path) -> list[dict[str, object]]:
             top = sorted(keyword, key=lambda i: -keyword[i])[: config.candidates]
             candidates = list(dict.fromkeys([*top, *dense]))
             idf_sum = sum(index.idf(conn, terms).values()) if terms else 1.0
-            rows = retriever._load(conn, candidates)
+            rows = retriever._load(conn, chatbot_id, candidates)
         collected.append(
             {
                 "id": query["_id"],
                 "qrels": qrels[query["_id"]],
                 "query": vector,
                 "vectors": np.stack([r.vector for r in rows]),
+                "windows": [r.windows for r in rows],
                 "bm25": np.array([keyword.get(r.chunk_id, 0.0) for r in rows]),
                 "items": [r.item_id for r in rows],
                 "docs": [doc_of[r.item_id] for r in rows],
@@ -82,17 +83,22 @@ def collect(ctx: AppContext, scifact: Path) -> list[dict[str, object]]:
     return collected
 
 
-def score(collected: list[dict[str, object]], params: FusionParams) -> np.ndarray:
-    """Per-query (nDCG@10, recall@100) for one fusion variant."""
+def score(
+    collected: list[dict[str, object]], params: FusionParams, windows: bool = True
+) -> np.ndarray:
+    """Per-query (nDCG@10, recall@100) for one fusion variant (``windows``: use them)."""
     out = []
     for q in collected:
         vectors = q["vectors"]
         query = q["query"]
         assert isinstance(vectors, np.ndarray) and isinstance(query, np.ndarray)
-        fused = fuse(vectors @ query, q["bm25"], float(q["idf_sum"]), params)  # type: ignore[arg-type]
+        held = q["windows"] if windows else [np.zeros((0, len(query)))] * len(vectors)  # type: ignore[operator]
+        cos = best_cosines(query, vectors, held)  # type: ignore[arg-type]
+        fused = fuse(cos, q["bm25"], float(q["idf_sum"]), params)  # type: ignore[arg-type]
         if params.prf_docs:
             moved = rocchio(query, vectors, fused, q["items"], params.prf_docs, params.prf_beta)  # type: ignore[arg-type]
-            fused = fuse(vectors @ moved, q["bm25"], float(q["idf_sum"]), params)  # type: ignore[arg-type]
+            cos = best_cosines(moved, vectors, held)  # type: ignore[arg-type]
+            fused = fuse(cos, q["bm25"], float(q["idf_sum"]), params)  # type: ignore[arg-type]
         order = np.argsort(-fused, kind="stable")
         docs = q["docs"]
         ranking = list(dict.fromkeys(d for i in order for d in docs[i]))  # type: ignore[index]
@@ -111,22 +117,22 @@ def main() -> None:
     folds = np.array(
         [int(hashlib.sha1(str(q["id"]).encode()).hexdigest(), 16) % 2 for q in collected]
     )
-    print(f"{'variant':<34} {'nDCG@10':>8} {'R@100':>7} {'fold A':>7} {'fold B':>7}")
-    variants = {
-        f"cos {w:.1f} + bm25n {1 - w:.1f}": FusionParams(vector_weight=w)
-        for w in (0.3, 0.35, 0.4, 0.45, 0.5, 0.6)
-    }
-    for docs in (1, 2, 3):
-        for beta in (0.5, 1.0):
-            variants[f"cos 0.4 + bm25n 0.6, Rocchio {docs} doc(s) b={beta}"] = FusionParams(
-                vector_weight=0.4, prf_docs=docs, prf_beta=beta
-            )
+    print(f"{'variant':<40} {'nDCG@10':>8} {'R@100':>7} {'fold A':>7} {'fold B':>7}")
+    variants: dict[str, tuple[FusionParams, bool]] = {}
+    for windows in (False, True):
+        for w in (0.35, 0.4, 0.45, 0.5, 0.55, 0.6):
+            name = f"{'windows, ' if windows else ''}cos {w:.2f}, Rocchio 2 b=0.5"
+            variants[name] = (FusionParams(vector_weight=w, prf_docs=2, prf_beta=0.5), windows)
+        variants[f"{'windows, ' if windows else ''}cos 0.50, no Rocchio"] = (
+            FusionParams(vector_weight=0.5),
+            windows,
+        )
     results = {}
-    for name, params in variants.items():
-        m = score(collected, params)
+    for name, (params, windows) in variants.items():
+        m = score(collected, params, windows)
         results[name] = m
         print(
-            f"{name:<34} {m[:, 0].mean():>8.4f} {m[:, 1].mean():>7.4f} "
+            f"{name:<40} {m[:, 0].mean():>8.4f} {m[:, 1].mean():>7.4f} "
             f"{m[folds == 0, 0].mean():>7.4f} {m[folds == 1, 0].mean():>7.4f}"
         )
     for fold in (0, 1):

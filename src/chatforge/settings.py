@@ -127,7 +127,7 @@ class SearchSettings(BaseModel):
         1024,
         ge=0,
         description=(
-            "Memory for chatbots' search indexes held in memory (about 3 KB a chunk); a "
+            "Memory for chatbots' search indexes held in memory (about 5 KB a chunk); a "
             "chatbot that does not fit is searched by the database's indexes. 0 turns it off."
         ),
     )

@@ -119,7 +119,8 @@ def test_each_chunk_keeps_its_own_windows_through_merges() -> None:
     assert set(held) == {c.chunk_id for group in made for c in group} - removed
     for chunk in (c for group in made for c in group if c.chunk_id not in removed):
         assert chunk.windows is not None
-        np.testing.assert_array_equal(held[chunk.chunk_id].windows, chunk.windows)
+        # Held in half precision: within 1e-3 of what was stored, far from any other chunk's.
+        np.testing.assert_allclose(held[chunk.chunk_id].windows, chunk.windows, atol=2e-3)
         np.testing.assert_array_equal(held[chunk.chunk_id].vector, chunk.vector)
     assert len(merged.windows) == sum(len(held[i].windows) for i in held)
 

@@ -27,7 +27,9 @@ from chatforge.rag.chunking import chunk_document, format_content, qna_chunk, sp
 from chatforge.rag.document import ParsedDocument
 from chatforge.rag.filetypes import detect_kind
 from chatforge.rag.parsers import parse_file, parse_html, parse_markdown, parse_text
+from chatforge.providers.embeddings import Embedder
 from chatforge.services.context import AppContext
+from chatforge.settings import IngestionSettings
 from chatforge.services.indexing import ChunkRow, replace_chunks
 from chatforge.storage.models import KnowledgeItem, utcnow
 
@@ -41,6 +43,32 @@ MAX_SITEMAP_PAGES = 200
 def header_tokens(count_tokens: Callable[[str], int], title: str) -> int:
     """Tokens that okchat's ``Title: ...\nChunk: n\n\nContent:\n`` header adds to a chunk."""
     return max(count_tokens(format_content(title, 999, "")) - count_tokens(""), 0)
+
+
+def window_contents(
+    embedder: Embedder,
+    config: IngestionSettings,
+    title: str,
+    index: int,
+    text: str,
+    budget: int | None = None,
+) -> list[str]:
+    """The stored form of a chunk's windows (``split_windows``), each with the chunk's header.
+
+    ``budget`` is the window's tokens less the header's, when the caller knows it already.
+    """
+    if not config.window_tokens:
+        return []
+    if budget is None:
+        budget = min(config.window_tokens, embedder.max_tokens)
+        budget -= header_tokens(embedder.count_tokens, title)
+    windows = split_windows(
+        text,
+        count_tokens=embedder.count_tokens,
+        max_tokens=budget,
+        overlap_tokens=config.window_overlap_tokens,
+    )
+    return [format_content(title, index, window) for window in windows]
 
 
 @dataclass
@@ -217,17 +245,7 @@ class Ingestor:
                     )
                 )
                 prepared.windows.append(
-                    [
-                        format_content(title, index, text)
-                        for text in split_windows(
-                            chunk.text,
-                            count_tokens=embedder.count_tokens,
-                            max_tokens=window_budget,
-                            overlap_tokens=config.window_overlap_tokens,
-                        )
-                    ]
-                    if config.window_tokens and chunk.tokens > window_budget
-                    else []
+                    window_contents(embedder, config, title, index, chunk.text, window_budget)
                 )
         if pages:
             prepared.meta["pages"] = pages

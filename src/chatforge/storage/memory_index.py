@@ -50,9 +50,9 @@ from chatforge.storage.segments import (
 
 log = logging.getLogger(__name__)
 
-#: Roughly what a chunk costs in memory: its vector and ~2.5 window vectors, ~100 postings of 12
-#: bytes, ids and masks.
-BYTES_PER_CHUNK = 3.5 * 384 * 4 + 100 * 12 + 100
+#: Roughly what a chunk costs in memory: its vector, ~2.5 window vectors in float16, ~100 postings
+#: of 12 bytes, ids and masks.
+BYTES_PER_CHUNK = 384 * 4 + 2.5 * 384 * 2 + 100 * 12 + 100
 #: How long a search waits for another thread's refresh of the same chatbot before it asks the
 #: database's indexes instead.
 WAIT_FOR_REFRESH_SECONDS = 0.25
