@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
-from chatforge.rag.fusion import FusionParams, best_cosines, fuse, rocchio
+from chatforge.rag.fusion import FusionParams, Windows, best_cosines, fuse, rocchio
 from chatforge.rag.metrics import ndcg_at_k, recall_at_k
 from chatforge.rag.text import analyze
 from chatforge.services.context import AppContext
@@ -92,7 +92,7 @@ def score(
         vectors = q["vectors"]
         query = q["query"]
         assert isinstance(vectors, np.ndarray) and isinstance(query, np.ndarray)
-        held = q["windows"] if windows else [np.zeros((0, len(query)))] * len(vectors)  # type: ignore[operator]
+        held = Windows.of(q["windows"] if windows else [], len(query))  # type: ignore[arg-type]
         cos = best_cosines(query, vectors, held)  # type: ignore[arg-type]
         fused = fuse(cos, q["bm25"], float(q["idf_sum"]), params)  # type: ignore[arg-type]
         if params.prf_docs:

@@ -62,22 +62,37 @@ def fuse(cosines: np.ndarray, bm25: np.ndarray, idf_sum: float, params: FusionPa
     return result
 
 
-def best_cosines(
-    query: np.ndarray, vectors: np.ndarray, windows: Sequence[np.ndarray]
-) -> np.ndarray:
+@dataclass(frozen=True)
+class Windows:
+    """The candidates' window vectors, stacked: row ``i`` belongs to candidate ``owners[i]``."""
+
+    vectors: np.ndarray  # float32 (m, d)
+    owners: np.ndarray  # int64 (m,), ascending
+
+    @classmethod
+    def of(cls, per_candidate: Sequence[np.ndarray], dimensions: int) -> Windows:
+        """Stack each candidate's windows (``(n, d)``, any float type, ``n`` may be 0)."""
+        counts = np.fromiter((len(w) for w in per_candidate), dtype=np.int64)
+        if not counts.sum():
+            return cls(np.zeros((0, dimensions), np.float32), np.zeros(0, np.int64))
+        stacked = np.concatenate([w for w in per_candidate if len(w)]).astype(np.float32)
+        return cls(stacked, np.repeat(np.arange(len(counts)), counts))
+
+
+def best_cosines(query: np.ndarray, vectors: np.ndarray, windows: Windows) -> np.ndarray:
     """Each candidate's cosine to the query: its own vector's or its best window's, the higher.
 
     Args:
         query: The unit query vector.
         vectors: The candidates' vectors (rows, unit length).
-        windows: Per candidate, its windows' vectors, shape ``(n, d)`` with ``n >= 0``.
+        windows: The candidates' windows.
     """
     cosines: np.ndarray = vectors @ query
-    counts = [len(w) for w in windows]
-    if sum(counts):
-        stacked = np.concatenate([w for w in windows if len(w)])
-        owners = np.repeat(np.arange(len(windows)), counts)
-        np.maximum.at(cosines, owners, stacked @ query)
+    if len(windows.owners):
+        owners = windows.owners
+        starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+        best = np.maximum.reduceat(windows.vectors @ query, starts)
+        cosines[owners[starts]] = np.maximum(cosines[owners[starts]], best)
     return cosines
 
 

@@ -21,16 +21,16 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from chatforge.errors import ChatforgeError, FetchError, ParseError, UnsupportedMediaType
+from chatforge.providers.embeddings import Embedder
 from chatforge.providers.web import crawl, read_sitemap
 from chatforge.rag.chunking import Chunk as DraftChunk
 from chatforge.rag.chunking import chunk_document, format_content, qna_chunk, split_windows
 from chatforge.rag.document import ParsedDocument
 from chatforge.rag.filetypes import detect_kind
 from chatforge.rag.parsers import parse_file, parse_html, parse_markdown, parse_text
-from chatforge.providers.embeddings import Embedder
 from chatforge.services.context import AppContext
-from chatforge.settings import IngestionSettings
 from chatforge.services.indexing import ChunkRow, replace_chunks
+from chatforge.settings import IngestionSettings
 from chatforge.storage.models import KnowledgeItem, utcnow
 
 log = logging.getLogger(__name__)

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, func, select
 
 from chatforge.rag.fusion import (
     FusionParams,
+    Windows,
     best_cosines,
     fuse,
     normalised_bm25,
@@ -161,7 +162,7 @@ class Retriever:
         """The best ``limit`` candidates above ``threshold``, best first."""
         params = self.config.fusion
         bm25 = np.array([keyword.get(r.chunk_id, 0.0) for r in rows], dtype=np.float64)
-        windows = [r.windows for r in rows]
+        windows = Windows.of([r.windows for r in rows], self.ctx.search_index.dimensions)
         if vector is not None:
             vectors = np.stack([r.vector for r in rows])
             cosines = best_cosines(vector, vectors, windows)

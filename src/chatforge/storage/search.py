@@ -99,7 +99,7 @@ class HeldChunk(NamedTuple):
     item_id: str
     item_type: str
     vector: np.ndarray
-    windows: np.ndarray  # (n, d), n >= 0
+    windows: np.ndarray  # (n, d), n >= 0; float16 in memory
 
 
 class SearchIndex(ABC):

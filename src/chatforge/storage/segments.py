@@ -265,7 +265,7 @@ class Snapshot:
                     str(segment.items[at]),
                     str(segment.types[at]),
                     segment.vectors[at],
-                    segment.windows[first:last].astype(np.float32),
+                    segment.windows[first:last],
                 )
         return found
 
