@@ -253,20 +253,23 @@ class Snapshot:
 
     def chunks_of(self, chunk_ids: Sequence[int]) -> dict[int, HeldChunk]:
         """What this snapshot holds of those chunks (live or not): item, type and vectors."""
-        starts = self.starts
+        held = [(int(c), self.slot_of.get(int(c))) for c in chunk_ids]
+        held = [(c, slot) for c, slot in held if slot is not None]
+        if not held:
+            return {}
+        slots = np.array([slot for _, slot in held], dtype=np.int64)
+        segment_of = (np.searchsorted(self.starts, slots, side="right") - 1).tolist()
+        offsets = (slots - self.starts[segment_of]).tolist()
         found = {}
-        for chunk_id in chunk_ids:
-            slot = self.slot_of.get(int(chunk_id))
-            if slot is not None:
-                n = int(np.searchsorted(starts, slot, side="right")) - 1
-                segment, at = self.segments[n], slot - int(starts[n])
-                first, last = segment.window_starts[at], segment.window_starts[at + 1]
-                found[int(chunk_id)] = HeldChunk(
-                    str(segment.items[at]),
-                    str(segment.types[at]),
-                    segment.vectors[at],
-                    segment.windows[first:last],
-                )
+        for (chunk_id, _), n, at in zip(held, segment_of, offsets, strict=True):
+            segment = self.segments[n]
+            first, last = segment.window_starts[at], segment.window_starts[at + 1]
+            found[chunk_id] = HeldChunk(
+                str(segment.items[at]),
+                str(segment.types[at]),
+                segment.vectors[at],
+                segment.windows[first:last],
+            )
         return found
 
     def idf(self, term: str) -> float:
