@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from chatforge.errors import ChatforgeError, FetchError, ParseError, UnsupportedMediaType
-from chatforge.providers.embeddings import Embedder
+from chatforge.providers.embeddings import Embedder, normalise
 from chatforge.providers.web import crawl, read_sitemap
 from chatforge.rag.chunking import Chunk as DraftChunk
 from chatforge.rag.chunking import chunk_document, format_content, qna_chunk, split_windows
@@ -256,27 +256,46 @@ class Ingestor:
     def _embed(self, prepared: list[Prepared]) -> None:
         # The stored okchat form is what gets embedded: title, position and text together
         # measured best on SciFact (bench/RESULTS.md), and chunks are sized so that it fits.
+        # A chunk cut into windows is embedded as its windows only: its own vector is their
+        # mean, which finds candidates and feeds back nearly as well as embedding it whole, at
+        # 1.3 instead of 2.3 times the chunks' tokens.
+        for item in prepared:
+            if not item.windows:
+                item.windows = [[] for _ in item.chunks]
         texts = [
             text
             for item in prepared
-            for text in (item.embed_as or [chunk.content for chunk in item.chunks])
+            for text in (
+                item.embed_as
+                or [c.content for c, w in zip(item.chunks, item.windows, strict=True) if not w]
+            )
         ]
         texts += [text for item in prepared for windows in item.windows for text in windows]
         started = time.perf_counter()
         vectors = self.ctx.embedder.embed(texts)
         elapsed_ms = (time.perf_counter() - started) * 1000
         offset = 0
+        whole: list[np.ndarray] = []
         for item in prepared:
-            count = len(item.chunks)
-            item.vectors = vectors[offset : offset + count]
+            count = len(item.embed_as) if item.embed_as else item.windows.count([])
+            whole.append(vectors[offset : offset + count])
             offset += count
-        for item in prepared:
-            embedded = len(item.chunks)
+        for item, own in zip(prepared, whole, strict=True):
+            embedded, rows, next_own = len(own), [], iter(own)
             item.window_vectors = []
-            for windows in item.windows or [[] for _ in item.chunks]:
-                item.window_vectors.append(vectors[offset : offset + len(windows)])
+            for windows in item.windows:
+                found = vectors[offset : offset + len(windows)]
                 offset += len(windows)
                 embedded += len(windows)
+                item.window_vectors.append(found)
+                rows.append(
+                    normalise(found.mean(axis=0, keepdims=True))[0]
+                    if len(found)
+                    else next(next_own)
+                )
+            item.vectors = (
+                np.stack(rows) if rows else np.zeros((0, vectors.shape[1]), dtype=np.float32)
+            )
             # The batch's time, shared by texts embedded: each item's fair part of it.
             item.meta["embed_ms"] = round(elapsed_ms * embedded / max(len(texts), 1), 1)
 
