@@ -38,11 +38,10 @@ _OKCHAT_HEADER = re.compile(r"\ATitle: [^\n]*\nChunk: \d+\n\nContent:\n")
 #: A Q&A pair's stored form; its title is the question, and only the answer is quotable.
 _QNA_HEADER = re.compile(r"\ATitle: [^\n]*\nChunk: \d+\n\nQuestion: [^\n]*\n\nAnswer: ")
 #: Retrieval similarity (calibrated, in [0, 1]) below which a passage is not quoted. On SQuAD
-#: (dev-a, two articles held out of the knowledge base, 500 questions of each kind), the best
-#: passage of 96.8 % of the answerable questions is above it and that of 75.6 % of the
-#: unanswerable ones below it; with it the model abstains on 91.4 % of those and answers 89.8 %
-#: of the answerable. (It was 0.35 before chunks had windows, which raised every similarity a
-#: little: at 0.35 the model abstained on 87.6 % only.)
+#: (dev-a, two articles held out of the knowledge base, 500 questions of each kind) the model
+#: abstains on 91.0 % of the unanswerable questions with it and answers 90.6 % of the answerable
+#: (bench/RESULTS.md). It was 0.35 before chunks had windows, which raise every similarity a
+#: little: at 0.35 the model abstained on 87.6 % only.
 MIN_SIMILARITY = 0.40
 
 SentenceScorer = Callable[[str, list[str]], list[float]]
