@@ -162,8 +162,9 @@ class Retriever:
         """The best ``limit`` candidates above ``threshold``, best first."""
         params = self.config.fusion
         bm25 = np.array([keyword.get(r.chunk_id, 0.0) for r in rows], dtype=np.float64)
-        windows = Windows.of([r.windows for r in rows], self.ctx.search_index.dimensions)
+        windows = Windows.of([], 0)
         if vector is not None:
+            windows = Windows.of([r.windows for r in rows], len(vector))
             vectors = np.stack([r.vector for r in rows])
             cosines = best_cosines(vector, vectors, windows)
         else:

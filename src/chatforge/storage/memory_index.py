@@ -50,9 +50,16 @@ from chatforge.storage.segments import (
 
 log = logging.getLogger(__name__)
 
-#: Roughly what a chunk costs in memory: its vector, ~2.5 window vectors in float16, ~100 postings
-#: of 12 bytes, ids and masks.
-BYTES_PER_CHUNK = 384 * 4 + 2.5 * 384 * 2 + 100 * 12 + 100
+#: Windows a chunk has on average (SciFact's 256-token chunks in 128-token windows: 2.5).
+WINDOWS_PER_CHUNK = 2.5
+
+
+def bytes_per_chunk(dimensions: int) -> float:
+    """Roughly what a chunk costs in memory: its vector, its windows' vectors in float16, ~100
+    postings of 12 bytes, ids and masks."""
+    return dimensions * 4 + WINDOWS_PER_CHUNK * dimensions * 2 + 100 * 12 + 100
+
+
 #: How long a search waits for another thread's refresh of the same chatbot before it asks the
 #: database's indexes instead.
 WAIT_FOR_REFRESH_SECONDS = 0.25
@@ -264,7 +271,7 @@ class MemorySearchIndex(SearchIndex):
             .where(Chunk.chatbot_id == chatbot_id, KnowledgeItem.enabled.is_(True))
         )
         current = np.fromiter(conn.execute(indexed).scalars(), dtype=np.int64)
-        if len(current) * BYTES_PER_CHUNK > self.budget:
+        if len(current) * bytes_per_chunk(self.dimensions) > self.budget:
             with self._lock:
                 self._too_big[chatbot_id] = version
                 self._snapshots.pop(chatbot_id, None)
@@ -322,6 +329,8 @@ class MemorySearchIndex(SearchIndex):
             else:
                 title_terms, body_terms = split_terms(str(terms))
             vector, windows = unpack_embedding(embedding, self.dimensions)
+            # Copies, so that the stored blob is freed while the rest of a big chatbot loads.
+            vector, windows = vector.copy(), windows.astype(np.float16)
             chunks.append(
                 ChunkTerms(
                     int(chunk_id),

@@ -111,7 +111,7 @@ def build_segment(chunks: Sequence[ChunkTerms], dimensions: int) -> Segment:
         vectors,
         _strings([c.item_id for c in chunks]),
         _strings([c.item_type for c in chunks]),
-        np.concatenate([np.zeros((0, dimensions), np.float32), *windows]).astype(np.float16),
+        np.concatenate([np.zeros((0, dimensions), np.float16), *windows], dtype=np.float16),
         np.array([len(w) for w in windows], dtype=np.int64),
         vocabulary,
         occurrences,
