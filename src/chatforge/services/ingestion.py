@@ -81,7 +81,8 @@ class Prepared:
     chunks: list[DraftChunk]
     meta: dict[str, Any] = field(default_factory=dict)
     vectors: np.ndarray | None = None
-    #: Per chunk, the stored form of its windows (``split_windows``), and their vectors.
+    #: Per chunk (every chunk, once chunked), the stored form of its windows
+    #: (``split_windows``; none for a short chunk), and their vectors.
     windows: list[list[str]] = field(default_factory=list)
     window_vectors: list[np.ndarray] = field(default_factory=list)
     #: Texts to embed instead of the chunks' content (a Q&A pair is embedded by its question).
@@ -217,6 +218,7 @@ class Ingestor:
             # Embedded by its question, so that a user asking it matches it closely; the answer
             # is still found by keyword search.
             prepared.embed_as = [question]
+            prepared.windows = [[]]
             return prepared
         pages = 0
         for title, document in docs:
@@ -259,9 +261,6 @@ class Ingestor:
         # A chunk cut into windows is embedded as its windows only: its own vector is their
         # mean, which finds candidates and feeds back nearly as well as embedding it whole, at
         # 1.3 instead of 2.3 times the chunks' tokens.
-        for item in prepared:
-            if not item.windows:
-                item.windows = [[] for _ in item.chunks]
         texts = [
             text
             for item in prepared
