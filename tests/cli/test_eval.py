@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import sqlite3
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -77,6 +79,40 @@ def test_several_modes_share_one_ingest(collection: dict[str, Path]) -> None:
     assert [r["mode"] for r in reports] == ["hybrid", "vector"]
     # Hybrid finds C through meaning ("pass potential walls"), so it recalls everything.
     assert reports[0]["recall_at_100"] == pytest.approx(1.0)
+
+
+def _keyword_args(collection: dict[str, Path]) -> list[str]:
+    return [
+        "eval", "retrieval", "--corpus", str(collection["corpus"]),
+        "--queries", str(collection["queries"]), "--qrels", str(collection["qrels"]),
+        "--mode", "keyword",
+    ]  # fmt: skip
+
+
+def test_a_run_leaves_no_data_behind(
+    collection: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+
+    result = CliRunner().invoke(app, _keyword_args(collection))
+
+    assert result.exit_code == 0, result.output
+    assert list(scratch.iterdir()) == []
+
+
+def test_data_dir_keeps_the_database(collection: dict[str, Path], tmp_path: Path) -> None:
+    kept = tmp_path / "kept"
+
+    result = CliRunner().invoke(app, [*_keyword_args(collection), "--data-dir", str(kept)])
+
+    assert result.exit_code == 0, result.output
+    with sqlite3.connect(kept / "chatforge.db") as conn:
+        assert conn.execute("SELECT count(*) FROM knowledge_items").fetchone() == (5,)
+    again = CliRunner().invoke(app, [*_keyword_args(collection), "--data-dir", str(kept)])
+    assert again.exit_code == 2
+    assert "new or empty directory" in again.output
 
 
 def test_unknown_mode_is_refused(collection: dict[str, Path]) -> None:

@@ -7,6 +7,7 @@ chat service's answers on a SQuAD v1.1-format file.
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,19 +45,39 @@ EmbeddingCache = Annotated[
     typer.Option(help="File that keeps embeddings between runs (same texts, same vectors)."),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="End with one JSON line.")]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        help="Keep the run's data (SQLite file, uploads) in this new or empty directory; "
+        "default: a temp dir, deleted at the end.",
+    ),
+]
 
 
 @contextmanager
-def _evaluation_context(database_url: str | None, cache: Path | None) -> Iterator[AppContext]:
-    """A server context on a fresh database (or ``database_url``), ready to ingest into."""
-    data_dir = Path(tempfile.mkdtemp(prefix="chatforge-eval-"))
-    settings = Settings(data_dir=data_dir, database_url=database_url)
-    configure_logging(settings)
-    with opened(settings) as ctx:
-        if cache is not None:
-            ctx.use_embedder(CachedEmbedder(ctx.embedder, cache))
-        ctx.ensure_search_index()
-        yield ctx
+def _evaluation_context(
+    database_url: str | None, cache: Path | None, keep: Path | None
+) -> Iterator[AppContext]:
+    """A server context on a fresh database (or ``database_url``), ready to ingest into.
+
+    Its data directory is ``keep`` when given, else a temp dir removed when the context ends.
+    """
+    if keep is not None:
+        if keep.exists() and (not keep.is_dir() or any(keep.iterdir())):
+            raise fail(f"{keep} must be a new or empty directory", 2)
+        keep.mkdir(parents=True, exist_ok=True)
+    data_dir = keep or Path(tempfile.mkdtemp(prefix="chatforge-eval-"))
+    try:
+        settings = Settings(data_dir=data_dir, database_url=database_url)
+        configure_logging(settings)
+        with opened(settings) as ctx:
+            if cache is not None:
+                ctx.use_embedder(CachedEmbedder(ctx.embedder, cache))
+            ctx.ensure_search_index()
+            yield ctx
+    finally:
+        if keep is None:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def _progress(stage: str, done: int, total: int) -> None:
@@ -77,6 +98,7 @@ def retrieval(
     ] = None,
     database_url: DatabaseUrl = None,
     embedding_cache: EmbeddingCache = None,
+    data_dir: DataDir = None,
     as_json: AsJson = False,
 ) -> None:
     """Ingest a collection into a fresh chatbot through the real pipeline, then score it.
@@ -91,7 +113,7 @@ def retrieval(
     for path in (corpus, queries, qrels):
         if not path.is_file():
             raise fail(f"{path} is not a file", 2)
-    with _evaluation_context(database_url, embedding_cache) as ctx:
+    with _evaluation_context(database_url, embedding_cache, data_dir) as ctx:
         reports = evaluate_retrieval(
             ctx,
             corpus=corpus,
@@ -142,6 +164,7 @@ def answers(
     ] = None,
     database_url: DatabaseUrl = None,
     embedding_cache: EmbeddingCache = None,
+    data_dir: DataDir = None,
     as_json: AsJson = False,
 ) -> None:
     """Ingest every SQuAD paragraph through the real pipeline, then ask every question by chat.
@@ -167,7 +190,7 @@ def answers(
             knowledge, unanswerable = split_holdout(knowledge, holdout_articles)
         except ValueError as exc:
             raise fail(str(exc), 2) from exc
-    with _evaluation_context(database_url, embedding_cache) as ctx:
+    with _evaluation_context(database_url, embedding_cache, data_dir) as ctx:
         report = evaluate_answers(
             ctx,
             squad=knowledge,
