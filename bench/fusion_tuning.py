@@ -3,10 +3,10 @@
     python bench/fusion_tuning.py --data-dir DIR [--database-url URL] [--scifact PATH]
 
 ``DIR`` is the data directory a finished ``chatforge eval retrieval --data-dir DIR`` run kept (its
-SQLite file, or ``--database-url`` for PostgreSQL). For every judged SciFact query this collects the candidates
-exactly as the retrieval service does (vector top 100, keyword top 100, the exact BM25 of every
-candidate, its stored vector, the query's idf sum), then scores fusion variants in numpy and
-reports nDCG@10 on all train queries and on two folds (split by sha1 of the query id, as
+SQLite file, or ``--database-url`` for PostgreSQL). For every judged SciFact query this collects
+the candidates exactly as the retrieval service does (vector top 100, keyword top 100, the exact
+BM25 of every candidate, its stored vector, the query's idf sum), then scores fusion variants in
+numpy and reports nDCG@10 on all train queries and on two folds (split by sha1 of the query id, as
 bench/retrieval_research.py does), so a weight chosen on one fold is scored on the other.
 """
 
