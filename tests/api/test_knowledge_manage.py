@@ -191,6 +191,15 @@ def test_qna_edit_reindexes_the_pair(
         "Question: Are pets allowed inside?\n\nAnswer: Cats and small dogs."
     )
     assert found_text(ctx, chatbot["id"], "small dogs") == [chunk.content]
+    # The title of a pair is its question.
+    patch(api, chatbot["id"], item["id"], {"title": "May I bring my dog?"})
+    retitled = ready(api, chatbot["id"], item["id"])
+    assert retitled["title"] == "May I bring my dog?"
+    (chunk,) = chunks_of(ctx, item["id"])
+    assert chunk.content == (
+        "Title: May I bring my dog?\nChunk: 1\n\n"
+        "Question: May I bring my dog?\n\nAnswer: Cats and small dogs."
+    )
 
 
 def test_title_edit_of_a_file_keeps_its_content_hash_so_dedupe_still_works(

@@ -180,18 +180,21 @@ class KnowledgeService:
         """Edit an item: content edits re-index it, ``enabled`` hides or shows it."""
         item = self.get(chatbot_id, item_id, for_update=True)
         reindex = False
-        if patch.get("title") is not None:
+        if patch.get("title") is not None and item.type != "qna":
             item.title = str(patch["title"])
             reindex = True
         if item.type == "text" and patch.get("content") is not None:
             item.content = str(patch["content"])
             item.size_bytes = len(item.content.encode())
             reindex = True
-        if item.type == "qna" and (patch.get("question") or patch.get("answer")):
-            question = str(patch.get("question") or item.meta.get("question", ""))
+        # A Q&A pair's title is its question: editing either edits both.
+        asked = patch.get("question") or patch.get("title")
+        if item.type == "qna" and (asked or patch.get("answer")):
+            question = str(asked or item.meta.get("question", ""))
             answer = str(patch.get("answer") or item.meta.get("answer", ""))
             item.meta = {**item.meta, "question": question, "answer": answer}
             item.title, item.content = question, answer
+            item.size_bytes = len((question + answer).encode())
             reindex = True
         if item.type == "url" and patch.get("url"):
             item.source = str(patch["url"])
