@@ -205,6 +205,7 @@ def test_url_crawl_follows_same_domain_links_up_to_max_pages(
     assert not site.visited("/far") and not site.visited("/c")
     titles = {c.content.split("\n", 1)[0] for c in chunks_of(ctx, item["id"])}
     assert titles == {"Title: Welcome", "Title: Bread", "Title: Cakes"}
+    assert item["size_bytes"] == sum(len(site.routes[p][2]) for p in ("/", "/a", "/b"))
 
 
 def test_url_crawl_leaves_the_domain_only_when_asked(intranet_api: TestClient, site: Site) -> None:

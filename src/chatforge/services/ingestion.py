@@ -89,6 +89,8 @@ class Prepared:
     embed_as: list[str] | None = None
     #: The item's content hash and title when it was read, to tell whether it changed since.
     version: tuple[str, str] = ("", "")
+    #: Bytes fetched for a web item (its pages' bodies); other items' sizes are known upfront.
+    fetched_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -153,9 +155,10 @@ class Ingestor:
 
     def _prepare(self, item: KnowledgeItem) -> Prepared:
         started = time.perf_counter()
-        docs = self._parse(item)
+        docs, fetched_bytes = self._parse(item)
         parsed = time.perf_counter()
         prepared = self._chunk(item, docs)
+        prepared.fetched_bytes = fetched_bytes
         prepared.version = (item.content_hash, item.title)
         chunked = time.perf_counter()
         prepared.meta.update(
@@ -166,20 +169,21 @@ class Ingestor:
             raise ParseError("No text could be extracted from this source.")
         return prepared
 
-    def _parse(self, item: KnowledgeItem) -> list[tuple[str, ParsedDocument]]:
-        """The item's documents, each with the title its chunks carry."""
+    def _parse(self, item: KnowledgeItem) -> tuple[list[tuple[str, ParsedDocument]], int | None]:
+        """The item's documents, each with the title its chunks carry, and the bytes fetched."""
         if item.type == "file":
             path = self._local_file(item)
             document = parse_file(path, detect_kind(path, filename=item.source))
-            return [(item.title, document)]
+            return [(item.title, document)], None
         if item.type == "text":
             content = item.content or ""
             parser = parse_markdown if item.source.endswith(".md") else parse_text
-            return [(item.title, parser(content))]
+            return [(item.title, parser(content))], None
         if item.type == "qna":
-            return []
+            return [], None
         fetcher = self.ctx.web_fetcher()
         pages: list[tuple[str, ParsedDocument]] = []
+        fetched = 0
         if item.meta.get("kind") == "sitemap":
             for url in read_sitemap(fetcher, item.source, max_urls=MAX_SITEMAP_PAGES):
                 try:
@@ -189,6 +193,7 @@ class Ingestor:
                     log.info("skipping sitemap page: %s", exc.message)
                     continue
                 pages.append((document.title or url, document))
+                fetched += len(page.body)
         else:
             crawl_options = item.meta.get("crawl") or {}
             for page in crawl(
@@ -202,9 +207,10 @@ class Ingestor:
                 except ParseError:
                     continue
                 pages.append((document.title or page.url, document))
+                fetched += len(page.body)
         if not pages:
             raise FetchError(f"No readable page was found at {item.source}.")
-        return pages
+        return pages, fetched
 
     def _chunk(self, item: KnowledgeItem, docs: list[tuple[str, ParsedDocument]]) -> Prepared:
         embedder = self.ctx.embedder
@@ -368,10 +374,13 @@ class Ingestor:
         meta["chunks"] = len(rows)
         meta["tokens"] = sum(r.tokens for r in rows)
         meta["indexed_hash"] = item.content_hash
+        values: dict[str, Any] = {"status": "ready", "error": None, "chunks": len(rows)}
+        if prepared.fetched_bytes is not None:
+            values["size_bytes"] = prepared.fetched_bytes
         session.execute(
             update(KnowledgeItem)
             .where(KnowledgeItem.id == item.id)
-            .values(status="ready", error=None, chunks=len(rows), meta=meta, updated_at=utcnow())
+            .values(**values, meta=meta, updated_at=utcnow())
         )
         return len(rows)
 
