@@ -89,13 +89,13 @@ def test_server_errors_are_retried_twice_then_reported_without_the_key(
     server: ModelServer,
 ) -> None:
     echo = {"error": {"message": f"upstream refused Authorization: Bearer {KEY}"}}
-    server.failures = [Failure(500, {}, echo), Failure(502, {}, echo), Failure(503, {}, echo)]
+    server.failures = [Failure(500, {}, echo), Failure(503, {}, echo), Failure(502, {}, echo)]
 
     with pytest.raises(ProviderError) as caught:
         make(server, model="text-embedding-3-small", dimensions=None).embed(["alpha"])
 
     assert type(caught.value) is ProviderError
-    assert "503" in caught.value.message and "upstream refused" in caught.value.message
+    assert "502" in caught.value.message and "upstream refused" in caught.value.message
     assert len(server.requests) == 3
     assert_secret_kept(caught.value)
 
@@ -105,10 +105,11 @@ def test_a_retry_after_too_long_to_wait_fails_at_once_and_passes_it_on(
 ) -> None:
     server.failures = [Failure(429, {"Retry-After": "600"}, {})]
 
-    with pytest.raises(ProviderError) as caught:
+    with pytest.raises(ProviderUnavailable) as caught:
         make(server).embed(["alpha"])
 
     assert len(server.requests) == 1
+    assert caught.value.status == 503  # as a rate-limited chat model is
     assert caught.value.headers == {"Retry-After": "600"}
 
 

@@ -4,7 +4,9 @@ One place maps HTTP failures to Chatforge's errors for the synchronous providers
 
 - 401 and 403: :class:`ProviderUnavailable`, naming the setting that holds the key;
 - 429, 500, 502, 503 and 504: retried (twice by default) after the server's ``Retry-After`` or an
-  exponential backoff, then :class:`ProviderError` (with ``Retry-After`` when the server sent one);
+  exponential backoff, then, with ``Retry-After`` when the server sent one,
+  :class:`ProviderUnavailable` for 429 and 503 (rate limited, overloaded: as the chat providers
+  say) and :class:`ProviderError` for the others;
 - a timeout or a broken answer: :class:`ProviderError`; a server that cannot be reached:
   :class:`ProviderUnavailable`;
 - any other error status or a reply that is not JSON: :class:`ProviderError`.
@@ -168,7 +170,10 @@ class JSONEndpoint:
         if status in _RETRY_STATUSES:
             retry_after = response.headers.get("retry-after")
             tries = "once" if attempt == 0 else f"{attempt + 1} times"
-            return ProviderError(
+            # As for chat models: rate limited or overloaded is "unavailable" (503), a
+            # server failure is a provider error (502).
+            error = ProviderUnavailable if status in (429, 503) else ProviderError
+            return error(
                 f"{self.label} at {self.display_url} failed {tries}, last with HTTP {status}; "
                 f"try again later{suffix}",
                 headers={"Retry-After": retry_after} if retry_after else None,
