@@ -36,5 +36,29 @@ def test_unwrap_joins_paragraph_lines_but_keeps_sentence_ends_and_lists() -> Non
     )
 
 
+def test_unwrap_keeps_a_heading_on_its_own_line() -> None:
+    text = (
+        "2 Installation\n"
+        "The router ships with a power supply and a cable that is long\n"
+        "enough for most rooms. Place it high, away from walls and metal,\n"
+        "and plug it in before the modem. Wait for the light to turn green\n"
+        "before you connect a device to it\n"
+        "Troubleshooting\n"
+        "A red light means that no cable is plugged into the WAN port at\n"
+        "Acme Street branches or any other office."
+    )
+
+    assert clean_text(text, unwrap=True).split("\n") == [
+        "2 Installation",
+        "The router ships with a power supply and a cable that is long enough for most rooms. "
+        "Place it high, away from walls and metal, and plug it in before the modem. Wait for the "
+        "light to turn green before you connect a device to it",
+        "Troubleshooting",
+        # A full line before a capital is still a wrapped line.
+        "A red light means that no cable is plugged into the WAN port at Acme Street branches or "
+        "any other office.",
+    ]
+
+
 def test_nothing_readable_cleans_to_empty() -> None:
     assert clean_text(" \x01\x02 \n\n\t ") == ""

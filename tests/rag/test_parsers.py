@@ -68,6 +68,24 @@ def test_pdf_lines_are_rejoined_and_broken_words_mended(tmp_path: Path) -> None:
     assert "It is free." in text
 
 
+def test_pdf_headings_stay_apart_from_the_sentence_after_them(tmp_path: Path) -> None:
+    page = (
+        "Returns policy\n\nYou can return any item within 30 days of delivery, provided it is "
+        "unused and in its original packaging with every accessory.\n\nShipping\n\nOrders "
+        "ship within two business days from our warehouse in Leeds."
+    )
+
+    (section,) = parse(make_pdf(tmp_path / "a.pdf", [page])).sections
+
+    assert section.text.split("\n") == [
+        "Returns policy",
+        "You can return any item within 30 days of delivery, provided it is unused and in its "
+        "original packaging with every accessory.",
+        "Shipping",
+        "Orders ship within two business days from our warehouse in Leeds.",
+    ]
+
+
 def test_pdf_with_owner_password_only_is_read(tmp_path: Path) -> None:
     path = make_pdf(tmp_path / "a.pdf", ["Readable by all."], owner_password="owner")
 

@@ -36,6 +36,9 @@ _HYPHEN_BREAK = re.compile(r"(\w)-\n(\w)")
 # A line break inside a paragraph: the line does not end a sentence or a clause, and the next
 # line neither is blank nor starts a list item.
 _SOFT_BREAK = re.compile(r"(?<=[^\s.!?:;。！？])\n(?![\n•▪◦*\-–]|\d{1,3}[.)]\s)")
+# A heading is a line well short of the text's full lines, followed by one that starts with a
+# capital or a digit: its break stays, so that it is not read as the next sentence's start.
+_HEADING_WIDTH = 0.6
 
 
 def clean_text(text: str, *, dehyphenate: bool = False, unwrap: bool = False) -> str:
@@ -50,7 +53,7 @@ def clean_text(text: str, *, dehyphenate: bool = False, unwrap: bool = False) ->
         dehyphenate: Join words a PDF broke across lines (``"infor-\\nmation"`` becomes
             ``"information"``); only when the next line goes on in lower case.
         unwrap: Join the lines of a paragraph that a PDF broke at its column width, keeping
-            breaks after a sentence end and before list items.
+            breaks after a sentence end, after a heading and before list items.
 
     Returns:
         The cleaned text, stripped; empty when nothing readable was left.
@@ -62,8 +65,23 @@ def clean_text(text: str, *, dehyphenate: bool = False, unwrap: bool = False) ->
     if dehyphenate:
         text = _HYPHEN_BREAK.sub(_join_hyphenated, text)
     if unwrap:
-        text = _SOFT_BREAK.sub(" ", text)
+        text = _unwrap(text)
     return _BLANK_RUNS.sub("\n\n", text).strip()
+
+
+def _unwrap(text: str) -> str:
+    """Join soft line breaks, except after a heading."""
+    lengths = sorted(len(line) for line in text.split("\n") if line)
+    # The full line width: most lines of wrapped text are full; a few short ones end paragraphs.
+    full = lengths[int(len(lengths) * 0.9)] if len(lengths) >= 4 else 0
+
+    def join(match: re.Match[str]) -> str:
+        line = text[text.rfind("\n", 0, match.start()) + 1 : match.start()]
+        following = text[match.end() : match.end() + 1]
+        heading = len(line) < _HEADING_WIDTH * full and (following.isupper() or following.isdigit())
+        return "\n" if heading else " "
+
+    return _SOFT_BREAK.sub(join, text)
 
 
 def _join_hyphenated(match: re.Match[str]) -> str:
