@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from chatforge import __version__
+from chatforge.api.docs import install_docs
 from chatforge.api.errors import install_error_handlers
 from chatforge.api.routers import (
     chat,
@@ -74,7 +75,10 @@ def create_app(settings: Settings | None = None, *, public_base_url: str | None 
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs(app)
     app.state.ctx = ctx
     # Key-authenticated calls may come from any origin, like okchat's; the key is never a cookie.
     app.add_middleware(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import time
 
+import pytest
 from fastapi.testclient import TestClient
 
 
@@ -75,4 +77,26 @@ def test_openapi_shows_real_models(client: TestClient) -> None:
     )
     assert "ChatbotFull" in schema["components"]["schemas"]
     assert "ErrorBody" in schema["components"]["schemas"]
-    assert client.get("/docs").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("page", "script"), [("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")]
+)
+def test_api_docs_load_nothing_from_the_internet(
+    client: TestClient, page: str, script: str
+) -> None:
+    html = client.get(page)
+
+    assert html.status_code == 200
+    assert "/openapi.json" in html.text
+    # Every script, style sheet and icon is served by this server, so the page works offline.
+    assert re.findall(r"https?://", html.text) == []
+    urls = re.findall(r'(?:src|href)=["\']([^"\']+)["\']', html.text)
+    assert f"/docs-assets/{script}" in urls
+    for url in urls:
+        assert client.get(url).status_code == 200, url
+    assert (
+        client.get(f"/docs-assets/{script}")
+        .headers["content-type"]
+        .startswith(("application/javascript", "text/javascript"))
+    )
