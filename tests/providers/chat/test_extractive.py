@@ -207,6 +207,20 @@ def test_sentences_split_at_ends_but_not_at_abbreviations_or_numbers() -> None:
     ]
 
 
+def test_headings_are_not_read_into_the_sentence_below_them() -> None:
+    text = (
+        "Acme Employee Handbook\n2. Paid Time Off\nEvery employee receives 25 days of paid "
+        "vacation. Unused days carry over.\nOpening hours\nMon-Fri 9-17\nSat 10-14"
+    )
+
+    assert split_sentences(text) == [
+        "Every employee receives 25 days of paid vacation.",
+        "Unused days carry over.",
+        # Short lines above other short lines are content, as a timetable's are.
+        "Opening hours Mon-Fri 9-17 Sat 10-14",
+    ]
+
+
 def test_stems_meet_across_inflections() -> None:
     assert stem("located") == stem("locates") == stem("location") == stem("locate")
     assert stem("running") == stem("runs") == "run"

@@ -36,6 +36,9 @@ _ABBREVIATIONS = frozenset(_ABBREVIATION_LIST.split())
 _BOUNDARY = re.compile(r"[.!?]+[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
 _BULLET = re.compile(r"\n\s*(?=(?:[-*•▪◦]|\d{1,3}[.)])\s)")
 _BLANK_LINE = re.compile(r"\n\s*\n")
+_ENDS_CLAUSE = re.compile(r"[.!?:;…][\"'”’)\]]*$")
+# Most words in a heading ("2. Paid Time Off", "Returns and refunds").
+_HEADING_WORDS = 12
 _SPACE = re.compile(r"\s+")
 _TOKEN = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 
@@ -48,9 +51,28 @@ def split_sentences(text: str) -> list[str]:
     """
     sentences: list[str] = []
     for block in _BLANK_LINE.split(text):
-        for item in _BULLET.split(block):
+        for item in _BULLET.split(_without_headings(block)):
             sentences.extend(_split_block(_SPACE.sub(" ", item).strip()))
     return [s for s in sentences if s]
+
+
+def _without_headings(block: str) -> str:
+    """``block`` without its heading lines: a heading names a topic, it answers nothing.
+
+    A heading is a short line that ends no clause, above a line of prose (one that starts with a
+    capital and ends a sentence) or above another heading. Without this, "2. Paid Time Off"
+    above "Every employee ..." would be read as the sentence "Paid Time Off Every employee ...".
+    """
+    kept: list[str] = []
+    heading_follows = False  # the line below is prose or a heading
+    for line in reversed(block.split("\n")):
+        text = line.strip()
+        short = bool(text) and len(text.split()) <= _HEADING_WORDS
+        if heading_follows and short and not _ENDS_CLAUSE.search(text):
+            continue  # a heading: dropped, and the line above may be one too
+        kept.append(line)
+        heading_follows = bool(text) and text[0].isupper() and bool(_ENDS_CLAUSE.search(text))
+    return "\n".join(reversed(kept))
 
 
 def _split_block(block: str) -> list[str]:
