@@ -335,6 +335,12 @@ def test_empty_corrupt_encrypted_and_bomb_files_fail_with_a_clear_error(
     # A failed item stays listed with its error, so the user sees what to fix.
     failed = listed(api, chatbot["id"], status="failed")["knowledge_base"]
     assert {i["id"] for i in failed} == {i["id"] for i in items}
+    # Another empty file is not "the same file" as the first: it gets its own item and error.
+    other = tmp_path / "other.pdf"
+    other.write_bytes(b"")
+    (again,) = upload(api, chatbot["id"], other)
+    assert again["id"] != items[0]["id"] and again["source"] == "other.pdf"
+    assert again["status"] == "failed" and again["error"] == "The PDF is empty."
 
 
 def test_text_file_named_docx_is_indexed_as_text(

@@ -123,7 +123,8 @@ class KnowledgeService:
         try:
             for upload, (digest, size) in zip(uploads, digests, strict=True):
                 existing = known.get(digest)
-                if existing is not None:
+                # Every empty file has the same hash: only the same name is the same file.
+                if existing is not None and (size or existing.source == upload.filename):
                     self._retry_if_failed(existing)
                     items.append(existing)
                     continue
@@ -138,7 +139,7 @@ class KnowledgeService:
                 )
                 self.session.add(item)
                 self.session.flush()
-                known[digest] = item
+                known.setdefault(digest, item)
                 safe = _UNSAFE_NAME.sub("_", Path(upload.filename).name)[-120:] or "file"
                 item.file_key = f"chatbots/{chatbot.id}/files/{item.id}/{safe}"
                 self.ctx.files.put(item.file_key, upload.path)
