@@ -44,6 +44,16 @@ def test_unknown_key_is_401(client: TestClient) -> None:
     assert response.status_code == 401
 
 
+def test_authorization_without_bearer_says_how_to_send_the_key(
+    client: TestClient, key: str
+) -> None:
+    response = client.get("/api/external/chatbots", headers={"Authorization": key})
+
+    assert response.status_code == 401
+    assert "'Bearer <key>'" in response.json()["error"]["message"]
+    assert key not in response.text
+
+
 def test_bearer_token_is_accepted(client: TestClient, key: str) -> None:
     response = client.get("/api/external/chatbots", headers={"Authorization": f"Bearer {key}"})
 

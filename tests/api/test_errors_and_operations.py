@@ -42,6 +42,20 @@ def test_body_that_is_not_an_object_is_422(api: TestClient) -> None:
     assert response.json()["error"]["code"] == "validation_error"
 
 
+def test_json_sent_without_its_content_type_is_415_saying_so(api: TestClient) -> None:
+    # curl -d '{"name": "Shop"}' sends application/x-www-form-urlencoded.
+    response = api.post(
+        "/api/external/chatbots",
+        content=b'{"name": "Shop"}',
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+    assert "Content-Type: application/json" in response.json()["error"]["message"]
+    assert api.get("/api/external/chatbots").json() == {"chatbots": []}
+
+
 def test_healthz_and_readyz(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").json()["status"] == "ready"

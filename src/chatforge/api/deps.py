@@ -9,6 +9,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from chatforge.errors import Unauthorized
 from chatforge.services import keys
 from chatforge.services.chat import ChatService
 from chatforge.services.chatbots import ChatbotService
@@ -41,10 +42,16 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 def get_organization_id(
     ctx: ContextDep,
+    request: Request,
     api_key: Annotated[str | None, Security(_api_key_header)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> str:
     """The organization of the caller's key (``x-api-key`` or ``Authorization: Bearer``)."""
+    if not api_key and bearer is None and request.headers.get("authorization"):
+        raise Unauthorized(
+            "The Authorization header must read 'Bearer <key>'; or send the key alone in the "
+            "x-api-key header."
+        )
     return keys.authenticate(ctx, api_key or (bearer.credentials if bearer else None))
 
 

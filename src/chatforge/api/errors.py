@@ -63,11 +63,22 @@ async def _chatforge_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
 
-async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
         return error_response(400, "invalid_json", "The request body is not valid JSON.")
+    content_type = request.headers.get("content-type", "")
+    if "json" not in content_type and any(
+        tuple(e.get("loc", ())) == ("body",) and e.get("type") != "missing" for e in errors
+    ):
+        # A body that was sent but not read as JSON: curl's -d without a content type.
+        return error_response(
+            415,
+            "unsupported_media_type",
+            "Send the body as JSON, with the header Content-Type: application/json "
+            f"(this request's was {content_type or 'missing'}).",
+        )
     details = [
         {"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg", "invalid"))}
         for e in errors
