@@ -124,6 +124,7 @@ def test_a_follow_up_question_is_answered_from_what_it_follows(api: TestClient) 
     assert "3 to 5 business days" in body["response"]
     searched = body["message"]["metadata"]["search_query"]
     assert searched == "How much does standard shipping cost? How long does it take?"
+    assert first["message"]["metadata"]["search_query"] == "How much does standard shipping cost?"
     assert fresh["response"] == NOT_FOUND_ANSWER  # without the conversation, "it" is unknown
 
 
@@ -218,6 +219,7 @@ def test_a_chatbot_without_tools_does_not_search(api: TestClient) -> None:
     body = answer(api, bot["id"], "How many days do I have to return a product?")
 
     assert body["sources"] == [] and body["response"] == NOT_FOUND_ANSWER
+    assert "search_query" not in body["message"]["metadata"]
 
 
 def test_chat_reads_the_chatbot_of_the_callers_organization_only(

@@ -251,7 +251,7 @@ class ChatService:
             await stack.aclose()
             text = "".join(parts)
             usage = usage or Usage(_prompt_tokens(request), estimate_tokens(text))
-            meta = _metadata(sources, turn.question, query)
+            meta = _metadata(sources, query if turn.search else None)
             message = await self._store(turn, text, model=model, usage=usage, metadata=meta)
             parts = []  # stored whole: nothing is left to keep as partial
             yield AnswerDone(message, usage)
@@ -259,7 +259,7 @@ class ChatService:
             await _shielded(stack.aclose())
             log.warning("chat on chatbot %s failed: %s", turn.chatbot_id, exc.code)
             if parts and model is not None:
-                meta = {**_metadata(sources, turn.question, query), "partial": True}
+                meta = {**_metadata(sources, query if turn.search else None), "partial": True}
                 meta["error"] = {"code": exc.code, "message": exc.message}
                 await self._store(turn, "".join(parts), model=model, metadata=meta)
             yield AnswerFailed(exc)
@@ -268,7 +268,7 @@ class ChatService:
             # generation at once, and keep what was said, marked as partial.
             await _shielded(stack.aclose())
             if parts and model is not None:
-                meta = {**_metadata(sources, turn.question, query), "partial": True}
+                meta = {**_metadata(sources, query if turn.search else None), "partial": True}
                 await _shielded(self._store(turn, "".join(parts), model=model, metadata=meta))
             raise
 
@@ -377,9 +377,10 @@ def _messages(turns: Sequence[Turn]) -> tuple[PromptMessage, ...]:
     return tuple(PromptMessage(t.role, t.content) for t in turns)
 
 
-def _metadata(sources: Sequence[Source], question: str, query: str) -> dict[str, Any]:
+def _metadata(sources: Sequence[Source], query: str | None) -> dict[str, Any]:
+    """The bot message's metadata: its sources, and what was searched (when anything was)."""
     meta: dict[str, Any] = {"sources": [s.as_dict() for s in sources]}
-    if query != question:
+    if query is not None:
         meta["search_query"] = query
     return meta
 
