@@ -167,6 +167,25 @@ def test_title_edit_renames_every_chunk(
     assert chunk.title == "Gift cards"
 
 
+def test_an_edit_with_wait_answers_once_the_item_is_indexed_again(
+    api: TestClient, ctx: AppContext, create_chatbot: Chatbots
+) -> None:
+    chatbot = create_chatbot()
+    (item,) = add(api, chatbot["id"], text("Hours", "We open at nine."))
+
+    response = api.patch(
+        kb_path(chatbot["id"]),
+        params={"id": item["id"], "wait": "true"},
+        json={"content": "We open at ten on Sundays."},
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["knowledge"]["status"] == "ready"
+    assert [c.content.rsplit("\n", 1)[-1] for c in chunks_of(ctx, item["id"])] == [
+        "We open at ten on Sundays."
+    ]
+
+
 def test_qna_edit_reindexes_the_pair(
     api: TestClient, ctx: AppContext, create_chatbot: Chatbots
 ) -> None:

@@ -115,11 +115,15 @@ def update_knowledge(
     chatbotId: str,  # noqa: N803
     body: KnowledgeUpdate,
     knowledge: KnowledgeDep,
+    ctx: ContextDep,
     item_id: ItemId = None,
+    wait: Wait = False,
 ) -> KnowledgeUpdated:
     if not item_id:
         raise BadRequest("Say which item to edit: ?id=<item id>.")
     item = knowledge.update(chatbotId, item_id, body.model_dump(exclude_unset=True))
+    if wait:
+        (item,) = knowledge.wait([item], ctx.settings.ingestion.wait_timeout_seconds)
     return KnowledgeUpdated(knowledge=item_out(item), message="Knowledge base updated successfully")
 
 
