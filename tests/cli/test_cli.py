@@ -71,7 +71,21 @@ def test_first_serve_makes_a_key_that_works(tmp_path: Path) -> None:
         process.terminate()
         process.wait(timeout=20)
 
-    # A second start finds the organization and prints no new key.
+    # A second start finds the organization: no new key, but how to make one.
+    restarted = subprocess.Popen(
+        [sys.executable, "-m", "chatforge", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        output = _read_until(restarted, lambda text: "Uvicorn running" in text, 60)
+    finally:
+        restarted.terminate()
+        restarted.wait(timeout=20)
+    assert "Uvicorn running" in output and KEY_LINE.search(output) is None
+    assert "chatforge keys create --org default" in output
     again = subprocess.run(
         [sys.executable, "-m", "chatforge", "keys", "list"],
         env=env,

@@ -43,6 +43,11 @@ def serve(
                 "Send it with every request, for example:\n"
                 f"    curl -H 'x-api-key: {created.key}' {public_base_url}/api/external/chatbots\n"
             )
+        else:
+            typer.echo(
+                "API keys are shown only when made; `chatforge keys create --org default` "
+                "makes another one."
+            )
     typer.echo(f"Chatforge is listening on {public_base_url} (API docs: {public_base_url}/docs)")
     if workers == 1:
         uvicorn.run(
