@@ -23,6 +23,7 @@ from tests.factories.chat import (
 )
 
 from chatforge.providers.chat import NOT_FOUND_ANSWER
+from chatforge.providers.chat.extractive import MIN_SIMILARITY
 from chatforge.services.chat import EMAIL_REQUEST
 
 pytestmark = pytest.mark.usefixtures("reuse_embedder")
@@ -61,6 +62,22 @@ def test_question_outside_the_knowledge_is_answered_not_found(api: TestClient) -
     body = answer(api, bot["id"], "Who won the football world cup in 1998?")
 
     assert body["response"] == NOT_FOUND_ANSWER
+    # Passages too far from the question to be quoted are not shown as its sources either.
+    assert body["sources"] == []
+
+
+def test_sources_are_only_the_passages_the_model_could_quote(api: TestClient) -> None:
+    bot = make_store_bot(api)
+    query = api.post(
+        f"/api/external/chatbot/{bot['id']}/query-knowledge",
+        json={"query": "How many days do I have to return a product?"},
+    ).json()["results"]
+
+    body = answer(api, bot["id"], "How many days do I have to return a product?")
+
+    assert any(r["similarity"] < MIN_SIMILARITY for r in query)  # the other two texts
+    assert body["sources"] and all(s["similarity"] >= MIN_SIMILARITY for s in body["sources"])
+    assert {s["title"] for s in body["sources"]} == {"Returns"}
 
 
 def test_stream_sends_session_then_sources_then_deltas_then_done(api: TestClient) -> None:

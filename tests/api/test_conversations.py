@@ -128,7 +128,7 @@ def test_messages_are_oldest_first_with_okchat_fields_and_pagination(
     assert (user["model"], user["provider"], user["tokens_used"]) == (None, None, 0)
     assert user["metadata"] == {}
     assert (bot_message["model"], bot_message["provider"]) == ("extractive", "extractive")
-    assert bot_message["metadata"] == {"sources": []}
+    assert bot_message["metadata"] == {"sources": [], "search_query": "First question"}
     assert [m["created_at"] for m in messages] == sorted(m["created_at"] for m in messages)
     assert api.get(path, params={"limit": 101}).status_code == 422
 

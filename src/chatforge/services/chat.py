@@ -236,7 +236,7 @@ class ChatService:
                 query = await self._standalone(model, turn)
             elif turn.history:
                 query = follow_up_query(turn.history, turn.question)
-            sources = await self._retrieve(turn, query)
+            sources = await self._retrieve(turn, query, model.min_similarity)
             yield SourcesFound(sources)
             # A model that reads only the question (extractive) reads the follow-up in context.
             request = self._request(turn, sources, turn.question if model.generative else query)
@@ -297,7 +297,10 @@ class ChatService:
         rewritten = await complete(model, request)
         return clean_rewrite(rewritten.text, turn.question)
 
-    async def _retrieve(self, turn: PreparedTurn, query: str) -> tuple[Source, ...]:
+    async def _retrieve(
+        self, turn: PreparedTurn, query: str, floor: float
+    ) -> tuple[Source, ...]:
+        """The passages the model will read: none below what it would use (``floor``)."""
         if not turn.search:
             return ()
         defaults = turn.retrieval
@@ -306,7 +309,7 @@ class ChatService:
                 turn.chatbot_id,
                 query,
                 limit=defaults.limit,
-                threshold=defaults.threshold,
+                threshold=max(defaults.threshold, floor),
                 mode=defaults.mode,
             )
         )

@@ -112,11 +112,14 @@ class ChatModel(ABC):
         name: Name of the model at that provider (``"gpt-4o-mini"``).
         generative: Whether the model follows instructions and writes free text. The extractive
             model does not, so callers must not ask it to rewrite a follow-up question.
+        min_similarity: Retrieved passages below this similarity are never used by the model,
+            so callers need not send them, nor list them as the answer's sources.
     """
 
     provider: str
     name: str
     generative: ClassVar[bool] = True
+    min_similarity: float = 0.0
 
     @abstractmethod
     def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:

@@ -118,7 +118,7 @@ class ExtractiveModel(ChatModel):
         self.provider = "extractive"
         self.name = "extractive"
         self._score_sentences = score_sentences
-        self._min_similarity = min_similarity
+        self.min_similarity = min_similarity
         self._min_overlap = min_overlap
         self._max_sentences = max(1, max_sentences)
         self._max_words = max(8, max_words)
@@ -146,7 +146,7 @@ class ExtractiveModel(ChatModel):
         sentences = [
             sentence
             for passage in passages
-            if passage.similarity >= self._min_similarity
+            if passage.similarity >= self.min_similarity
             for sentence in _sentences(passage)
         ]
         if not query or not sentences:
