@@ -297,9 +297,7 @@ class ChatService:
         rewritten = await complete(model, request)
         return clean_rewrite(rewritten.text, turn.question)
 
-    async def _retrieve(
-        self, turn: PreparedTurn, query: str, floor: float
-    ) -> tuple[Source, ...]:
+    async def _retrieve(self, turn: PreparedTurn, query: str, floor: float) -> tuple[Source, ...]:
         """The passages the model will read: none below what it would use (``floor``)."""
         if not turn.search:
             return ()
