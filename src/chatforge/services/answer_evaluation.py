@@ -5,9 +5,10 @@ Every paragraph becomes one text item titled by its article and goes through the
 question is then asked through :meth:`ChatService.answer`, the non-streaming path of the chat
 endpoint, in a new session each. The figures describe the product, not a lookalike:
 
-- recall@1 / recall@5: the gold paragraph is the first / among the first five sources the chat
-  retrieved for the answer;
-- answer-in-context@5: a gold answer occurs (after SQuAD's normalisation) in one of those sources;
+- recall@1 / recall@5: the gold paragraph is the first / among the first five passages that
+  retrieval returns for the question with the chatbot's settings (what the chat searches; the
+  extractive model then reads those at or above its similarity floor);
+- answer-in-context@5: a gold answer occurs (after SQuAD's normalisation) in one of those passages;
 - exact match and token F1 of the answer (citation markers removed) with SQuAD's normalisation;
 - valid citations: every ``[n]`` in the answer names a source retrieved for that answer;
 - abstention: the share of questions whose answer is not in the knowledge base that are answered
@@ -29,10 +30,11 @@ import anyio
 from chatforge.providers.chat.extractive import NOT_FOUND_ANSWER
 from chatforge.rag.metrics import exact_match, normalize_answer, percentile, token_f1
 from chatforge.services import keys
-from chatforge.services.chat import ChatService, Incoming, IncomingMessage, Source
+from chatforge.services.chat import ChatService, Incoming, IncomingMessage
 from chatforge.services.chatbots import ChatbotService
 from chatforge.services.context import AppContext
 from chatforge.services.knowledge import KnowledgeService
+from chatforge.services.query import Hit, QueryService
 from chatforge.services.worker import Worker
 
 Progress = Callable[[str, int, int], None]
@@ -216,6 +218,7 @@ def evaluate_answers(
     unanswerable = spread(abstain, limit_questions)
     tally = _Tally()
     chat = ChatService(ctx, organization_id)
+    retrieval = QueryService(ctx, organization_id)
 
     async def ask_all() -> None:
         total = len(answerable) + len(unanswerable)
@@ -233,7 +236,8 @@ def evaluate_answers(
             if number > len(answerable):
                 tally.abstained.append(float(response.strip() == NOT_FOUND_ANSWER))
             else:
-                _score(tally, question, response, sources, paragraphs_of_item)
+                hits = retrieval.query(chatbot_id, question.text)
+                _score(tally, question, response, hits, paragraphs_of_item)
             report("ask", number, total)
 
     anyio.run(ask_all)
@@ -305,14 +309,14 @@ def _score(
     tally: _Tally,
     question: Question,
     response: str,
-    sources: Sequence[Source],
+    hits: Sequence[Hit],
     paragraphs_of_item: dict[str, set[int]],
 ) -> None:
-    ranked = [paragraphs_of_item.get(s.knowledge_id, set()) for s in sources]
+    ranked = [paragraphs_of_item.get(h.knowledge_id, set()) for h in hits]
     tally.recall_1.append(float(bool(ranked) and question.paragraph in ranked[0]))
     tally.recall_5.append(float(any(question.paragraph in found for found in ranked[:5])))
     golds = [normalize_answer(a) for a in question.answers]
-    passages = [normalize_answer(s.content) for s in sources[:5]]
+    passages = [normalize_answer(h.content) for h in hits[:5]]
     tally.in_context.append(float(any(g and f" {g} " in f" {p} " for g in golds for p in passages)))
     not_found = response.strip() == NOT_FOUND_ANSWER
     tally.not_found.append(float(not_found))
