@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from chatforge import __version__
 from chatforge.api.docs import install_docs
 from chatforge.api.errors import install_error_handlers
+from chatforge.api.metrics import Metrics, MetricsMiddleware
 from chatforge.api.routers import (
     chat,
     chatbots,
@@ -80,10 +81,12 @@ def create_app(settings: Settings | None = None, *, public_base_url: str | None 
     )
     install_docs(app)
     app.state.ctx = ctx
+    app.state.metrics = Metrics(ctx)
     # Key-authenticated calls may come from any origin, like okchat's; the key is never a cookie.
     app.add_middleware(
         CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"]
     )
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(chatbots.router)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 
 def test_unknown_route_is_404_json(client: TestClient) -> None:
@@ -64,6 +67,44 @@ def test_healthz_and_readyz(client: TestClient) -> None:
     while client.get("/readyz").json()["search"] == "warming" and time.monotonic() < deadline:
         time.sleep(0.05)
     assert client.get("/readyz").json() == {"status": "ready", "search": "warm"}
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_metrics_count_requests_by_route_and_show_the_queue(
+    api: TestClient, create_chatbot: Callable[..., dict[str, Any]], key: str
+) -> None:
+    chatbot = create_chatbot()
+    for _ in range(3):
+        api.get(f"/api/external/chatbot/{chatbot['id']}")
+    api.get("/api/external/nothing-here")
+    api.post(
+        f"/api/external/chatbot/{chatbot['id']}/knowledge-base?wait=true",
+        json={"type": "text", "title": "Hours", "content": "We open at nine."},
+    )
+
+    response = api.get("/metrics")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    samples = _samples(response.text)
+    route = (("method", "GET"), ("route", "/api/external/chatbot/{chatbotId}"), ("status", "200"))
+    assert samples[("chatforge_http_requests_total", route)] == 3
+    unmatched = (("method", "GET"), ("route", "unmatched"), ("status", "404"))
+    assert samples[("chatforge_http_requests_total", unmatched)] == 1
+    timed = (("method", "GET"), ("route", "/api/external/chatbot/{chatbotId}"))
+    assert samples[("chatforge_http_request_duration_seconds_count", timed)] == 3
+    assert samples[("chatforge_knowledge_items", (("status", "ready"),))] == 1
+    assert samples[("chatforge_ingestion_jobs", (("status", "done"),))] == 1
+    # Aggregates only: no chatbot id, key or content reaches the metrics.
+    assert chatbot["id"] not in response.text and key not in response.text
+    assert "nine" not in response.text
 
 
 def test_cors_allows_any_origin_for_key_calls(api: TestClient) -> None:

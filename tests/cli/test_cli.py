@@ -147,6 +147,7 @@ def test_serve_with_two_workers_answers_from_both_processes(tmp_path: Path) -> N
         base = f"http://127.0.0.1:{port}/api/external/chatbots"
         created = [httpx.post(base, json={"name": f"Bot {n}"}, headers=headers) for n in range(6)]
         listed = httpx.get(base, headers=headers, params={"limit": 50})
+        scrapes = [httpx.get(f"http://127.0.0.1:{port}/metrics").text for _ in range(4)]
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -154,6 +155,13 @@ def test_serve_with_two_workers_answers_from_both_processes(tmp_path: Path) -> N
     assert [r.status_code for r in created] == [200] * 6
     assert listed.status_code == 200
     assert {c["name"] for c in listed.json()["chatbots"]} >= {f"Bot {n}" for n in range(6)}
+    # Whichever process answers a scrape, it counts the requests of both.
+    made = re.compile(
+        r'^chatforge_http_requests_total\{method="POST",route="/api/external/chatbots",'
+        r'status="200"\} (\S+)$',
+        re.MULTILINE,
+    )
+    assert [float(made.findall(text)[0]) for text in scrapes] == [6.0] * 4
 
 
 @pytest.mark.parametrize("command", [["--help"], ["serve", "--help"], ["keys", "--help"]])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from typing import Annotated
 
 import typer
@@ -59,6 +60,11 @@ def serve(
         return
     # Each worker process builds its own app from the environment.
     os.environ.setdefault("CHATFORGE_PUBLIC_BASE_URL", public_base_url)
+    # Each process counts its requests into files here; a scrape of any one sums them all.
+    metrics_dir = settings.data_dir / "tmp" / "metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)  # counts of an earlier run
+    metrics_dir.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     uvicorn.run(
         "chatforge.app:create_app",
         factory=True,

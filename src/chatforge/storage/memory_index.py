@@ -344,6 +344,12 @@ class MemorySearchIndex(SearchIndex):
             )
         return chunks
 
+    def usage(self) -> tuple[int, int]:
+        """How many chatbots memory holds, and their bytes."""
+        with self._lock:
+            snapshots = list(self._snapshots.values())
+        return len(snapshots), sum(s.nbytes for s in snapshots)
+
     def _evict(self) -> None:
         total = sum(s.nbytes for s in self._snapshots.values())
         while total > self.budget and len(self._snapshots) > 1:

@@ -1,14 +1,15 @@
-"""Operations: liveness, readiness and public media files."""
+"""Operations: liveness, readiness, metrics and public media files."""
 
 from __future__ import annotations
 
 import mimetypes
 
-from fastapi import APIRouter
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 
 from chatforge.api.deps import ContextDep
 from chatforge.api.errors import error_response
+from chatforge.api.metrics import CONTENT_TYPE
 from chatforge.errors import NotFound
 from chatforge.services import health
 
@@ -30,6 +31,15 @@ def readyz(ctx: ContextDep) -> JSONResponse:
         return error_response(503, "not_ready", problem)
     search = "warm" if ctx.search_warmed.is_set() else "warming"
     return JSONResponse({"status": "ready", "search": search})
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics: requests by route, ingestion queue, search memory",
+    response_class=PlainTextResponse,
+)
+def metrics(request: Request) -> Response:
+    return Response(request.app.state.metrics.exposition(), media_type=CONTENT_TYPE)
 
 
 @router.get("/media/{key:path}", summary="A public file (chatbot avatars)", include_in_schema=False)
