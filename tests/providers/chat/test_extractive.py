@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from tests.providers.chat.helpers import events_of, passage, request, text_of, usage_of
 
 from chatforge.providers.chat import (
@@ -214,11 +215,47 @@ def test_headings_are_not_read_into_the_sentence_below_them() -> None:
     )
 
     assert split_sentences(text) == [
+        "Acme Employee Handbook",
+        "2.",
+        "Paid Time Off",
         "Every employee receives 25 days of paid vacation.",
         "Unused days carry over.",
         # Short lines above other short lines are content, as a timetable's are.
         "Opening hours Mon-Fri 9-17 Sat 10-14",
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "sentences"),
+    [
+        # A sentence wrapped by hand: its short lines are not headings.
+        (
+            "Orders placed before noon leave from our\nwarehouse. Delivery takes three days, "
+            "and\nInternational orders take up to two weeks.",
+            [
+                "Orders placed before noon leave from our warehouse.",
+                "Delivery takes three days, and International orders take up to two weeks.",
+            ],
+        ),
+        # Rows of a spreadsheet, a list and a short answer keep every word.
+        (
+            "Product: Widget\nPrice: 12\nDescription: A small widget.",
+            ["Product: Widget", "Price: 12", "Description: A small widget."],
+        ),
+        (
+            "- Passport\n- Visa\nAll documents must be valid.",
+            ["- Passport", "- Visa", "All documents must be valid."],
+        ),
+        # Three short lines or more are a table, read as before.
+        (
+            "Opening hours\nMon-Fri 9-17\nSat 10-14\nWe are closed on Sundays.",
+            ["Opening hours Mon-Fri 9-17 Sat 10-14 We are closed on Sundays."],
+        ),
+        ("Yes\nYou can return it.", ["Yes", "You can return it."]),
+    ],
+)
+def test_nothing_is_lost_to_the_heading_rule(text: str, sentences: list[str]) -> None:
+    assert split_sentences(text) == sentences
 
 
 def test_stems_meet_across_inflections() -> None:

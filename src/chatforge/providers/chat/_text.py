@@ -38,41 +38,90 @@ _BULLET = re.compile(r"\n\s*(?=(?:[-*•▪◦]|\d{1,3}[.)])\s)")
 _BLANK_LINE = re.compile(r"\n\s*\n")
 _ENDS_CLAUSE = re.compile(r"[.!?:;…][\"'”’)\]]*$")
 # Most words in a heading ("2. Paid Time Off", "Returns and refunds").
-_HEADING_WORDS = 12
+_HEADING_WORDS = 8
+# Words a heading does not end with; a line that does is a sentence wrapped mid-way.
+_TRAILING_WORDS = frozenset(
+    {"a", "an", "and", "the", "of", "to", "in", "on", "at", "for", "with", "by", "or", "from"}
+    | {"our", "your"}
+)
 _SPACE = re.compile(r"\s+")
 _TOKEN = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 
 
 def split_sentences(text: str) -> list[str]:
-    """Split ``text`` into sentences, keeping paragraphs and list items apart.
+    """Split ``text`` into sentences, keeping paragraphs, list items and headings apart.
 
     Abbreviations (``Dr.``, ``e.g.``), initials (``J. K.``) and dotted acronyms (``U.S.``) do not
     end a sentence. White space inside a sentence is collapsed.
     """
     sentences: list[str] = []
     for block in _BLANK_LINE.split(text):
-        for item in _BULLET.split(_without_headings(block)):
-            sentences.extend(_split_block(_SPACE.sub(" ", item).strip()))
+        for part in _heading_parts(block):
+            for item in _BULLET.split(part):
+                sentences.extend(_split_block(_SPACE.sub(" ", item).strip()))
     return [s for s in sentences if s]
 
 
-def _without_headings(block: str) -> str:
-    """``block`` without its heading lines: a heading names a topic, it answers nothing.
+def _heading_parts(block: str) -> list[str]:
+    """``block`` cut before and after each heading line, which is then a part of its own.
 
-    A heading is a short line that ends no clause, above a line of prose (one that starts with a
-    capital and ends a sentence) or above another heading. Without this, "2. Paid Time Off"
-    above "Every employee ..." would be read as the sentence "Paid Time Off Every employee ...".
+    Without this, "2. Paid Time Off" above "Every employee ..." would be read as the sentence
+    "Paid Time Off Every employee ...". A heading line is short, ends no clause (nor with a comma
+    or a word like "and"), follows the block's start, a clause's end or another heading, and
+    precedes a line of prose (a capital first, a clause's end last) or another heading. Nothing
+    is dropped: a line taken for a heading by mistake is only a sentence of its own.
     """
-    kept: list[str] = []
-    heading_follows = False  # the line below is prose or a heading
-    for line in reversed(block.split("\n")):
-        text = line.strip()
-        short = bool(text) and len(text.split()) <= _HEADING_WORDS
-        if heading_follows and short and not _ENDS_CLAUSE.search(text):
-            continue  # a heading: dropped, and the line above may be one too
-        kept.append(line)
-        heading_follows = bool(text) and text[0].isupper() and bool(_ENDS_CLAUSE.search(text))
-    return "\n".join(reversed(kept))
+    lines = block.split("\n")
+    texts = [line.strip() for line in lines]
+    ends = [bool(_ENDS_CLAUSE.search(t)) for t in texts]
+    # Bottom up: could be a heading, judging by what comes below.
+    below = [False] * len(lines)
+    for i in range(len(lines) - 2, -1, -1):
+        following = texts[i + 1]
+        prose = bool(following) and following[0].isupper() and ends[i + 1]
+        below[i] = _heading_like(texts[i]) and (prose or below[i + 1])
+    heading = [False] * len(lines)
+    for i in range(len(lines)):
+        # The block's start counts as a clause's end.
+        heading[i] = below[i] and (i == 0 or ends[i - 1] or heading[i - 1])
+    # A title above a section's heading is two; three or more short lines are a list or a table.
+    for start, run in _runs(heading):
+        if run > 2:
+            heading[start : start + run] = [False] * run
+    parts: list[str] = []
+    current: list[str] = []
+    for line, is_heading in zip(lines, heading, strict=True):
+        if is_heading:
+            if current:
+                parts.append("\n".join(current))
+            parts.append(line)
+            current = []
+        else:
+            current.append(line)
+    if current:
+        parts.append("\n".join(current))
+    return parts
+
+
+def _runs(flags: list[bool]) -> list[tuple[int, int]]:
+    """``(start, length)`` of each run of true flags."""
+    runs: list[tuple[int, int]] = []
+    for i, flag in enumerate(flags):
+        if flag and (i == 0 or not flags[i - 1]):
+            runs.append((i, 1))
+        elif flag:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+    return runs
+
+
+def _heading_like(text: str) -> bool:
+    words = text.split()
+    return (
+        0 < len(words) <= _HEADING_WORDS
+        and not _ENDS_CLAUSE.search(text)
+        and not text.endswith(",")
+        and words[-1].lower() not in _TRAILING_WORDS
+    )
 
 
 def _split_block(block: str) -> list[str]:
