@@ -88,6 +88,8 @@ def test_metrics_count_requests_by_route_and_show_the_queue(
         f"/api/external/chatbot/{chatbot['id']}/knowledge-base?wait=true",
         json={"type": "text", "title": "Hours", "content": "We open at nine."},
     )
+    api.post(f"/api/external/chatbot/{chatbot['id']}/query-knowledge", json={"query": "open"})
+    api.request("BREW", "/healthz")
 
     response = api.get("/metrics")
 
@@ -102,6 +104,11 @@ def test_metrics_count_requests_by_route_and_show_the_queue(
     assert samples[("chatforge_http_request_duration_seconds_count", timed)] == 3
     assert samples[("chatforge_knowledge_items", (("status", "ready"),))] == 1
     assert samples[("chatforge_ingestion_jobs", (("status", "done"),))] == 1
+    assert samples[("chatforge_search_memory_chatbots", ())] == 1
+    assert samples[("chatforge_search_memory_bytes", ())] > 0
+    # Any method name a client makes up is one series, not one each.
+    brewed = (("method", "OTHER"), ("route", "/healthz"), ("status", "405"))
+    assert samples[("chatforge_http_requests_total", brewed)] == 1
     # Aggregates only: no chatbot id, key or content reaches the metrics.
     assert chatbot["id"] not in response.text and key not in response.text
     assert "nine" not in response.text

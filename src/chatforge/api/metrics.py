@@ -2,8 +2,8 @@
 
 Request counts and durations are labelled by the route's template (``/api/external/chatbot/
 {chatbotId}/chat``), never by the raw path, so no chatbot id or other value of a request reaches
-the metrics. Queue and item counts are read from the database at scrape time; search memory is
-this process's.
+the metrics. Queue and item counts are read from the database when scraped, at most every
+:data:`STATE_SECONDS`.
 
 With ``chatforge serve --workers N`` every process counts its own requests into files under
 ``PROMETHEUS_MULTIPROC_DIR`` (set by ``serve``), and a scrape of any process sums them all.
@@ -11,13 +11,23 @@ With ``chatforge serve --workers N`` every process counts its own requests into 
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 import time
 from collections.abc import Iterable
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatforge.services import health
@@ -25,8 +35,14 @@ from chatforge.services.context import AppContext
 
 __all__ = ["CONTENT_TYPE", "Metrics", "MetricsMiddleware"]
 
+log = logging.getLogger(__name__)
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# A client may send any method name; each would be a new series.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+#: Seconds a scrape reuses the database counts, so that scraping cannot load the database.
+STATE_SECONDS = 10.0
 
 
 class Metrics:
@@ -48,31 +64,58 @@ class Metrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
-        self.registry.register(_StateCollector(ctx))
+        # Summed over the processes of ``serve --workers N``, each of which holds its own.
+        self.memory_chatbots = Gauge(
+            "chatforge_search_memory_chatbots",
+            "Chatbots held in search memory.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.memory_bytes = Gauge(
+            "chatforge_search_memory_bytes",
+            "Bytes of search memory in use.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.state = _StateCollector(ctx)
+        self.registry.register(self.state)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        """Count one answered request."""
+        """Count one answered request, and note this process's search memory."""
+        method = method if method in _METHODS else "OTHER"
         self.requests.labels(method, route, str(status)).inc()
         self.duration.labels(method, route).observe(seconds)
+        self._note_memory()
+
+    def _note_memory(self) -> None:
+        chatbots, size = health.memory_usage(self.ctx)
+        self.memory_chatbots.set(chatbots)
+        self.memory_bytes.set(size)
 
     def exposition(self) -> bytes:
         """The text a Prometheus scrape reads."""
+        self._note_memory()
         if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             return generate_latest(self.registry)
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        registry.register(_StateCollector(self.ctx))
+        registry.register(self.state)
         return generate_latest(registry)
 
 
 class _StateCollector(Collector):
-    """Gauges computed when scraped: the queue and items from the database, search memory."""
+    """Gauges of the database's state, read at most every :data:`STATE_SECONDS`."""
 
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
+        self._lock = threading.Lock()
+        self._read_at = -STATE_SECONDS
+        self._state: health.State | None = None
 
     def collect(self) -> Iterable[Metric]:
-        state = health.state(self.ctx)
+        state = self._current()
+        if state is None:  # the database is down: the request counts still go out
+            return []
         jobs = GaugeMetricFamily(
             "chatforge_ingestion_jobs", "Ingestion jobs by status.", labels=["status"]
         )
@@ -83,20 +126,18 @@ class _StateCollector(Collector):
         )
         for status, count in sorted(state.items.items()):
             items.add_metric([status], count)
-        pid = [str(os.getpid())]
-        held = GaugeMetricFamily(
-            "chatforge_search_memory_chatbots",
-            "Chatbots held in this process's search memory.",
-            labels=["pid"],
-        )
-        held.add_metric(pid, state.memory_chatbots)
-        size = GaugeMetricFamily(
-            "chatforge_search_memory_bytes",
-            "Bytes of this process's search memory in use.",
-            labels=["pid"],
-        )
-        size.add_metric(pid, state.memory_bytes)
-        return [jobs, items, held, size]
+        return [jobs, items]
+
+    def _current(self) -> health.State | None:
+        with self._lock:
+            if time.monotonic() - self._read_at >= STATE_SECONDS:
+                try:
+                    self._state = health.state(self.ctx)
+                except SQLAlchemyError as exc:
+                    log.warning("metrics: the database could not be read: %s", type(exc).__name__)
+                    self._state = None
+                self._read_at = time.monotonic()
+            return self._state
 
 
 class MetricsMiddleware:

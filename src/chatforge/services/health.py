@@ -33,22 +33,22 @@ class State:
 
     jobs: dict[str, int]
     items: dict[str, int]
-    memory_chatbots: int
-    memory_bytes: int
 
 
 def state(ctx: AppContext) -> State:
-    """The ingestion queue and knowledge items by status, and this process's search memory."""
+    """The ingestion queue and the knowledge items, by status."""
     with ctx.reader().connect() as conn:
         jobs = conn.execute(select(Job.status, func.count()).group_by(Job.status)).all()
         items = conn.execute(
             select(KnowledgeItem.status, func.count()).group_by(KnowledgeItem.status)
         ).all()
-    index = ctx.search_index
-    chatbots, size = index.usage() if isinstance(index, MemorySearchIndex) else (0, 0)
     return State(
         jobs={str(status): int(count) for status, count in jobs},
         items={str(status): int(count) for status, count in items},
-        memory_chatbots=chatbots,
-        memory_bytes=size,
     )
+
+
+def memory_usage(ctx: AppContext) -> tuple[int, int]:
+    """Chatbots held in this process's search memory, and their bytes."""
+    index = ctx.search_index
+    return index.usage() if isinstance(index, MemorySearchIndex) else (0, 0)
