@@ -341,6 +341,10 @@ def test_empty_corrupt_encrypted_and_bomb_files_fail_with_a_clear_error(
     (again,) = upload(api, chatbot["id"], other)
     assert again["id"] != items[0]["id"] and again["source"] == "other.pdf"
     assert again["status"] == "failed" and again["error"] == "The PDF is empty."
+    # The same empty files again are each their own item once more, in one request or two.
+    (same,) = upload(api, chatbot["id"], other)
+    first, second = upload(api, chatbot["id"], empty, other)
+    assert same["id"] == second["id"] == again["id"] and first["id"] == items[0]["id"]
 
 
 def test_text_file_named_docx_is_indexed_as_text(

@@ -85,7 +85,7 @@ def test_first_serve_makes_a_key_that_works(tmp_path: Path) -> None:
         restarted.terminate()
         restarted.wait(timeout=20)
     assert "Uvicorn running" in output and KEY_LINE.search(output) is None
-    assert "chatforge keys create --org default" in output
+    assert "chatforge keys create --org NAME" in output
     again = subprocess.run(
         [sys.executable, "-m", "chatforge", "keys", "list"],
         env=env,

@@ -69,15 +69,17 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     if any(e.get("type") == "json_invalid" for e in errors):
         return error_response(400, "invalid_json", "The request body is not valid JSON.")
     content_type = request.headers.get("content-type", "")
-    if "json" not in content_type and any(
-        tuple(e.get("loc", ())) == ("body",) and e.get("type") != "missing" for e in errors
+    if (
+        content_type
+        and "json" not in content_type
+        and any(tuple(e.get("loc", ())) == ("body",) and e.get("type") != "missing" for e in errors)
     ):
         # A body that was sent but not read as JSON: curl's -d without a content type.
         return error_response(
             415,
             "unsupported_media_type",
             "Send the body as JSON, with the header Content-Type: application/json "
-            f"(this request's was {content_type or 'missing'}).",
+            f"(this request's was {content_type}).",
         )
     details = [
         {"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg", "invalid"))}

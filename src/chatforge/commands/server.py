@@ -46,8 +46,8 @@ def serve(
             )
         else:
             typer.echo(
-                "API keys are shown only when made; `chatforge keys create --org default` "
-                "makes another one."
+                "API keys are shown only when made: `chatforge keys list` shows the "
+                "organizations, `chatforge keys create --org NAME` makes another key for one."
             )
     typer.echo(f"Chatforge is listening on {public_base_url} (API docs: {public_base_url}/docs)")
     if workers == 1:

@@ -122,9 +122,14 @@ class KnowledgeService:
         known = self._by_hash(chatbot.id, [digest for digest, _size in digests])
         try:
             for upload, (digest, size) in zip(uploads, digests, strict=True):
-                existing = known.get(digest)
                 # Every empty file has the same hash: only the same name is the same file.
-                if existing is not None and (size or existing.source == upload.filename):
+                key = digest if size else f"{digest}/{upload.filename}"
+                if key not in known and not size:
+                    named = self._empty_named(chatbot.id, digest, upload.filename)
+                    if named is not None:
+                        known[key] = named
+                existing = known.get(key)
+                if existing is not None:
                     self._retry_if_failed(existing)
                     items.append(existing)
                     continue
@@ -139,7 +144,7 @@ class KnowledgeService:
                 )
                 self.session.add(item)
                 self.session.flush()
-                known.setdefault(digest, item)
+                known[key] = item
                 safe = _UNSAFE_NAME.sub("_", Path(upload.filename).name)[-120:] or "file"
                 item.file_key = f"chatbots/{chatbot.id}/files/{item.id}/{safe}"
                 self.ctx.files.put(item.file_key, upload.path)
@@ -266,6 +271,16 @@ class KnowledgeService:
             ):
                 found.setdefault(item.content_hash, item)
         return found
+
+    def _empty_named(self, chatbot_id: str, digest: str, filename: str) -> KnowledgeItem | None:
+        """The chatbot's empty file item of this name, if any."""
+        return self.session.scalars(
+            select(KnowledgeItem).where(
+                KnowledgeItem.chatbot_id == chatbot_id,
+                KnowledgeItem.content_hash == digest,
+                KnowledgeItem.source == filename,
+            )
+        ).first()
 
     def _retry_if_failed(self, item: KnowledgeItem) -> None:
         # Adding again what failed (the embedding server was down, the site was offline) is how

@@ -18,7 +18,7 @@ from chatforge.api.schemas.knowledge import (
     Sources,
     item_out,
 )
-from chatforge.errors import BadRequest, PayloadTooLarge
+from chatforge.errors import BadRequest, NotFound, PayloadTooLarge
 from chatforge.services.knowledge import Upload
 from chatforge.services.uploads import save_upload
 
@@ -123,7 +123,10 @@ def update_knowledge(
         raise BadRequest("Say which item to edit: ?id=<item id>.")
     item = knowledge.update(chatbotId, item_id, body.model_dump(exclude_unset=True))
     if wait:
-        (item,) = knowledge.wait([item], ctx.settings.ingestion.wait_timeout_seconds)
+        waited = knowledge.wait([item], ctx.settings.ingestion.wait_timeout_seconds)
+        if not waited:
+            raise NotFound(f"Knowledge item {item_id} was deleted while it was indexed.")
+        item = waited[0]
     return KnowledgeUpdated(knowledge=item_out(item), message="Knowledge base updated successfully")
 
 
