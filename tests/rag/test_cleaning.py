@@ -45,7 +45,8 @@ def test_unwrap_keeps_a_heading_on_its_own_line() -> None:
         "before you connect a device to it\n"
         "Troubleshooting\n"
         "A red light means that no cable is plugged into the WAN port at\n"
-        "Acme Street branches or any other office."
+        "Acme Street branches or any other office. Call the help desk in\n"
+        "Leeds when it stays red."
     )
 
     assert clean_text(text, unwrap=True).split("\n") == [
@@ -56,7 +57,7 @@ def test_unwrap_keeps_a_heading_on_its_own_line() -> None:
         "Troubleshooting",
         # A full line before a capital is still a wrapped line.
         "A red light means that no cable is plugged into the WAN port at Acme Street branches or "
-        "any other office.",
+        "any other office. Call the help desk in Leeds when it stays red.",
     ]
 
 

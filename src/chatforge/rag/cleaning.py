@@ -39,6 +39,10 @@ _SOFT_BREAK = re.compile(r"(?<=[^\s.!?:;。！？])\n(?![\n•▪◦*\-–]|\d{1
 # A heading is a line well short of the text's full lines, followed by one that starts with a
 # capital or a digit: its break stays, so that it is not read as the next sentence's start.
 _HEADING_WIDTH = 0.6
+# ... unless it ends with a comma or one of these words: then it is a sentence wrapped mid-way.
+_TRAILING_WORDS = frozenset(
+    {"a", "an", "and", "the", "of", "to", "in", "on", "at", "for", "with", "by", "or", "from"}
+)
 
 
 def clean_text(text: str, *, dehyphenate: bool = False, unwrap: bool = False) -> str:
@@ -78,7 +82,13 @@ def _unwrap(text: str) -> str:
     def join(match: re.Match[str]) -> str:
         line = text[text.rfind("\n", 0, match.start()) + 1 : match.start()]
         following = text[match.end() : match.end() + 1]
-        heading = len(line) < _HEADING_WIDTH * full and (following.isupper() or following.isdigit())
+        words = line.rsplit(" ", 1)
+        heading = (
+            len(line) < _HEADING_WIDTH * full
+            and (following.isupper() or following.isdigit())
+            and not line.endswith(",")
+            and words[-1].lower() not in _TRAILING_WORDS
+        )
         return "\n" if heading else " "
 
     return _SOFT_BREAK.sub(join, text)
