@@ -80,6 +80,19 @@ def test_sources_are_only_the_passages_the_model_could_quote(api: TestClient) ->
     assert {s["title"] for s in body["sources"]} == {"Returns"}
 
 
+def test_greetings_and_thanks_get_a_friendly_reply_not_a_search(api: TestClient) -> None:
+    bot = make_store_bot(api, settings={"greeting": "Welcome to the shop! Ask me anything."})
+
+    hello = answer(api, bot["id"], "Hello there!")
+    thanks = answer(api, bot["id"], "Great, thanks a lot :)")
+    question = answer(api, bot["id"], "Hi, how many days do I have to return a product?")
+
+    assert hello["response"] == "Welcome to the shop! Ask me anything."
+    assert hello["sources"] == [] and hello["message"]["metadata"] == {"kind": "small_talk"}
+    assert thanks["response"].startswith("You're welcome!")
+    assert "within 30 days of purchase" in question["response"]  # a question is a question
+
+
 def test_stream_sends_session_then_sources_then_deltas_then_done(api: TestClient) -> None:
     bot = make_store_bot(api)
 

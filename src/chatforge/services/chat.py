@@ -56,11 +56,12 @@ from chatforge.services.chat_events import (
     Source,
     SourcesFound,
 )
-from chatforge.services.chatbots import ChatbotService
+from chatforge.services.chatbots import DEFAULT_GREETING, ChatbotService
 from chatforge.services.context import AppContext
 from chatforge.services.query import retrieval_defaults
 from chatforge.services.retrieval import Retriever
 from chatforge.services.sessions import ChatMessage, ChatSession, Incoming
+from chatforge.services.small_talk import small_talk_reply
 
 __all__ = [
     "EMAIL_REQUEST",
@@ -208,6 +209,7 @@ class ChatService:
                 ),
                 retrieval=retrieval_defaults(settings),
                 search=settings.get("isToolEnabled") is not False,
+                greeting=str(settings.get("greeting") or DEFAULT_GREETING),
                 openai_api_key=chatbots.openai_api_key(chatbot),
             )
 
@@ -232,6 +234,15 @@ class ChatService:
         stack = AsyncExitStack()
         try:
             model = self._model(turn)
+            reply = None if model.generative else small_talk_reply(turn.question, turn.greeting)
+            if reply is not None:  # "Hello!" to a model that can only quote the knowledge
+                yield SourcesFound(())
+                yield AnswerDelta(reply)
+                message = await self._store(
+                    turn, reply, model=model, metadata={"kind": "small_talk"}
+                )
+                yield AnswerDone(message, Usage(0, 0))
+                return
             if model.generative and turn.history:
                 query = await self._standalone(model, turn)
             elif turn.history:

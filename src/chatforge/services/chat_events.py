@@ -126,4 +126,5 @@ class PreparedTurn:
     persona: Persona
     retrieval: RetrievalDefaults
     search: bool
+    greeting: str
     openai_api_key: str | None = field(default=None, repr=False)
