@@ -258,6 +258,19 @@ def test_nothing_is_lost_to_the_heading_rule(text: str, sentences: list[str]) ->
     assert split_sentences(text) == sentences
 
 
+async def test_what_happens_and_gets_are_not_the_topic_of_a_question() -> None:
+    equipment = passage(
+        1,
+        "Each employee receives a laptop on the first day. Lost or stolen devices must be "
+        "reported to the security team within 24 hours.",
+        title="Equipment",
+    )
+
+    answer = await ask("What happens if my laptop gets stolen?", (equipment,))
+
+    assert "reported to the security team within 24 hours" in answer
+
+
 def test_stems_meet_across_inflections() -> None:
     assert stem("located") == stem("locates") == stem("location") == stem("locate")
     assert stem("running") == stem("runs") == "run"

@@ -20,7 +20,7 @@ _STOPWORDS = """
     were weren't what what's when where where's which while who who's whom whose why will with
     within without would you your yours yourself yourselves
     many name named kind type called tell know please explain describe say said give find
-    get got use used using take takes took taken
+    get gets getting got use used using take takes took taken happen happens happened
 """
 STOPWORDS = frozenset(_STOPWORDS.split())
 """Words that carry no topic: function words, question words, and the verbs of asking."""
