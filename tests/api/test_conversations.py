@@ -108,6 +108,10 @@ def test_the_list_filters_by_platform_and_time(api: TestClient, bot: dict[str, A
     window = {"from": sessions[whatsapp]["updated_at"], "to": sessions[whatsapp]["updated_at"]}
     assert ids(**window) == [whatsapp]
     assert api.get(conversations_path(bot["id"]), params={"from": "soon"}).status_code == 422
+    # A bare date is the whole day: from and to the same day find that day's conversations.
+    today = sessions[whatsapp]["updated_at"][:10]
+    assert ids(**{"from": today, "to": today}) == ids()
+    assert ids(**{"to": "2000-01-01"}) == []
 
 
 def test_messages_are_oldest_first_with_okchat_fields_and_pagination(

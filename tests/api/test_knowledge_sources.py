@@ -318,6 +318,7 @@ def test_private_address_url_fails_as_refused(
 
     assert item["status"] == "failed"
     assert "Refused to fetch" in item["error"] and "private" in item["error"]
+    assert "CHATFORGE_SECURITY__ALLOW_PRIVATE_ADDRESSES=true" in item["error"]  # what to set
 
 
 def test_redirect_to_a_private_address_fails_as_refused(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -24,6 +24,7 @@ from chatforge.api.schemas.conversations import (
     session_listed,
     session_out,
 )
+from chatforge.errors import ValidationFailed
 from chatforge.services.conversations import Page, SessionPatch
 
 router = APIRouter(
@@ -33,19 +34,38 @@ router = APIRouter(
 PageNumber = Annotated[int, Query(ge=1, description="Page number, from 1.")]
 PageSize = Annotated[int, Query(ge=1, le=100, description="Rows per page (at most 100).")]
 Since = Annotated[
-    datetime | None,
-    Query(alias="from", description="Sessions active at or after this time (ISO 8601)."),
+    str | None,
+    Query(
+        alias="from",
+        description="Sessions active at or after this time (ISO 8601; a date is its first moment).",
+    ),
 ]
 Until = Annotated[
-    datetime | None, Query(alias="to", description="Sessions active at or before this time.")
+    str | None,
+    Query(
+        alias="to",
+        description="Sessions active at or before this time (a date is the whole day, inclusive).",
+    ),
 ]
 
 
-def _utc(value: datetime | None) -> datetime | None:
+def _bound(value: str | None, name: str, *, day_end: bool) -> datetime | None:
+    """A ``from``/``to`` bound in UTC; a bare date stands for the whole day."""
+    if value is None:
+        return None
+    try:
+        if len(value) == 10:  # YYYY-MM-DD
+            day = date.fromisoformat(value)
+            moment = datetime.combine(day, time.max if day_end else time.min)
+        else:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValidationFailed(
+            f"'{name}' must be an ISO 8601 date or time, like 2026-11-26 or 2026-11-26T14:30:00Z.",
+            details=[{"field": name, "message": "not an ISO 8601 date or time"}],
+        ) from exc
     # A time without a zone is read as UTC, like every time this API returns.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @router.get(
@@ -63,7 +83,11 @@ def list_conversations(
     until: Until = None,
 ) -> SessionList:
     rows, total = conversations.list_sessions(
-        chatbotId, Page(page, limit), platform=platform, since=_utc(since), until=_utc(until)
+        chatbotId,
+        Page(page, limit),
+        platform=platform,
+        since=_bound(since, "from", day_end=False),
+        until=_bound(until, "to", day_end=True),
     )
     return SessionList(
         data=[session_listed(s) for s in rows],

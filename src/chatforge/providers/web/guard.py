@@ -139,7 +139,8 @@ class AddressGuard:
             )
             raise FetchRefused(
                 f"Refused to fetch from {host}: it resolves to a {reason} address. Only public "
-                "addresses are fetched unless an operator allows private ones."
+                "addresses are fetched, unless the operator sets "
+                "CHATFORGE_SECURITY__ALLOW_PRIVATE_ADDRESSES=true."
             )
 
     def resolve(self, host: str, port: int, *, timeout: float | None = None) -> list[str]:
