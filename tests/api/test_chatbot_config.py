@@ -82,6 +82,27 @@ def test_replacing_an_avatar_removes_the_old_file(
     assert [p.name for p in stored] == [new_url.rsplit("/", 1)[1]]
 
 
+def test_clearing_the_avatar_stops_serving_its_file(
+    api: TestClient, chatbot: dict[str, Any], settings: Settings
+) -> None:
+    path = f"/api/external/chatbot/{chatbot['id']}/update-avatar"
+    uploaded = api.patch(path, files={"avatar": ("a.png", image_bytes("PNG"), "image/png")})
+    url = uploaded.json()["chatbot"]["settings"]["avatar"].removeprefix("http://testserver")
+    unrelated = api.patch(
+        f"/api/external/chatbot/{chatbot['id']}", json={"settings": {"greeting": "Hi!"}}
+    )
+    assert unrelated.status_code == 200 and api.get(url).status_code == 200
+
+    cleared = api.patch(
+        f"/api/external/chatbot/{chatbot['id']}", json={"settings": {"avatar": None}}
+    )
+
+    assert cleared.status_code == 200, cleared.text
+    assert cleared.json()["chatbot"]["settings"].get("avatar") is None
+    assert api.get(url).status_code == 404
+    assert list((settings.data_dir / "files" / "avatars").rglob("*.*")) == []
+
+
 def test_text_file_named_png_is_415(api: TestClient, chatbot: dict[str, Any]) -> None:
     response = api.patch(
         f"/api/external/chatbot/{chatbot['id']}/update-avatar",

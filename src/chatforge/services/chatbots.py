@@ -154,9 +154,16 @@ class ChatbotService:
         for flag in ("is_public", "active"):
             if fields.get(flag) is not None:
                 setattr(chatbot, flag, bool(fields[flag]))
+        dropped_avatar = None
         if "settings" in fields:
             self._check_model(fields["settings"])
             chatbot.settings = deep_merge(chatbot.settings, fields["settings"] or {})
+            # An avatar cleared or replaced by a link: its stored file must stop being served.
+            # (Compared by key, not URL: the server's base URL may have changed since.)
+            key = chatbot.avatar_key
+            avatar = str(chatbot.settings.get("avatar") or "")
+            if key and "avatar" in (fields["settings"] or {}) and not avatar.endswith(f"/{key}"):
+                dropped_avatar, chatbot.avatar_key = key, None
         if "personality_config" in fields:
             chatbot.personality_config = (
                 None
@@ -169,6 +176,8 @@ class ChatbotService:
             self._set_openai_key(chatbot, fields["openai_api_key"])
         chatbot.updated_at = utcnow()
         self._commit()
+        if dropped_avatar:
+            self.ctx.files.delete(dropped_avatar)
         return chatbot
 
     def delete(self, chatbot_id: str) -> None:
