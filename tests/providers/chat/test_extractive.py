@@ -271,6 +271,15 @@ async def test_what_happens_and_gets_are_not_the_topic_of_a_question() -> None:
     assert "reported to the security team within 24 hours" in answer
 
 
+async def test_a_sentence_found_in_two_passages_is_quoted_once() -> None:
+    text = "Out-of-warranty repairs cost 49 euros plus parts."
+    first, second = passage(1, text, title="Repairs"), passage(2, text, title="Service")
+
+    answer = await ask("How much do out-of-warranty repairs cost?", (first, second))
+
+    assert answer == f"{text} [1]"
+
+
 def test_stems_meet_across_inflections() -> None:
     assert stem("located") == stem("locates") == stem("location") == stem("locate")
     assert stem("running") == stem("runs") == "run"

@@ -216,12 +216,16 @@ class ExtractiveModel(ChatModel):
         best = ranked[0]
         budget = self._max_words - len(best.sentence.text.split())
         extras: list[_Sentence] = []
+        said = {best.sentence.text}  # the same sentence in two passages is said once
         for candidate in ranked[1 : self._max_sentences * 3]:
             if len(extras) + 1 >= self._max_sentences:
                 break
             size = len(candidate.sentence.text.split())
+            if candidate.sentence.text in said:
+                continue
             if candidate.score >= 0.85 * best.score and size <= budget:
                 extras.append(candidate.sentence)
+                said.add(candidate.sentence.text)
                 budget -= size
         extras.sort(key=lambda s: (s.passage.ref, s.position))
         return [best.sentence, *extras]
