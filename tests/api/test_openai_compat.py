@@ -142,11 +142,20 @@ def test_a_wrong_key_is_a_401_in_openais_error_shape(app: FastAPI, shop: dict[st
     assert error["type"] == "authentication_error" and error["code"] == "unauthorized"
 
 
-def test_invalid_requests_are_400_in_openais_error_shape(api: TestClient) -> None:
+def test_invalid_requests_are_400_in_openais_error_shape(
+    api: TestClient, shop: dict[str, Any]
+) -> None:
     response = api.post("/v1/chat/completions", json={"model": "x", "messages": []})
+    # Valid JSON that the chat refuses: the last message must be the user's.
+    last_is_ours = api.post(
+        "/v1/chat/completions",
+        json={"model": shop["slug"], "messages": [{"role": "assistant", "content": "Hi"}]},
+    )
 
-    assert response.status_code == 400
-    assert response.json()["error"]["type"] == "invalid_request_error"
+    for refused in (response, last_is_ours):
+        assert refused.status_code == 400, refused.text
+        error = refused.json()["error"]
+        assert error["type"] == "invalid_request_error" and error["code"] == "validation_error"
 
 
 def test_the_user_field_keeps_one_conversation_on_the_openai_platform(

@@ -120,7 +120,9 @@ def authenticate(ctx: AppContext, key: str | None) -> str:
     is written at most once a minute per key (``last_used_at``).
     """
     if not key:
-        raise Unauthorized("Missing API key: send it in the x-api-key header.")
+        raise Unauthorized(
+            "Missing API key: send it in the x-api-key header, or as Authorization: Bearer <key>."
+        )
     with ctx.reader().connect() as conn:
         row = conn.execute(
             select(ApiKey.id, ApiKey.organization_id, ApiKey.last_used_at).where(

@@ -59,8 +59,10 @@ class OpenAIRoute(APIRoute):
                 if exc.status >= 500:
                     log.warning("%s: %s", exc.code, exc.message)
                 param = "model" if isinstance(exc, NotFound) else None
-                body = error_object(exc.status, exc.code, exc.message, param)
-                return JSONResponse(body, status_code=exc.status, headers=exc.headers)
+                # OpenAI answers 400 to any invalid request, where the rest of the API says 422.
+                status = 400 if exc.status == 422 else exc.status
+                body = error_object(status, exc.code, exc.message, param)
+                return JSONResponse(body, status_code=status, headers=exc.headers)
             except RequestValidationError as exc:
                 errors = exc.errors()
                 fields = [".".join(str(p) for p in e.get("loc", ())[1:]) for e in errors]
@@ -68,7 +70,7 @@ class OpenAIRoute(APIRoute):
                     f"{f or 'body'}: {e.get('msg', 'invalid')}"
                     for f, e in zip(fields, errors, strict=True)
                 )
-                body = error_object(400, "invalid_request", message, fields[0] if fields else None)
+                body = error_object(400, "validation_error", message, fields[0] if fields else None)
                 return JSONResponse(body, status_code=400)
             except HTTPException as exc:
                 body = error_object(exc.status_code, "error", str(exc.detail))
