@@ -191,6 +191,24 @@ def test_unknown_chatbot_is_a_usage_error(
     assert "chatforge chatbots list" in result.output
 
 
+def test_commands_that_read_refuse_a_folder_without_a_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    file = make_text(tmp_path / "a.txt", ["Some text."])
+    env: dict[str, str | None] = {"CHATFORGE_DATA_DIR": None, "CHATFORGE_DATABASE_URL": None}
+
+    for command in (["chatbots", "list"], ["keys", "list"], ["ingest", "some-id", str(file)]):
+        result = CliRunner().invoke(app, command, env=env)
+
+        assert result.exit_code == 1, (command, result.output)
+        assert f"No Chatforge database at {elsewhere / 'data' / 'chatforge.db'}" in result.output
+        assert "CHATFORGE_DATA_DIR" in result.output
+    assert list(elsewhere.iterdir()) == []  # nothing was made
+
+
 def test_missing_path_is_a_usage_error(
     tmp_path: Path, env: dict[str, str], chatbot_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -23,9 +23,23 @@ def configure_logging(settings: Settings) -> None:
 
 
 @contextmanager
-def opened(settings: Settings | None = None, *, migrate: bool = True) -> Iterator[AppContext]:
-    """The context of the configured database, migrated to the newest schema, closed after."""
-    ctx = AppContext.build(settings or Settings())
+def opened(
+    settings: Settings | None = None, *, migrate: bool = True, existing: bool = False
+) -> Iterator[AppContext]:
+    """The context of the configured database, migrated to the newest schema, closed after.
+
+    With ``existing``, a SQLite database that is not there yet is an error rather than made:
+    a command that reads (``chatbots list``) run from the wrong folder must say so, not report
+    an empty new database.
+    """
+    settings = settings or Settings()
+    database = (settings.data_dir / "chatforge.db").resolve()
+    if existing and not settings.database_url and not database.exists():
+        raise fail(
+            f"No Chatforge database at {database}. Run this where `chatforge serve` runs, or "
+            "point CHATFORGE_DATA_DIR (or CHATFORGE_DATABASE_URL) at its data."
+        )
+    ctx = AppContext.build(settings)
     try:
         if migrate:
             migrations.upgrade(ctx.engine)
