@@ -206,6 +206,19 @@ def test_url_crawl_follows_same_domain_links_up_to_max_pages(
     titles = {c.content.split("\n", 1)[0] for c in chunks_of(ctx, item["id"])}
     assert titles == {"Title: Welcome", "Title: Bread", "Title: Cakes"}
     assert item["size_bytes"] == sum(len(site.routes[p][2]) for p in ("/", "/a", "/b"))
+    # What is found cites the page it was found on, by that page's title.
+    results = intranet_api.post(
+        f"/api/external/chatbot/{chatbot_id}/query-knowledge",
+        json={"query": "plum cake September", "limit": 1},
+    ).json()["results"]
+    assert [(r["title"], r["source"]) for r in results] == [("Cakes", site.url("/b"))]
+    chat = intranet_api.post(
+        f"/api/external/chatbot/{chatbot_id}/chat",
+        json={"messages": [{"role": "user", "content": "When is plum cake sold?"}]},
+    ).json()
+    assert "September" in chat["response"]
+    cited = {s["source"] for s in chat["sources"] if f"[{s['ref']}]" in chat["response"]}
+    assert cited == {site.url("/b")}
 
 
 def test_url_crawl_leaves_the_domain_only_when_asked(intranet_api: TestClient, site: Site) -> None:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sqlalchemy import select, update
@@ -69,6 +69,14 @@ def window_contents(
         overlap_tokens=config.window_overlap_tokens,
     )
     return [format_content(title, index, window) for window in windows]
+
+
+class _Document(NamedTuple):
+    """A document of an item: the title its chunks carry, and its web page's URL if any."""
+
+    title: str
+    parsed: ParsedDocument
+    url: str | None = None
 
 
 @dataclass
@@ -169,20 +177,20 @@ class Ingestor:
             raise ParseError("No text could be extracted from this source.")
         return prepared
 
-    def _parse(self, item: KnowledgeItem) -> tuple[list[tuple[str, ParsedDocument]], int | None]:
-        """The item's documents, each with the title its chunks carry, and the bytes fetched."""
+    def _parse(self, item: KnowledgeItem) -> tuple[list[_Document], int | None]:
+        """The item's documents, and the bytes fetched for them (web items only)."""
         if item.type == "file":
             path = self._local_file(item)
             document = parse_file(path, detect_kind(path, filename=item.source))
-            return [(item.title, document)], None
+            return [_Document(item.title, document)], None
         if item.type == "text":
             content = item.content or ""
             parser = parse_markdown if item.source.endswith(".md") else parse_text
-            return [(item.title, parser(content))], None
+            return [_Document(item.title, parser(content))], None
         if item.type == "qna":
             return [], None
         fetcher = self.ctx.web_fetcher()
-        pages: list[tuple[str, ParsedDocument]] = []
+        pages: list[_Document] = []
         fetched = 0
         if item.meta.get("kind") == "sitemap":
             for url in read_sitemap(fetcher, item.source, max_urls=MAX_SITEMAP_PAGES):
@@ -192,7 +200,7 @@ class Ingestor:
                 except (FetchError, ParseError) as exc:
                     log.info("skipping sitemap page: %s", exc.message)
                     continue
-                pages.append((document.title or url, document))
+                pages.append(_Document(document.title or url, document, page.url))
                 fetched += len(page.body)
         else:
             crawl_options = item.meta.get("crawl") or {}
@@ -206,13 +214,13 @@ class Ingestor:
                     document = parse_html(page.body, page.url)
                 except ParseError:
                     continue
-                pages.append((document.title or page.url, document))
+                pages.append(_Document(document.title or page.url, document, page.url))
                 fetched += len(page.body)
         if not pages:
             raise FetchError(f"No readable page was found at {item.source}.")
         return pages, fetched
 
-    def _chunk(self, item: KnowledgeItem, docs: list[tuple[str, ParsedDocument]]) -> Prepared:
+    def _chunk(self, item: KnowledgeItem, docs: list[_Document]) -> Prepared:
         embedder = self.ctx.embedder
         config = self.ctx.settings.ingestion
         prepared = Prepared(item_id=item.id, chatbot_id=item.chatbot_id, titles=[], chunks=[])
@@ -227,7 +235,7 @@ class Ingestor:
             prepared.windows = [[]]
             return prepared
         pages = 0
-        for title, document in docs:
+        for number, (title, document, url) in enumerate(docs, start=1):
             pages += document.pages or 0
             header = header_tokens(embedder.count_tokens, title)
             budget = max(min(config.chunk_tokens, embedder.max_tokens) - header, 32)
@@ -249,7 +257,8 @@ class Ingestor:
                         text=chunk.text,
                         content=format_content(title, index, chunk.text),
                         tokens=chunk.tokens,
-                        page=chunk.page,
+                        # A web item's page is the number of the page (of ``page_urls``).
+                        page=chunk.page if url is None else number,
                     )
                 )
                 prepared.windows.append(
@@ -259,6 +268,7 @@ class Ingestor:
             prepared.meta["pages"] = pages
         if item.type == "url":
             prepared.meta["documents"] = len(docs)
+            prepared.meta["page_urls"] = [doc.url for doc in docs]
         return prepared
 
     def _embed(self, prepared: list[Prepared]) -> None:

@@ -12,10 +12,10 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Row, func, select
 
 from chatforge.rag.fusion import (
     FusionParams,
@@ -222,20 +222,22 @@ class Retriever:
             int(r.id): r
             for r in conn.execute(
                 select(
-                    Chunk.id, Chunk.chunk_index, Chunk.content, KnowledgeItem.title,
-                    KnowledgeItem.source,
+                    Chunk.id, Chunk.chunk_index, Chunk.content, Chunk.page,
+                    Chunk.title.label("page_title"), KnowledgeItem.title, KnowledgeItem.source,
+                    KnowledgeItem.meta.label("meta"),
                 )
                 .join(KnowledgeItem, KnowledgeItem.id == Chunk.item_id)
                 .where(Chunk.id.in_([r.row.chunk_id for r in ranked]))
             )
         }  # fmt: skip
+        cited = {chunk_id: _cited(row) for chunk_id, row in details.items()}
         return [
             Hit(
                 chunk_id=r.row.chunk_id,
                 knowledge_id=r.row.item_id,
                 item_type=r.row.item_type,
-                title=details[r.row.chunk_id].title,
-                source=details[r.row.chunk_id].source,
+                title=cited[r.row.chunk_id][0],
+                source=cited[r.row.chunk_id][1],
                 content=details[r.row.chunk_id].content,
                 chunk_index=details[r.row.chunk_id].chunk_index,
                 similarity=r.similarity,
@@ -343,3 +345,11 @@ class _Ranked:
     score: float
     vector_similarity: float
     keyword_score: float
+
+
+def _cited(row: Row[Any]) -> tuple[str, str]:
+    """The title and source a hit cites: its item's, or for a web item the page it came from."""
+    urls = (row.meta or {}).get("page_urls")
+    if isinstance(urls, list) and row.page and 0 < row.page <= len(urls) and urls[row.page - 1]:
+        return str(row.page_title or row.title), str(urls[row.page - 1])
+    return str(row.title), str(row.source)
