@@ -203,7 +203,7 @@ def test_voice_agent_checks_types(
 def test_chat_widget_writes_the_snippet(api: TestClient, chatbot: dict[str, Any]) -> None:
     response = api.patch(
         f"/api/external/chatbot/{chatbot['id']}/chat-widget",
-        json={"header": "Need help?", "language": "fr", "primaryColor": "#112233"},
+        json={"header": "Need help?", "language": "fr", "primaryColor": "#112233", "fontSize": 14},
     )
 
     assert response.status_code == 200
@@ -211,6 +211,7 @@ def test_chat_widget_writes_the_snippet(api: TestClient, chatbot: dict[str, Any]
     assert body["message"] == "Chat widget config updated successfully"
     snippet = body["chat_widget_config"]
     assert snippet["header"] == "Need help?"
+    assert snippet["fontSize"] == 14  # unknown keys are kept, as in settings.snippet
     assert snippet["language"] == "fr"
     assert snippet["primaryColor"] == "#112233"
     assert snippet["secondaryColor"] == "#10B981"

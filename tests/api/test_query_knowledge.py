@@ -176,6 +176,11 @@ def test_chatbot_retrieval_settings_are_the_defaults(api: TestClient, shop: dict
         f"/api/external/chatbot/{chatbot_id}", json={"settings": {"retrieval": {"limit": 99}}}
     )
     assert bad.status_code == 422
+    typo = api.patch(
+        f"/api/external/chatbot/{chatbot_id}", json={"settings": {"retrieval": {"lmit": 3}}}
+    )
+    assert typo.status_code == 422
+    assert [d["field"] for d in typo.json()["error"]["details"]] == ["settings.retrieval.lmit"]
 
 
 def test_other_organization_cannot_query(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from chatforge.api.schemas.common import HexColor, OpenModel, RequestModel, Timestamp
 from chatforge.services.chatbots import Chatbot
@@ -29,7 +29,12 @@ class Snippet(OpenModel):
 
 
 class RetrievalSettings(OpenModel):
-    """``settings.retrieval``: the defaults of query-knowledge and chat for this chatbot."""
+    """``settings.retrieval``: the defaults of query-knowledge and chat for this chatbot.
+
+    Chatforge's own object, so a key it does not know is a typo ("lmit"), refused.
+    """
+
+    model_config = ConfigDict(strict=True, extra="forbid")
 
     limit: Annotated[int, Field(ge=1, le=50)] | None = None
     threshold: Annotated[float, Field(ge=0, le=1)] | None = None
@@ -109,8 +114,8 @@ class VoiceConfig(OpenModel):
     voice: str | None = None
 
 
-class ChatWidgetConfig(RequestModel):
-    """The chat widget's look; written to ``settings.snippet``."""
+class ChatWidgetConfig(OpenModel):
+    """The chat widget's look; written to ``settings.snippet`` (unknown keys kept, as there)."""
 
     header: str | None = None
     language: str | None = None
