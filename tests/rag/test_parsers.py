@@ -286,9 +286,28 @@ def test_markdown_splits_at_headings_outside_code(tmp_path: Path) -> None:
     doc = parse(path)
 
     assert doc.title == "Guide: setup"
-    assert [s.heading for s in doc.sections] == [None, "Setup", "Usage"]
+    assert [s.heading for s in doc.sections] == [None, "Setup", "Setup › Usage"]
     assert doc.sections[1].text == "See the docs.\n\n# not a heading"
     assert doc.sections[2].text == "Ask a chart away."
+
+
+def test_markdown_sections_are_headed_by_their_heading_path(tmp_path: Path) -> None:
+    path = tmp_path / "faq.md"
+    path.write_text(
+        "# Handbook\n\n## Shipping\n\nWe ship daily.\n\n### International\n\nTen days.\n\n"
+        "### Costs\n\nFree above 50 euros.\n\n## Returns\n\nWithin 30 days.\n",
+        encoding="utf-8",
+    )
+
+    doc = parse(path)
+
+    assert doc.title == "Handbook"
+    assert [(s.heading, s.text) for s in doc.sections if s.text] == [
+        ("Shipping", "We ship daily."),
+        ("Shipping › International", "Ten days."),
+        ("Shipping › Costs", "Free above 50 euros."),
+        ("Returns", "Within 30 days."),
+    ]
 
 
 def test_markdown_title_defaults_to_first_level_one_heading(tmp_path: Path) -> None:

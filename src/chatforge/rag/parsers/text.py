@@ -48,6 +48,8 @@ def parse_text(text: str) -> ParsedDocument:
 def parse_markdown(text: str) -> ParsedDocument:
     """Split Markdown into sections at its headings (ATX ``#`` and setext underlines).
 
+    Each section is headed by the path of headings above it ("Shipping › International").
+
     The front matter's ``title`` or else the first level-1 heading is the title. Headings inside
     fenced code do not count. Links and images keep only their text, so URLs do not crowd the
     chunks; HTML comments and table rules are dropped.
@@ -55,6 +57,7 @@ def parse_markdown(text: str) -> ParsedDocument:
     title, text = _front_matter(_HTML_COMMENT.sub("", text))
     sections: list[Section] = []
     heading: str | None = None
+    path: list[tuple[int, str]] = []  # the headings above this point, outermost first
     lines: list[str] = []
     in_fence = False
     for line in text.splitlines():
@@ -73,9 +76,15 @@ def parse_markdown(text: str) -> ParsedDocument:
         if not atx_text:
             continue
         sections.append(Section(heading=heading, text="\n".join(lines)))
-        heading, lines = _LINK.sub(r"\1", atx_text), []
+        text_of_heading, lines = _LINK.sub(r"\1", atx_text), []
         if title is None and atx_level == 1:
-            title = heading
+            title = text_of_heading
+        # A section is headed by its headings' path ("Shipping › International"), the title left
+        # out: "International" alone no longer says what it is about.
+        path = [(level, text) for level, text in path if level < atx_level]
+        path.append((atx_level, text_of_heading))
+        heading = " › ".join(text for level, text in path if not (level == 1 and text == title))
+        heading = heading or text_of_heading
     sections.append(Section(heading=heading, text="\n".join(lines)))
     return ParsedDocument(title=title, sections=tuple(sections))
 
