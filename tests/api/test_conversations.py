@@ -166,6 +166,9 @@ def test_patch_closes_reopens_and_records_an_email(api: TestClient, bot: dict[st
     closed = api.patch(base, json={"state": "closed", "email": "Lead@Example.com"})
     wrong_state = api.patch(base, json={"state": "archived"})
     wrong_email = api.patch(base, json={"email": "not an email"})
+    before = api.get(base).json()["session"]["updated_at"]
+    nothing = api.patch(base, json={})
+    assert nothing.status_code == 422 and api.get(base).json()["session"]["updated_at"] == before
     answer(api, bot["id"], "One more thing", token="v")
 
     assert closed.status_code == 200, closed.text

@@ -122,6 +122,12 @@ class ConversationService:
     def update(self, chatbot_id: str, session_id: str, patch: SessionPatch) -> ChatSession:
         """Hand a session to a human (or back), close or reopen it, or record the lead's email."""
         chat_session = self.get(chatbot_id, session_id)
+        if patch.is_human_mode is None and patch.state is None and patch.email is None:
+            # Nothing to change: the session must not jump to the top of the recent ones.
+            raise ValidationFailed(
+                "Send at least one of is_human_mode, state and email.",
+                details=[{"field": "body", "message": "nothing to change"}],
+            )
         if patch.is_human_mode is not None:
             chat_session.is_human_mode = patch.is_human_mode
         if patch.state is not None:
