@@ -44,16 +44,21 @@ def _read_until(process: subprocess.Popen[str], done: Callable[[str], bool], sec
     return output
 
 
-def test_first_serve_makes_a_key_that_works(tmp_path: Path) -> None:
-    port = _free_port()
-    env = {**os.environ, "CHATFORGE_DATA_DIR": str(tmp_path / "data")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chatforge", "serve", "--port", str(port)],
+def _serve(port: int, env: dict[str, str], *options: str) -> subprocess.Popen[str]:
+    """``chatforge serve`` in a process of its own, its output on one pipe."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "chatforge", "serve", "--port", str(port), *options],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def test_first_serve_makes_a_key_that_works(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "CHATFORGE_DATA_DIR": str(tmp_path / "data")}
+    process = _serve(port, env)
     try:
         output = _read_until(process, lambda text: "Uvicorn running" in text, 60)
         match = KEY_LINE.search(output)
@@ -72,13 +77,7 @@ def test_first_serve_makes_a_key_that_works(tmp_path: Path) -> None:
         process.wait(timeout=20)
 
     # A second start finds the organization: no new key, but how to make one.
-    restarted = subprocess.Popen(
-        [sys.executable, "-m", "chatforge", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    restarted = _serve(port, env)
     try:
         output = _read_until(restarted, lambda text: "Uvicorn running" in text, 60)
     finally:
@@ -130,13 +129,7 @@ def test_migrate_reports_the_revision(tmp_path: Path) -> None:
 def test_serve_with_two_workers_answers_from_both_processes(tmp_path: Path) -> None:
     port = _free_port()
     env = {**os.environ, "CHATFORGE_DATA_DIR": str(tmp_path / "data")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chatforge", "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = _serve(port, env, "--workers", "2")
     try:
         output = _read_until(process, lambda text: text.count("startup complete") == 2, 90)
         match = KEY_LINE.search(output)
