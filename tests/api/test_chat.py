@@ -194,6 +194,18 @@ def test_email_is_asked_first_then_stored_as_a_lead_and_the_question_answered(
     assert session["metadata"] == {"anonymous": False, "email": "jo.doe@example.com"}
 
 
+def test_the_question_before_several_email_requests_is_the_one_answered(api: TestClient) -> None:
+    bot = make_store_bot(api, settings={"isRequestUserInfoEnabled": True})
+
+    answer(api, bot["id"], "How many days do I have to return a product?", token="v")
+    refused = answer(api, bot["id"], "I'd rather not say", token="v")
+    again = answer(api, bot["id"], "my mail is jo at example dot com", token="v")
+    given = answer(api, bot["id"], "jo@example.com", token="v")
+
+    assert refused["response"] == again["response"] == EMAIL_REQUEST
+    assert "within 30 days" in given["response"]
+
+
 def test_an_email_and_a_question_in_one_message_get_an_answer(api: TestClient) -> None:
     bot = make_store_bot(api, settings={"isRequestUserInfoEnabled": True})
 

@@ -419,9 +419,18 @@ def _history_of_store(stored: Sequence[ChatMessage]) -> list[Turn]:
 
 
 def _pending_question(stored: Sequence[ChatMessage]) -> str | None:
-    """The question a visitor asked just before the chatbot asked for their email."""
-    if len(stored) >= 2 and (stored[-1].meta or {}).get("kind") == "email_request":
-        before = stored[-2]
-        if before.sender_type == "user" and not sessions.only_gives_email(before.content):
-            return before.content
-    return None
+    """The question a visitor asked before the chatbot first asked for their email.
+
+    The chatbot asks again after each message without an email ("I'd rather not say"), so
+    the question is the first user message of that run of requests.
+    """
+    question = None
+    last = len(stored) - 1
+    while last >= 1 and (stored[last].meta or {}).get("kind") == "email_request":
+        before = stored[last - 1]
+        if before.sender_type != "user":
+            break
+        if not sessions.only_gives_email(before.content):
+            question = before.content
+        last -= 2
+    return question
