@@ -216,8 +216,7 @@ def test_headings_are_not_read_into_the_sentence_below_them() -> None:
 
     assert split_sentences(text) == [
         "Acme Employee Handbook",
-        "2.",
-        "Paid Time Off",
+        "2. Paid Time Off",
         "Every employee receives 25 days of paid vacation.",
         "Unused days carry over.",
         # Short lines above other short lines are content, as a timetable's are.
@@ -240,12 +239,18 @@ def test_headings_are_not_read_into_the_sentence_below_them() -> None:
         # Rows of a spreadsheet, a list and a short answer keep every word.
         (
             "Product: Widget\nPrice: 12\nDescription: A small widget.",
-            ["Product: Widget", "Price: 12", "Description: A small widget."],
+            ["Product: Widget Price: 12 Description: A small widget."],
         ),
         (
             "- Passport\n- Visa\nAll documents must be valid.",
-            ["- Passport", "- Visa", "All documents must be valid."],
+            ["- Passport", "- Visa All documents must be valid."],
         ),
+        # Stacked headings are each a heading; "Appendix A" ends with a letter, not a word.
+        (
+            "Handbook\nLeave\nPaid Time Off\nEvery employee gets 25 days.",
+            ["Handbook", "Leave", "Paid Time Off", "Every employee gets 25 days."],
+        ),
+        ("Appendix A\nThe warranty covers parts.", ["Appendix A", "The warranty covers parts."]),
         # Three short lines or more are a table, read as before.
         (
             "Opening hours\nMon-Fri 9-17\nSat 10-14\nWe are closed on Sundays.",
@@ -278,6 +283,21 @@ async def test_a_sentence_found_in_two_passages_is_quoted_once() -> None:
     answer = await ask("How much do out-of-warranty repairs cost?", (first, second))
 
     assert answer == f"{text} [1]"
+
+
+async def test_a_heading_is_not_quoted_but_says_what_the_sentences_below_it_are_about() -> None:
+    policy = passage(
+        1,
+        "Refund policy\nRefunds are issued within 14 days of the return.\n"
+        "Shipping › International\nParcels abroad take ten days.",
+        title="Help",
+    )
+
+    refund = await ask("What is the refund policy?", (policy,))
+    abroad = await ask("How long does international shipping take?", (policy,))
+
+    assert refund == "Refunds are issued within 14 days of the return. [1]"
+    assert abroad == "Parcels abroad take ten days. [1]"
 
 
 def test_stems_meet_across_inflections() -> None:

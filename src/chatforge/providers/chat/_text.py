@@ -38,12 +38,14 @@ _BULLET = re.compile(r"\n\s*(?=(?:[-*•▪◦]|\d{1,3}[.)])\s)")
 _BLANK_LINE = re.compile(r"\n\s*\n")
 _ENDS_CLAUSE = re.compile(r"[.!?:;…][\"'”’)\]]*$")
 # Most words in a heading ("2. Paid Time Off", "Returns and refunds").
-_HEADING_WORDS = 8
-# Words a heading does not end with; a line that does is a sentence wrapped mid-way.
+_HEADING_WORDS = 12
+# Words a heading does not end with (in lower case: "Appendix A" is a heading); a line that does
+# is a sentence wrapped mid-way.
 _TRAILING_WORDS = frozenset(
     {"a", "an", "and", "the", "of", "to", "in", "on", "at", "for", "with", "by", "or", "from"}
     | {"our", "your"}
 )
+_SECTION_NUMBER = re.compile(r"\A\d+(?:\.\d+)*\.?\s+")
 _SPACE = re.compile(r"\s+")
 _TOKEN = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 
@@ -54,22 +56,31 @@ def split_sentences(text: str) -> list[str]:
     Abbreviations (``Dr.``, ``e.g.``), initials (``J. K.``) and dotted acronyms (``U.S.``) do not
     end a sentence. White space inside a sentence is collapsed.
     """
-    sentences: list[str] = []
+    return [sentence for sentence, _ in split_units(text)]
+
+
+def split_units(text: str, *, headings: bool = True) -> list[tuple[str, bool]]:
+    """:func:`split_sentences`, each with whether it is a heading line (when ``headings``)."""
+    units: list[tuple[str, bool]] = []
     for block in _BLANK_LINE.split(text):
-        for part in _heading_parts(block):
+        parts = _heading_parts(block) if headings else [(block, False)]
+        for part, is_heading in parts:
+            if is_heading:
+                units.append((_SPACE.sub(" ", part).strip(), True))
+                continue
             for item in _BULLET.split(part):
-                sentences.extend(_split_block(_SPACE.sub(" ", item).strip()))
-    return [s for s in sentences if s]
+                units.extend((s, False) for s in _split_block(_SPACE.sub(" ", item).strip()))
+    return [(text, is_heading) for text, is_heading in units if text]
 
 
-def _heading_parts(block: str) -> list[str]:
-    """``block`` cut before and after each heading line, which is then a part of its own.
+def _heading_parts(block: str) -> list[tuple[str, bool]]:
+    """``block`` cut before and after each heading line: ``(part, is_heading)`` in order.
 
     Without this, "2. Paid Time Off" above "Every employee ..." would be read as the sentence
-    "Paid Time Off Every employee ...". A heading line is short, ends no clause (nor with a comma
-    or a word like "and"), follows the block's start, a clause's end or another heading, and
-    precedes a line of prose (a capital first, a clause's end last) or another heading. Nothing
-    is dropped: a line taken for a heading by mistake is only a sentence of its own.
+    "Paid Time Off Every employee ...". A heading line is short, starts with a capital (after a
+    section number), holds no other digit and no colon, ends no clause (nor with a comma or a
+    word like "and"), follows the block's start, a clause's end or another heading, and precedes
+    a line of prose (a capital first, a clause's end last) or another heading.
     """
     lines = block.split("\n")
     texts = [line.strip() for line in lines]
@@ -80,47 +91,36 @@ def _heading_parts(block: str) -> list[str]:
         following = texts[i + 1]
         prose = bool(following) and following[0].isupper() and ends[i + 1]
         below[i] = _heading_like(texts[i]) and (prose or below[i + 1])
-    heading = [False] * len(lines)
-    for i in range(len(lines)):
-        # The block's start counts as a clause's end.
-        heading[i] = below[i] and (i == 0 or ends[i - 1] or heading[i - 1])
-    # A title above a section's heading is two; three or more short lines are a list or a table.
-    for start, run in _runs(heading):
-        if run > 2:
-            heading[start : start + run] = [False] * run
-    parts: list[str] = []
+    parts: list[tuple[str, bool]] = []
     current: list[str] = []
-    for line, is_heading in zip(lines, heading, strict=True):
+    previous_heading = False
+    for i, line in enumerate(lines):
+        # The block's start counts as a clause's end.
+        is_heading = below[i] and (i == 0 or ends[i - 1] or previous_heading)
         if is_heading:
             if current:
-                parts.append("\n".join(current))
-            parts.append(line)
+                parts.append(("\n".join(current), False))
+            parts.append((line, True))
             current = []
         else:
             current.append(line)
+        previous_heading = is_heading
     if current:
-        parts.append("\n".join(current))
+        parts.append(("\n".join(current), False))
     return parts
 
 
-def _runs(flags: list[bool]) -> list[tuple[int, int]]:
-    """``(start, length)`` of each run of true flags."""
-    runs: list[tuple[int, int]] = []
-    for i, flag in enumerate(flags):
-        if flag and (i == 0 or not flags[i - 1]):
-            runs.append((i, 1))
-        elif flag:
-            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
-    return runs
-
-
 def _heading_like(text: str) -> bool:
-    words = text.split()
+    bare = _SECTION_NUMBER.sub("", text)
+    words = bare.split()
     return (
         0 < len(words) <= _HEADING_WORDS
-        and not _ENDS_CLAUSE.search(text)
-        and not text.endswith(",")
-        and words[-1].lower() not in _TRAILING_WORDS
+        and bare[0].isupper()
+        and not any(ch.isdigit() for ch in bare)  # "Mon-Fri 9-17" is a timetable's line
+        and ":" not in bare  # "Price: 12" is a record's field
+        and not _ENDS_CLAUSE.search(bare)
+        and not bare.endswith(",")
+        and words[-1] not in _TRAILING_WORDS
     )
 
 

@@ -56,6 +56,8 @@ _CONTEXT_WEIGHT = 0.2  # coverage of the question by the whole passage and its t
 _SIMILARITY_WEIGHT = 2.0  # retrieval similarity, relative to the best passage's
 _POSITION_WEIGHT = 0.05  # early sentences state what a passage is about
 _KIND_WEIGHT = 0.15  # holds a date, number or name when the question asks for one
+# A heading names a topic and answers nothing: quoted only when no sentence qualifies.
+_HEADING_PENALTY = 1.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class _Sentence:
     terms: frozenset[str]
     bigrams: frozenset[tuple[str, str]]
     answer: bool = False  # part of a Q&A pair's answer: its question says what it is about
+    heading: bool = False  # a heading line of the passage
+    context: frozenset[str] = frozenset()  # the terms of the headings above it
 
 
 @dataclass(frozen=True)
@@ -180,19 +184,23 @@ class ExtractiveModel(ChatModel):
         for sentence in sentences:
             ref = sentence.passage.ref
             titles.setdefault(ref, frozenset(_text.content_terms(sentence.passage.title)))
-            passage_terms[ref] = passage_terms.get(ref, titles[ref]) | sentence.terms
+            passage_terms[ref] = (
+                passage_terms.get(ref, titles[ref]) | sentence.terms | sentence.context
+            )
         top_similarity = max(s.passage.similarity for s in sentences)
         kind = _text.answer_kind(question)
         scored: list[_Scored] = []
         for index, sentence in enumerate(sentences):
             ref = sentence.passage.ref
             similar = semantic is not None and semantic[index] >= self._min_semantic
-            # An answer of a Q&A pair ("Yes, in about ten days.") need not repeat its question.
-            if not (sentence.terms & weights.keys() or similar or sentence.answer):
+            # An answer of a Q&A pair ("Yes, in about ten days.") need not repeat its question,
+            # nor a sentence its heading's words ("Parcels take ten days." under "Shipping").
+            own = sentence.terms | sentence.context
+            if not (own & weights.keys() or similar or sentence.answer):
                 continue
             # The title states the topic of every sentence under it ("Its elevation is ..."
             # under "Mount Everest"), so its words count as said by each of them.
-            said = sentence.terms | titles[ref]
+            said = sentence.terms | titles[ref] | sentence.context
             coverage = sum(w for t, w in weights.items() if t in said) / total
             context = sum(w for t, w in weights.items() if t in passage_terms[ref])
             pair_bonus = len(pairs & sentence.bigrams) / max(1, len(pairs))
@@ -203,6 +211,7 @@ class ExtractiveModel(ChatModel):
                 + _SIMILARITY_WEIGHT * (sentence.passage.similarity - top_similarity)
                 + _POSITION_WEIGHT / (1 + sentence.position)
                 + (_KIND_WEIGHT if kind and _text.mentions(kind, sentence.text) else 0.0)
+                - (_HEADING_PENALTY if sentence.heading else 0.0)
             )
             if semantic is not None:
                 score += self._semantic_weight * semantic[index]
@@ -240,22 +249,42 @@ def _sentences(passage: Passage) -> list[_Sentence]:
     else:
         body = _OKCHAT_HEADER.sub("", passage.content, count=1)
     return [
-        _Sentence(passage, position, text, terms, pairs, answer=qna is not None)
-        for position, (text, terms, pairs) in enumerate(_analyse(body, every=qna is not None))
+        _Sentence(
+            passage,
+            position,
+            text,
+            terms,
+            pairs,
+            answer=qna is not None,
+            heading=heading,
+            context=context,
+        )
+        for position, (text, terms, pairs, heading, context) in enumerate(
+            _analyse(body, every=qna is not None)
+        )
     ]
 
 
+_Analysed = tuple[str, frozenset[str], frozenset[tuple[str, str]], bool, frozenset[str]]
+
+
 @lru_cache(maxsize=4096)  # popular passages are retrieved by chat after chat
-def _analyse(
-    content: str, *, every: bool = False
-) -> tuple[tuple[str, frozenset[str], frozenset[tuple[str, str]]], ...]:
+def _analyse(content: str, *, every: bool = False) -> tuple[_Analysed, ...]:
     """The sentences of a passage that have content words (``every`` sentence of an answer),
-    with their terms and term pairs."""
-    result = []
-    for text in _text.split_sentences(content):
+    with their terms, term pairs, whether each is a heading, and the terms of the headings
+    above it (an answer has no headings)."""
+    result: list[_Analysed] = []
+    context: frozenset[str] = frozenset()
+    above_was_heading = False
+    for text, heading in _text.split_units(content, headings=not every):
         terms = _text.content_terms(text)
+        if heading:
+            # Stacked headings ("Shipping", "International") all say what follows.
+            context = (context if above_was_heading else frozenset()) | frozenset(terms)
+        above_was_heading = heading
         if terms or every:
-            result.append((text, frozenset(terms), frozenset(itertools.pairwise(terms))))
+            pairs = frozenset(itertools.pairwise(terms))
+            result.append((text, frozenset(terms), pairs, heading, context))
     return tuple(result)
 
 
