@@ -112,6 +112,8 @@ def test_the_list_filters_by_platform_and_time(api: TestClient, bot: dict[str, A
     today = sessions[whatsapp]["updated_at"][:10]
     assert ids(**{"from": today, "to": today}) == ids()
     assert ids(**{"to": "2000-01-01"}) == []
+    assert ids(**{"to": today.replace("-", "")}) == ids()  # the basic form is a day too
+    assert ids(**{"from": "946684800"}) == ids()  # a Unix time (2000-01-01), as before
 
 
 def test_messages_are_oldest_first_with_okchat_fields_and_pagination(

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+
+from chatforge.api.metrics import forget_dead_processes
 
 
 def test_unknown_route_is_404_json(client: TestClient) -> None:
@@ -162,3 +168,17 @@ def test_api_docs_load_nothing_from_the_internet(
         .headers["content-type"]
         .startswith(("application/javascript", "text/javascript"))
     )
+
+
+def test_a_dead_worker_leaves_the_summed_memory_gauges(tmp_path: Path) -> None:
+    # A worker process that sets its gauge and ends, as a crashed uvicorn worker does.
+    code = (
+        "from prometheus_client import Gauge; Gauge('g', 'h', multiprocess_mode='livesum').set(5)"
+    )
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", code], env=env, check=True)
+    assert list(tmp_path.glob("gauge_livesum_*.db"))
+
+    forget_dead_processes(tmp_path)
+
+    assert list(tmp_path.glob("gauge_livesum_*.db")) == []

@@ -252,6 +252,12 @@ def test_url_without_crawl_fetches_only_its_page(intranet_api: TestClient, site:
     assert item["status"] == "ready" and item["title"] == "Home"
     assert item["metadata"]["documents"] == 1
     assert not site.visited("/next")
+    # One page is the item: it is cited by the title the user gave it.
+    (hit,) = intranet_api.post(
+        f"/api/external/chatbot/{chatbot_id}/query-knowledge",
+        json={"query": "only this page is read", "limit": 1},
+    ).json()["results"]
+    assert (hit["title"], hit["source"]) == ("Home", site.url("/"))
 
 
 def test_sitemap_source_indexes_every_listed_page(intranet_api: TestClient, site: Site) -> None:

@@ -45,8 +45,10 @@ def test_unwrap_keeps_a_heading_on_its_own_line() -> None:
         "before you connect a device to it\n"
         "Troubleshooting\n"
         "A red light means that no cable is plugged into the WAN port at\n"
-        "Acme Street branches or any other office. Call the help desk in\n"
-        "Leeds when it stays red."
+        "Acme Street branches or any other office. If it stays red, call\n"
+        "the help desk in\n"
+        "Leeds. Appendix A\n"
+        "The warranty covers parts."
     )
 
     assert clean_text(text, unwrap=True).split("\n") == [
@@ -56,8 +58,10 @@ def test_unwrap_keeps_a_heading_on_its_own_line() -> None:
         "light to turn green before you connect a device to it",
         "Troubleshooting",
         # A full line before a capital is still a wrapped line.
+        # A short line ending in "in" is a sentence wrapped mid-way, not a heading.
         "A red light means that no cable is plugged into the WAN port at Acme Street branches or "
-        "any other office. Call the help desk in Leeds when it stays red.",
+        "any other office. If it stays red, call the help desk in Leeds. Appendix A",
+        "The warranty covers parts.",
     ]
 
 

@@ -16,6 +16,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable
+from pathlib import Path
 
 from prometheus_client import (
     CollectorRegistry,
@@ -33,7 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from chatforge.services import health
 from chatforge.services.context import AppContext
 
-__all__ = ["CONTENT_TYPE", "Metrics", "MetricsMiddleware"]
+__all__ = ["CONTENT_TYPE", "Metrics", "MetricsMiddleware", "forget_dead_processes"]
 
 log = logging.getLogger(__name__)
 
@@ -95,12 +96,32 @@ class Metrics:
     def exposition(self) -> bytes:
         """The text a Prometheus scrape reads."""
         self._note_memory()
-        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if not directory:
             return generate_latest(self.registry)
+        forget_dead_processes(Path(directory))
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         registry.register(self.state)
         return generate_latest(registry)
+
+
+def forget_dead_processes(directory: Path) -> None:
+    """Drop the live gauges of worker processes that ended (uvicorn restarts crashed ones)."""
+    for path in directory.glob("gauge_live*_*.db"):
+        pid = path.stem.rsplit("_", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            multiprocess.mark_process_dead(int(pid), str(directory))  # type: ignore[no-untyped-call]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 class _StateCollector(Collector):

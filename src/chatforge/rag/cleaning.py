@@ -87,7 +87,7 @@ def _unwrap(text: str) -> str:
             len(line) < _HEADING_WIDTH * full
             and (following.isupper() or following.isdigit())
             and not line.endswith(",")
-            and words[-1].lower() not in _TRAILING_WORDS
+            and words[-1] not in _TRAILING_WORDS  # "Appendix A" is a heading
         )
         return "\n" if heading else " "
 

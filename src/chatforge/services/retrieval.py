@@ -350,6 +350,7 @@ class _Ranked:
 def _cited(row: Row[Any]) -> tuple[str, str]:
     """The title and source a hit cites: its item's, or for a web item the page it came from."""
     urls = (row.meta or {}).get("page_urls")
-    if isinstance(urls, list) and row.page and 0 < row.page <= len(urls) and urls[row.page - 1]:
-        return str(row.page_title or row.title), str(urls[row.page - 1])
+    # One page is the item itself: its own title stays (the user may have named it).
+    if isinstance(urls, list) and len(urls) > 1 and row.page and 0 < row.page <= len(urls):
+        return str(row.page_title or row.title), str(urls[row.page - 1] or row.source)
     return str(row.title), str(row.source)

@@ -54,12 +54,15 @@ def _bound(value: str | None, name: str, *, day_end: bool) -> datetime | None:
     if value is None:
         return None
     try:
-        if len(value) == 10:  # YYYY-MM-DD
-            day = date.fromisoformat(value)
-            moment = datetime.combine(day, time.max if day_end else time.min)
-        else:
+        if value.isdigit() and len(value) > 8:  # a Unix time, as the API always accepted
+            return datetime.fromtimestamp(int(value), UTC)
+        try:
+            day = date.fromisoformat(value)  # 2026-11-26, 20261126, 2026-W48-4
+        except ValueError:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
+        else:
+            moment = datetime.combine(day, time.max if day_end else time.min)
+    except (ValueError, OverflowError, OSError) as exc:
         raise ValidationFailed(
             f"'{name}' must be an ISO 8601 date or time, like 2026-11-26 or 2026-11-26T14:30:00Z.",
             details=[{"field": name, "message": "not an ISO 8601 date or time"}],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from chatforge.api.schemas.common import HexColor, OpenModel, RequestModel, Timestamp
 from chatforge.services.chatbots import Chatbot
@@ -31,14 +31,22 @@ class Snippet(OpenModel):
 class RetrievalSettings(OpenModel):
     """``settings.retrieval``: the defaults of query-knowledge and chat for this chatbot.
 
-    Chatforge's own object, so a key it does not know is a typo ("lmit"), refused.
+    Chatforge's own object, so a key it does not know is a typo ("lmit"), refused; ``null``
+    for such a key is accepted, so that one stored before this check can be removed.
     """
-
-    model_config = ConfigDict(strict=True, extra="forbid")
 
     limit: Annotated[int, Field(ge=1, le=50)] | None = None
     threshold: Annotated[float, Field(ge=0, le=1)] | None = None
     mode: Literal["hybrid", "vector", "keyword"] | None = None
+
+    @model_validator(mode="after")
+    def _known_keys(self) -> RetrievalSettings:
+        unknown = sorted(
+            key for key, value in (self.model_extra or {}).items() if value is not None
+        )
+        if unknown:
+            raise ValueError(f"unknown key {unknown[0]!r}; the keys are limit, threshold and mode")
+        return self
 
 
 class ChatbotSettings(OpenModel):
