@@ -255,8 +255,12 @@ def embedding_floor(questions: list[str]) -> float:
 
 
 def run_backend(name: str, database_url: str | None, args: argparse.Namespace) -> dict[str, Any]:
-    data_dir = Path(tempfile.mkdtemp(prefix=f"cf-chat-{name}-"))
-    settings = Settings(data_dir=data_dir, database_url=database_url)
+    with tempfile.TemporaryDirectory(prefix=f"cf-chat-{name}-") as data_dir:
+        settings = Settings(data_dir=Path(data_dir), database_url=database_url)
+        return _run_backend(name, settings, args)
+
+
+def _run_backend(name: str, settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     print(f"[{name}] loading {args.paragraphs} SQuAD paragraphs ...", flush=True)
     key, chatbot_id, questions = prepare(settings, args.paragraphs)
     server, base = start_server(settings, workers=args.workers)
