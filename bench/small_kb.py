@@ -13,6 +13,7 @@ keyword statistics over a handful of chunks say little.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -152,6 +153,7 @@ async def main() -> None:
                 best = max((s.similarity for s in reply.sources), default=0.0)
                 print(f"  miss [{name}] {question!r} -> {reply.response!r} (best {best:.2f})")
         ctx.close()
+        shutil.rmtree(ctx.settings.data_dir, ignore_errors=True)
     print(f"answered {answered}/{answerable} answerable questions")
     print(f"answered 'not found' to {abstained}/{unanswerable} questions it does not answer")
 
