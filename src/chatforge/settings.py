@@ -50,6 +50,70 @@ class SecuritySettings(BaseModel):
     )
 
 
+class LimitSettings(BaseModel):
+    """Request rate limits and bounds on what one request may carry."""
+
+    enabled: bool = Field(True, description="Apply the request rate limits below.")
+    storage_url: str = Field(
+        "memory://",
+        description=(
+            "Where rate-limit counters live: 'memory://' for one process, or a shared store "
+            "such as 'redis://host:6379/0' when several processes serve (serve --workers N)."
+        ),
+    )
+    per_key: str = Field(
+        "600/minute",
+        description="Requests one API key may make, as '<count>/<second|minute|hour|day>'.",
+    )
+    per_ip: str = Field(
+        "1200/minute",
+        description="Requests one client address may make, with or without a key.",
+    )
+    failed_auth_per_ip: str = Field(
+        "30/minute",
+        description="Requests with a wrong or missing key one client address may make.",
+    )
+    trust_forwarded_for: bool = Field(
+        False,
+        description=(
+            "Take the client address from X-Forwarded-For (only behind a proxy that sets it)."
+        ),
+    )
+    max_body_bytes: int = Field(
+        1024 * 1024,
+        gt=0,
+        description="Largest JSON request body, in bytes (uploads have their own limits).",
+    )
+    max_json_depth: int = Field(
+        20, ge=2, le=200, description="Deepest nesting of objects and lists in a JSON body."
+    )
+    max_settings_bytes: int = Field(
+        64 * 1024,
+        gt=0,
+        description=(
+            "Largest stored JSON of a chatbot's settings, personality or voice configuration."
+        ),
+    )
+    max_list_items: int = Field(
+        1000, ge=1, description="Most entries in one list of a request (knowledge_ids, ...)."
+    )
+
+
+class QuotaSettings(BaseModel):
+    """What one organization may hold; 0 means no limit."""
+
+    chatbots_per_org: int = Field(1000, ge=0, description="Most chatbots an organization has.")
+    items_per_org: int = Field(
+        100_000, ge=0, description="Most knowledge items an organization has."
+    )
+    stored_bytes_per_org: int = Field(
+        20 * 1024**3, ge=0, description="Most bytes of knowledge files an organization stores."
+    )
+    queued_jobs_per_org: int = Field(
+        10_000, ge=0, description="Most ingestion jobs an organization has waiting at once."
+    )
+
+
 class EmbeddingSettings(BaseModel):
     """The embedding model that turns chunks and queries into vectors."""
 
@@ -99,12 +163,38 @@ class IngestionSettings(BaseModel):
     window_overlap_tokens: int = Field(
         32, ge=0, description="Tokens of trailing sentences repeated in the next window."
     )
-    worker: bool = Field(True, description="Run an ingestion worker inside `chatforge serve`.")
+    worker: bool = Field(True, description="Run ingestion workers inside `chatforge serve`.")
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description=(
+            "Ingestion workers in `chatforge serve` (when `worker` is on) and in each "
+            "`chatforge worker` process; each parses in a child process of its own."
+        ),
+    )
+    parse_timeout_seconds: float = Field(
+        120,
+        gt=0,
+        description=(
+            "Longest one item may take to read (fetch and parse); past it the parsing process "
+            "is stopped and the item fails with a reason that names this setting."
+        ),
+    )
+    parse_memory_mb: int = Field(
+        1024,
+        ge=64,
+        description=(
+            "Most memory the process that parses one item may use; past it the item fails "
+            "with a reason that names this setting."
+        ),
+    )
     lease_seconds: int = Field(
-        900,
+        30,
         ge=5,
         description=(
-            "How long a worker holds a job; a job whose worker died is picked up again after it."
+            "How long a worker holds a job without renewing it; a working worker renews it "
+            "every third of this, and a job whose worker died is taken again after it."
         ),
     )
     max_attempts: int = Field(
@@ -118,6 +208,14 @@ class IngestionSettings(BaseModel):
     )
     wait_timeout_seconds: float = Field(
         600, gt=0, description="Longest a `?wait=true` upload waits for its items."
+    )
+    max_waiters_per_org: int = Field(
+        10,
+        ge=0,
+        description=(
+            "Most `?wait=true` requests of one organization waiting at once; more answer at "
+            "once with their items as they are."
+        ),
     )
 
 
@@ -231,6 +329,12 @@ class Settings(BaseSettings):
     )
     security: SecuritySettings = Field(
         default_factory=SecuritySettings, description="Security settings (CHATFORGE_SECURITY__*)."
+    )
+    limits: LimitSettings = Field(
+        default_factory=LimitSettings, description="Rate limits and bounds (CHATFORGE_LIMITS__*)."
+    )
+    quotas: QuotaSettings = Field(
+        default_factory=QuotaSettings, description="Quotas (CHATFORGE_QUOTAS__*)."
     )
     embeddings: EmbeddingSettings = Field(
         default_factory=EmbeddingSettings, description="Embeddings (CHATFORGE_EMBEDDINGS__*)."
