@@ -86,7 +86,7 @@ def test_rate_limit_is_retried_after_the_servers_retry_after(server: ModelServer
 
 
 def test_server_errors_are_retried_twice_then_reported_without_the_key(
-    server: ModelServer,
+    server: ModelServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     echo = {"error": {"message": f"upstream refused Authorization: Bearer {KEY}"}}
     server.failures = [Failure(500, {}, echo), Failure(503, {}, echo), Failure(502, {}, echo)]
@@ -95,7 +95,8 @@ def test_server_errors_are_retried_twice_then_reported_without_the_key(
         make(server, model="text-embedding-3-small", dimensions=None).embed(["alpha"])
 
     assert type(caught.value) is ProviderError
-    assert "502" in caught.value.message and "upstream refused" in caught.value.message
+    assert "502" in caught.value.message and "upstream refused" not in caught.value.message
+    assert "upstream refused" in caplog.text and KEY not in caplog.text
     assert len(server.requests) == 3
     assert_secret_kept(caught.value)
 

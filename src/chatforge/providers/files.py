@@ -51,6 +51,16 @@ class LocalFileStore(FileStore):
         self.root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, key: str) -> Path:
+        # A key is a relative path of plain names: no "..", ".", empty part, backslash or drive.
+        parts = key.split("/")
+        if (
+            not key
+            or "\\" in key
+            or ":" in key
+            or "\x00" in key
+            or any(part in ("", ".", "..") for part in parts)
+        ):
+            raise BadRequest("Invalid file key.")
         path = (self.root / key).resolve()
         # A key is chosen by services, but never trust it to stay inside the root.
         if not path.is_relative_to(self.root) or path == self.root:

@@ -19,6 +19,8 @@ import zipfile
 from enum import StrEnum
 from pathlib import Path
 
+import charset_normalizer
+
 from chatforge.errors import UnsupportedMediaType
 
 __all__ = [
@@ -148,14 +150,38 @@ def detect_kind(path: Path, *, filename: str | None = None) -> FileKind:
     return _text_kind(text, extension, complete=complete)
 
 
-def text_encoding(head: bytes) -> str:
-    """The codec to read a text file with, from its first bytes (its byte-order mark).
+def text_encoding(head: bytes, *, complete: bool = False) -> str:
+    """The codec to read a text file with, from its first bytes.
 
-    ``utf-8-sig`` reads UTF-8 with or without a BOM; ``utf-16`` consumes its BOM.
+    A byte-order mark decides; then UTF-8 (``utf-8-sig`` reads it with or without a BOM) when
+    the bytes are valid UTF-8; else the legacy encoding that charset-normalizer finds most
+    plausible, Windows-1252 among equally plausible ones (the Western text that Notepad and
+    Excel wrote for decades). Binary bytes get ``utf-8-sig``, which fails to decode them.
+
+    Args:
+        head: The file's first bytes (:data:`HEADER_BYTES` of them, or all of a short file).
+        complete: ``head`` is the whole file (a character cut at its end is an error).
     """
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
+    if head.startswith(codecs.BOM_UTF8) or b"\x00" in head:
+        return "utf-8-sig"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=complete)
+    except UnicodeDecodeError:
+        return _legacy_encoding(head) or "utf-8-sig"
     return "utf-8-sig"
+
+
+def _legacy_encoding(head: bytes) -> str | None:
+    matches = charset_normalizer.from_bytes(head[:HEADER_BYTES])
+    best = matches.best()
+    if best is None:
+        return None
+    tied = [m for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
+    if any("cp1252" in m.could_be_from_charset for m in tied):
+        return "cp1252"
+    return str(best.encoding)
 
 
 def _unsupported(reason: str) -> UnsupportedMediaType:
@@ -182,7 +208,7 @@ def _office_kind(path: Path, extension: str) -> FileKind:
 
 def _decode_head(head: bytes, *, complete: bool) -> str | None:
     """Decode a header as text, or None when it is binary."""
-    encoding = text_encoding(head)
+    encoding = text_encoding(head, complete=complete)
     if encoding == "utf-8-sig" and b"\x00" in head:
         return None
     # An incremental decoder tolerates a character cut in two at the end of the header.

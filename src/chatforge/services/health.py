@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 def readiness_problem(ctx: AppContext) -> str | None:
     """None when ready, else a sentence saying what is wrong."""
     try:
-        if not migrate.is_current(ctx.engine):
+        if not migrate.is_current(ctx.reader()):
             return "The database schema is not current; run `chatforge migrate`."
     except SQLAlchemyError as exc:
         log.warning("readiness check failed: %s", type(exc).__name__)

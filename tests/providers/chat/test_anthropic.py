@@ -89,18 +89,23 @@ async def test_rate_limit_and_overload_are_503_with_retry_after(
     assert caught.value.headers == {"Retry-After": "9"}
 
 
-async def test_server_error_is_502(anthropic: AnthropicServer) -> None:
+async def test_server_error_is_502_and_its_words_go_to_the_log_only(
+    anthropic: AnthropicServer, caplog: pytest.LogCaptureFixture
+) -> None:
     anthropic.script(Reply(status=500))
     with pytest.raises(ProviderError) as caught:
         await complete(model_at(anthropic), request())
     assert type(caught.value) is ProviderError
-    assert "Scripted failure 500" in caught.value.message
+    assert "HTTP 500" in caught.value.message
+    assert "Scripted failure 500" not in caught.value.message
+    assert "Scripted failure 500" in caplog.text
 
 
 async def test_overloaded_error_event_mid_stream_is_503(anthropic: AnthropicServer) -> None:
     anthropic.script(Reply(text="partial answer", stream_error="Overloaded"))
-    with pytest.raises(ProviderUnavailable, match="Overloaded"):
+    with pytest.raises(ProviderUnavailable, match="overloaded_error") as caught:
         await complete(model_at(anthropic), request())
+    assert "Overloaded" not in caught.value.message
 
 
 async def test_stream_without_message_stop_is_502(anthropic: AnthropicServer) -> None:

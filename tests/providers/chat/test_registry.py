@@ -28,10 +28,32 @@ from chatforge.providers.chat import (
     extractive_spec,
 )
 
+LOCAL_RUNTIMES = {
+    "ollama": "http://gpu-box:11434/v1",
+    "vllm": "http://gpu-box:8000/v1",
+    "lmstudio": "http://gpu-box:1234/v1",
+    "llamacpp": "http://gpu-box:8080/v1",
+}
+
 
 @pytest.fixture
 def registry() -> ModelRegistry:
-    return ModelRegistry.with_builtins(ProviderConfig(), plugins=False)
+    """The built-in providers, with the local runtimes configured by the operator."""
+    config = ProviderConfig(extra_openai_compatible=LOCAL_RUNTIMES)
+    return ModelRegistry.with_builtins(config, plugins=False)
+
+
+@pytest.mark.parametrize("name", ["ollama:llama3.2", "vllm:m", "lmstudio:m", "llamacpp:m"])
+def test_local_runtimes_the_operator_did_not_configure_are_422(name: str) -> None:
+    # Their default addresses are this machine's ports: a tenant naming one would make the
+    # server send the knowledge-bearing prompt to whatever listens there.
+    registry = ModelRegistry.with_builtins(ProviderConfig(), plugins=False)
+    with pytest.raises(ValidationFailed) as caught:
+        registry.resolve(name)
+    assert caught.value.status == 422
+    assert "not configured" in caught.value.message
+    assert "CHATFORGE_MODELS__COMPATIBLE_BASE_URLS" in caught.value.message
+    assert name.split(":")[0] not in registry.providers
 
 
 @pytest.mark.parametrize(

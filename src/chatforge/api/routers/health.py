@@ -10,8 +10,8 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Res
 from chatforge.api.deps import ContextDep
 from chatforge.api.errors import error_response
 from chatforge.api.metrics import CONTENT_TYPE
-from chatforge.errors import NotFound
 from chatforge.services import health
+from chatforge.services import media as media_files
 
 router = APIRouter(tags=["operations"])
 
@@ -44,12 +44,8 @@ def metrics(request: Request) -> Response:
 
 @router.get("/media/{key:path}", summary="A public file (chatbot avatars)", include_in_schema=False)
 def media(key: str, ctx: ContextDep) -> Response:
-    # Only avatars are public; knowledge files never leave through this route.
-    if not key.startswith("avatars/"):
-        raise NotFound("File not found.")
-    path = ctx.files.local_path(key)
-    if path is None:
-        raise NotFound("File not found.")
+    # Only live avatars are public, by their exact key; knowledge files never leave here.
+    path = media_files.public_file(ctx, key)
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     return FileResponse(
         path,

@@ -10,6 +10,7 @@ travel to API clients.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,6 +27,7 @@ OFFLINE_HINT = "or choose the offline model 'extractive'"
 # Keys of the usual shapes (OpenAI ``sk-...``, Anthropic ``sk-ant-...``), scrubbed from any provider
 # text we repeat, in case a provider echoes a key that is not the one we sent.
 _KEY_LIKE = re.compile(r"\b(?:sk|key|api)[-_][A-Za-z0-9_*.\-]{8,}")
+logger = logging.getLogger(__name__)
 _MAX_DETAIL = 300
 
 
@@ -161,8 +163,10 @@ def status_error(endpoint: Endpoint, response: httpx.Response) -> ProviderError:
             f"{endpoint.label} refused the API key (HTTP {status}); {endpoint.key_hint}, "
             f"{OFFLINE_HINT}."
         )
-    detail = endpoint.redact(_error_detail(response))
-    suffix = f": {detail}" if detail else "."
+    # The provider's own words go to the log, never to the caller: a server that is not what it
+    # claims to be would otherwise answer the caller through Chatforge.
+    log_detail(endpoint, f"HTTP {status}", _error_detail(response))
+    suffix = "."
     if status == 429 or status == 529 or status == 503:
         retry_after = response.headers.get("retry-after")
         headers = {"Retry-After": retry_after} if retry_after else None
@@ -171,6 +175,13 @@ def status_error(endpoint: Endpoint, response: httpx.Response) -> ProviderError:
             f"{endpoint.label} {what} (HTTP {status}); try again later{suffix}", headers=headers
         )
     return ProviderError(f"{endpoint.label} answered HTTP {status}{suffix}")
+
+
+def log_detail(endpoint: Endpoint, what: str, detail: str) -> None:
+    """Log a provider's error message (redacted) for the operator."""
+    logger.warning(
+        "%s at %s: %s: %s", endpoint.label, endpoint.display_url, what, endpoint.redact(detail)
+    )
 
 
 def _error_detail(response: httpx.Response) -> str:

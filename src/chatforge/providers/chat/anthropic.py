@@ -13,6 +13,7 @@ from chatforge.providers.chat._http import (
     Endpoint,
     decode_json,
     iter_sse,
+    log_detail,
     open_stream,
 )
 from chatforge.providers.chat.base import (
@@ -114,8 +115,8 @@ class AnthropicChatModel(ChatModel):
         kind = message = ""
         if isinstance(error, dict):
             kind, message = str(error.get("type") or ""), str(error.get("message") or "")
-        detail = self._endpoint.redact(message).strip() or kind or "unknown error"
-        text = f"{self._endpoint.label} failed while answering: {detail}"
+        log_detail(self._endpoint, f"error event {kind}", message)
+        text = f"{self._endpoint.label} failed while answering ({kind or 'unknown error'})"
         if kind in _TRANSIENT_ERRORS:
             return ProviderUnavailable(text + "; try again later.")
         return ProviderError(text)

@@ -19,6 +19,7 @@ from chatforge.providers.chat._http import (
     Endpoint,
     decode_json,
     iter_sse,
+    log_detail,
     open_stream,
 )
 from chatforge.providers.chat.base import (
@@ -52,6 +53,11 @@ class OpenAICompatible:
     base_url: str
     key_required: bool = False
     max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+
+    @property
+    def local(self) -> bool:
+        """A runtime on the operator's own machines (its default address is this machine's)."""
+        return httpx.URL(self.base_url).host in ("localhost", "127.0.0.1", "::1")
 
     @property
     def key_setting(self) -> str:
@@ -180,8 +186,8 @@ class OpenAIChatModel(ChatModel):
 
     def _stream_error(self, error: object) -> str:
         message = error.get("message") if isinstance(error, dict) else error
-        detail = self._endpoint.redact(str(message or "")).strip()
-        return f"{self._endpoint.label} failed while answering" + (f": {detail}" if detail else ".")
+        log_detail(self._endpoint, "error event", str(message or ""))
+        return f"{self._endpoint.label} failed while answering (its message is in the server log)."
 
 
 def _usage(raw: dict[str, Any]) -> Usage:

@@ -41,9 +41,29 @@ def default_model(config: ProviderConfig) -> str:
     return DEFAULT_OPENAI_MODEL if config.openai_api_key else OFFLINE_MODEL
 
 
+def unconfigured_local(config: ProviderConfig) -> tuple[str, ...]:
+    """The local runtimes of the table (Ollama, vLLM, ...) that the operator did not configure.
+
+    Their default addresses are ports on this machine: a chatbot that could name one would make
+    the server send its knowledge to whatever listens there. They exist once an operator names
+    their address in ``CHATFORGE_MODELS__COMPATIBLE_BASE_URLS``.
+    """
+    return tuple(
+        row.name
+        for row in OPENAI_COMPATIBLE
+        if row.local and row.name not in config.extra_openai_compatible
+    )
+
+
 def builtin_specs(config: ProviderConfig) -> list[ProviderSpec]:
-    """The specs of the built-in providers, and of the extra compatible servers of ``config``."""
-    specs = [openai_compatible_spec(row) for row in OPENAI_COMPATIBLE]
+    """The specs of the built-in providers, and of the extra compatible servers of ``config``.
+
+    Local runtimes are left out until configured (see :func:`unconfigured_local`).
+    """
+    unconfigured = unconfigured_local(config)
+    specs = [
+        openai_compatible_spec(row) for row in OPENAI_COMPATIBLE if row.name not in unconfigured
+    ]
     known = {row.name for row in OPENAI_COMPATIBLE}
     specs.extend(
         openai_compatible_spec(OpenAICompatible(name, name, base_url))
@@ -133,6 +153,12 @@ class ModelRegistry:
         name = name.strip()
         prefix, colon, model = name.partition(":")
         spec = self._specs.get(prefix) if colon else None
+        if spec is None and colon and prefix in unconfigured_local(self.config):
+            raise self._unknown(
+                name,
+                f" Provider '{prefix}' is not configured on this server: its operator names its "
+                "address in CHATFORGE_MODELS__COMPATIBLE_BASE_URLS to use it.",
+            )
         if spec is not None:
             if model and (spec.models is None or model in spec.models):
                 return spec.name, model

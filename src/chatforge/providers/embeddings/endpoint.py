@@ -165,8 +165,15 @@ class JSONEndpoint:
                 f"{self.label} at {self.display_url} refused the API key (HTTP {status}); "
                 f"{self.key_hint}."
             )
-        detail = self.redact(_error_detail(response))
-        suffix = f": {detail}" if detail else "."
+        # The server's own words go to the log only (see chat's ``status_error``).
+        logger.warning(
+            "%s at %s: HTTP %s: %s",
+            self.label,
+            self.display_url,
+            status,
+            self.redact(_error_detail(response)),
+        )
+        suffix = "."
         if status in _RETRY_STATUSES:
             retry_after = response.headers.get("retry-after")
             tries = "once" if attempt == 0 else f"{attempt + 1} times"

@@ -33,6 +33,18 @@ _SHARED_ADDRESS_SPACE = ipaddress.IPv4Network("100.64.0.0/10")
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
+def refusal(host: str) -> str:
+    """What the caller learns of a host that cannot be fetched from: nothing of its addresses.
+
+    Whether it is loopback, private, unknown or slow to resolve goes to the log only.
+    """
+    return (
+        f"Refused to fetch from {host}: the host is unknown or its address is not allowed. "
+        "Only public addresses are fetched, unless the operator sets "
+        "CHATFORGE_SECURITY__ALLOW_PRIVATE_ADDRESSES=true."
+    )
+
+
 def system_resolver(host: str, port: int) -> list[str]:
     """Resolve ``host`` with the operating system, returning every A and AAAA record.
 
@@ -137,11 +149,23 @@ class AddressGuard:
             logger.warning(
                 "Refused to fetch from %s: it resolves to %s (%s)", host, address, reason
             )
-            raise FetchRefused(
-                f"Refused to fetch from {host}: it resolves to a {reason} address. Only public "
-                "addresses are fetched, unless the operator sets "
-                "CHATFORGE_SECURITY__ALLOW_PRIVATE_ADDRESSES=true."
-            )
+            raise FetchRefused(refusal(host))
+
+    def check_literal(self, host: str) -> None:
+        """Refuse ``host`` now when it is an IP address that :meth:`check` would refuse.
+
+        A URL naming a private address is known to fail before anything is fetched: callers
+        refuse it when it is given, instead of accepting it to fail later. Names are left to
+        the fetch, where they are resolved.
+
+        Raises:
+            FetchRefused: ``host`` is an IP literal that is not allowed.
+        """
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return
+        self.check(host, host)
 
     def resolve(self, host: str, port: int, *, timeout: float | None = None) -> list[str]:
         """Resolve ``host`` and check every address it has.
@@ -163,7 +187,8 @@ class AddressGuard:
         """
         addresses = self._resolve_within(host, port, timeout)
         if not addresses:
-            raise FetchError(f"Could not resolve {host}: it has no address.")
+            logger.warning("Could not fetch from %s: it has no address", host)
+            raise FetchError(refusal(host))
         for address in addresses:
             self.check(host, address)
         return addresses
@@ -183,8 +208,12 @@ class AddressGuard:
         worker = threading.Thread(target=work, name="chatforge-resolve", daemon=True)
         worker.start()
         worker.join(timeout)
+        # Unknown, slow and refused hosts read the same to the caller: what differs would let a
+        # tenant probe the internal DNS. The log tells the operator which it was.
         if worker.is_alive():
-            raise FetchError(f"Could not resolve {host} in time.")
+            logger.warning("Could not fetch from %s: it did not resolve in time", host)
+            raise FetchError(refusal(host))
         if failures:
-            raise FetchError(f"Could not resolve {host}.") from failures[0]
+            logger.warning("Could not fetch from %s: %s", host, failures[0])
+            raise FetchError(refusal(host)) from failures[0]
         return list(dict.fromkeys(answers))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from chatforge.errors import ParseError
 from chatforge.rag.document import ParsedDocument, Section
-from chatforge.rag.filetypes import text_encoding
+from chatforge.rag.filetypes import HEADER_BYTES, text_encoding
 from chatforge.rag.parsers.records import MAX_COLUMNS, MAX_ROWS, cell_text, render_rows
 
 __all__ = ["parse_csv", "parse_json", "parse_markdown", "parse_text", "read_text"]
@@ -30,13 +30,14 @@ _JSON_DEPTH = 12
 
 
 def read_text(path: Path) -> str:
-    """Read a whole text file in the encoding its byte-order mark names (UTF-8 by default).
+    """Read a whole text file in its encoding (see :func:`text_encoding`: BOM, UTF-8, legacy).
 
     Bytes that do not decode become U+FFFD rather than failing: the header was checked already,
     and one bad byte deep in a large file should not lose the rest.
     """
     with path.open("rb") as fh:
-        encoding = text_encoding(fh.read(4))
+        head = fh.read(HEADER_BYTES)
+        encoding = text_encoding(head, complete=not fh.read(1))
     return path.read_text(encoding=encoding, errors="replace")
 
 
@@ -116,7 +117,8 @@ def _front_matter(text: str) -> tuple[str | None, str]:
 def parse_csv(path: Path) -> ParsedDocument:
     """Each row after the header becomes a ``header: value`` record (a paragraph of its own)."""
     with path.open("rb") as fh:
-        encoding = text_encoding(fh.read(4))
+        head = fh.read(HEADER_BYTES)
+        encoding = text_encoding(head, complete=not fh.read(1))
     with path.open(encoding=encoding, errors="replace", newline="") as fh:
         sample = fh.read(16384)
         fh.seek(0)

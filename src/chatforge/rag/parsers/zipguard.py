@@ -27,12 +27,13 @@ class ZipLimits:
     Attributes:
         max_total_bytes: The most its members may inflate to, together.
         max_members: The most members it may have.
-        max_ratio: The highest compression ratio allowed for a large member.
-        ratio_floor_bytes: Members smaller than this are not ratio-checked: small XML parts
-            legitimately compress a hundredfold.
+        max_ratio: The highest compression ratio allowed for a large member, and for the
+            archive as a whole once it inflates past ``ratio_floor_bytes``.
+        ratio_floor_bytes: Members (and archives) smaller than this are not ratio-checked:
+            small XML parts legitimately compress a hundredfold.
     """
 
-    max_total_bytes: int = 200 * 1024 * 1024
+    max_total_bytes: int = 100 * 1024 * 1024
     max_members: int = 10_000
     max_ratio: float = 100.0
     ratio_floor_bytes: int = 10 * 1024 * 1024
@@ -71,6 +72,15 @@ def check_zip(path: Path, limits: ZipLimits | None = None) -> None:
         raise ParseError(
             refusal.format(
                 f"it inflates to {total // 2**20} MB (at most {limits.max_total_bytes // 2**20} MB)"
+            )
+        )
+    # Many parts each just under the floor add up: the archive as a whole is checked too.
+    packed = sum(member.compress_size for member in members)
+    if total >= limits.ratio_floor_bytes and total / max(packed, 1) > limits.max_ratio:
+        raise ParseError(
+            refusal.format(
+                f"it inflates to {total // 2**20} MB from {max(packed // 1024, 1)} KB, "
+                f"{total / max(packed, 1):.0f} to 1"
             )
         )
     for member in members:
