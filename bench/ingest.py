@@ -440,7 +440,7 @@ def pdf_recorder(pdfs: list[Path]) -> Recorder:
                 copy = ctx.tmp_dir / path.name
                 shutil.copyfile(path, copy)
                 uploads.append(Upload(filename=path.name, path=copy))
-            return knowledge.add_files(bot, uploads)
+            return knowledge.add_files(bot, uploads)[0]
 
         return record
 

@@ -223,3 +223,59 @@ def reuse_embedder(local_embedder: Embedder, monkeypatch: pytest.MonkeyPatch) ->
         return make_embedder(spec, **options)
 
     monkeypatch.setattr(context, "make_embedder", make)
+
+
+def _redis_command(port: int, command: str) -> bytes:
+    """Send one inline command to a Redis server; its raw reply."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:
+        conn.sendall(command.encode() + b"\r\n")
+        return conn.recv(65536)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A real Redis server on a free loopback port for the session; its port.
+
+    Skips where ``redis-server`` is not installed (``scripts/test`` installs it when it can).
+    """
+    import socket
+    import subprocess
+    import time
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed: install it (apt-get install redis-server)")
+    directory = tmp_path_factory.mktemp("redis")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory),
+         "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if _redis_command(port, "PING").startswith(b"+PONG"):
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                pytest.fail(f"redis-server did not start on port {port}")
+            time.sleep(0.05)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_url(redis_server: int) -> str:
+    """The session's Redis server, emptied for this test, as a ``redis://`` URL."""
+    assert _redis_command(redis_server, "FLUSHALL").startswith(b"+OK")
+    return f"redis://127.0.0.1:{redis_server}/0"

@@ -10,9 +10,11 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from chatforge import __version__
+from chatforge.api.bodylimit import BodyLimitMiddleware
 from chatforge.api.docs import install_docs
 from chatforge.api.errors import install_error_handlers
 from chatforge.api.metrics import Metrics, MetricsMiddleware
+from chatforge.api.ratelimit import RateLimitMiddleware
 from chatforge.api.routers import (
     chat,
     chatbots,
@@ -82,6 +84,15 @@ def create_app(settings: Settings | None = None, *, public_base_url: str | None 
     install_docs(app)
     app.state.ctx = ctx
     app.state.metrics = Metrics(ctx)
+    # Inside the rate limits: a refused caller's body is never read.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.limits.max_body_bytes,
+        max_depth=settings.limits.max_json_depth,
+    )
+    # Inside CORS (so a 429 carries its headers and preflights are not counted) and inside
+    # the metrics (so refusals are counted there).
+    app.add_middleware(RateLimitMiddleware, settings=settings.limits)
     # Key-authenticated calls may come from any origin, like okchat's; the key is never a cookie.
     app.add_middleware(
         CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"]

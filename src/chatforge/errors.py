@@ -15,6 +15,9 @@ raise these and never import the web framework.
     ├── UnsupportedMediaType            415 unsupported_media_type
     ├── ValidationFailed                422 validation_error
     ├── RateLimited                     429 rate_limited
+    ├── ServiceBusy                     503 service_busy        (the database is too busy now)
+    ├── QuotaExceeded                   429 quota_exceeded      (an organization's quota)
+    │   └── StorageQuotaExceeded        413 quota_exceeded      (its stored bytes)
     ├── ProviderError                   502 provider_error      (a model provider failed)
     │   └── ProviderUnavailable         503 provider_unavailable (not configured, or down)
     ├── ParseError                      a file could not be read (becomes an item's ``error``)
@@ -107,6 +110,27 @@ class RateLimited(ChatforgeError):
 
     status = 429
     code = "rate_limited"
+
+
+class QuotaExceeded(ChatforgeError):
+    """An organization holds as much as its quota allows (chatbots, items, queued jobs)."""
+
+    status = 429
+    code = "quota_exceeded"
+
+
+class StorageQuotaExceeded(QuotaExceeded):
+    """An organization's knowledge would take more bytes than its quota allows."""
+
+    status = 413
+
+
+class ServiceBusy(ChatforgeError):
+    """The database is too busy to answer now (its write lock, its connections); ``headers``
+    carries ``Retry-After``. Nothing was changed: the same request may be sent again."""
+
+    status = 503
+    code = "service_busy"
 
 
 class ProviderError(ChatforgeError):

@@ -94,9 +94,6 @@ class LimitSettings(BaseModel):
             "Largest stored JSON of a chatbot's settings, personality or voice configuration."
         ),
     )
-    max_list_items: int = Field(
-        1000, ge=1, description="Most entries in one list of a request (knowledge_ids, ...)."
-    )
 
 
 class QuotaSettings(BaseModel):
@@ -107,7 +104,7 @@ class QuotaSettings(BaseModel):
         100_000, ge=0, description="Most knowledge items an organization has."
     )
     stored_bytes_per_org: int = Field(
-        20 * 1024**3, ge=0, description="Most bytes of knowledge files an organization stores."
+        20 * 1024**3, ge=0, description="Most bytes of knowledge (files, texts, Q&A) stored."
     )
     queued_jobs_per_org: int = Field(
         10_000, ge=0, description="Most ingestion jobs an organization has waiting at once."

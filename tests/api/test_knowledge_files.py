@@ -271,17 +271,23 @@ def test_png_named_pdf_is_refused_with_415_and_nothing_is_stored(
     fake = make_png(tmp_path / "report.pdf")
     fine = make_text(tmp_path / "fine.txt", ["A perfectly good text file."])
 
-    response = post_files(api, chatbot["id"], fine, fake)
+    alone = post_files(api, chatbot["id"], fake)
+    beside = post_files(api, chatbot["id"], fine, fake, wait=False)
 
-    assert response.status_code == 415
-    error = response.json()["error"]
+    assert alone.status_code == 415
+    error = alone.json()["error"]
     assert error["code"] == "unsupported_media_type"
     assert "PDF, DOCX, PPTX, XLSX, HTML, Markdown" in error["message"]
     assert error["message"].startswith("report.pdf: Unsupported file type")  # which file
     assert error["details"]["file"] == "report.pdf"
-    # One unsupported file refuses the whole request: the good one is not kept either.
-    assert items_in_db(ctx) == []
-    assert stored_files(ctx) == []
+    # Beside a good file, the unsupported one is refused alone and said to be.
+    assert beside.status_code == 200
+    assert [i["source"] for i in beside.json()["knowledge_base"]] == ["fine.txt"]
+    (refused,) = beside.json()["rejected"]
+    assert refused["file"] == "report.pdf"
+    assert refused["error"]["code"] == "unsupported_media_type"
+    assert [item.source for item in items_in_db(ctx)] == ["fine.txt"]
+    assert len(stored_files(ctx)) == 1
     assert list(ctx.tmp_dir.iterdir()) == []
 
 
@@ -294,7 +300,7 @@ def test_upload_limits_answer_413_and_store_nothing(
     big = make_text(tmp_path / "big.txt", [LOREM * 10])
     small = [make_text(tmp_path / f"s{i}.txt", [f"Small file number {i}."]) for i in range(3)]
 
-    too_big = post_files(api, chatbot["id"], small[0], big)
+    too_big = post_files(api, chatbot["id"], big)
     too_many = post_files(api, chatbot["id"], *small)
 
     assert too_big.status_code == 413
@@ -304,6 +310,14 @@ def test_upload_limits_answer_413_and_store_nothing(
     assert too_many.status_code == 413
     assert items_in_db(ctx) == []
     assert stored_files(ctx) == []
+    assert list(ctx.tmp_dir.iterdir()) == []
+
+    # Beside a small file, the big one is refused alone.
+    beside = post_files(api, chatbot["id"], small[0], big, wait=False)
+    assert beside.status_code == 200
+    assert [r["file"] for r in beside.json()["rejected"]] == ["big.txt"]
+    assert beside.json()["rejected"][0]["error"]["code"] == "payload_too_large"
+    assert [item.source for item in items_in_db(ctx)] == ["s0.txt"]
     assert list(ctx.tmp_dir.iterdir()) == []
 
 

@@ -315,29 +315,58 @@ def test_loopback_urls_fail_as_refused_by_default(
     items = add(
         api,
         chatbot["id"],
-        {"type": "url", "url": site.url("/")},
         {"type": "url", "url": site.url("/", host="localhost")},  # a name that resolves to it
-        {"type": "sitemap", "url": site.url("/sitemap.xml")},
+        {"type": "sitemap", "url": site.url("/sitemap.xml", host="localhost")},
     )
 
-    assert [i["status"] for i in items] == ["failed", "failed", "failed"]
+    assert [i["status"] for i in items] == ["failed", "failed"]
     for item in items:
-        assert "Refused to fetch" in item["error"] and "loopback" in item["error"], item
-    # The refusal says why without revealing the address the name resolved to.
-    assert "localhost" in items[1]["error"] and "127.0.0.1" not in items[1]["error"]
+        assert "Refused to fetch from localhost" in item["error"], item
+        # Not allowed, without saying why: loopback, private or unknown read the same.
+        assert "not allowed" in item["error"] and "loopback" not in item["error"], item
+    assert "127.0.0.1" not in items[0]["error"]
     assert site.requests == []
 
 
-def test_private_address_url_fails_as_refused(
+def test_a_url_naming_a_refused_address_is_422_at_once_and_stores_nothing(
+    api: TestClient, create_chatbot: Callable[..., dict[str, Any]], site: Site
+) -> None:
+    chatbot = create_chatbot()
+    path = f"/api/external/chatbot/{chatbot['id']}/knowledge-base"
+
+    for url in (
+        site.url("/"),
+        "http://10.11.12.13/admin",
+        "http://[::1]/",
+        "http://169.254.169.254/",
+    ):
+        response = api.post(path, json={"type": "url", "url": url})
+        assert response.status_code == 422, (url, response.text)
+        error = response.json()["error"]
+        assert "not allowed" in error["message"]
+        assert error["details"][0]["field"] == "url"
+    listed = api.get(path).json()
+    assert listed["knowledge_base"] == [] if "knowledge_base" in listed else listed
+    assert site.requests == []
+
+
+def test_unknown_and_private_hosts_read_the_same_to_the_caller(
     api: TestClient, create_chatbot: Callable[..., dict[str, Any]]
 ) -> None:
     chatbot = create_chatbot()
 
-    (item,) = add(api, chatbot["id"], {"type": "url", "url": "http://10.11.12.13/admin"})
+    # A name that does not resolve, and one that resolves to loopback: no internal DNS probe.
+    items = add(
+        api,
+        chatbot["id"],
+        {"type": "url", "url": "http://no-such-host.invalid/admin"},
+        {"type": "url", "url": "http://localhost:9/admin"},
+    )
 
-    assert item["status"] == "failed"
-    assert "Refused to fetch" in item["error"] and "private" in item["error"]
-    assert "CHATFORGE_SECURITY__ALLOW_PRIVATE_ADDRESSES=true" in item["error"]  # what to set
+    assert [i["status"] for i in items] == ["failed", "failed"]
+    unknown, loopback = (i["error"] for i in items)
+    assert unknown.replace("no-such-host.invalid", "HOST") == loopback.replace("localhost", "HOST")
+    assert "CHATFORGE_SECURITY__ALLOW_PRIVATE_ADDRESSES=true" in unknown  # what to set
 
 
 def test_redirect_to_a_private_address_fails_as_refused(
@@ -357,6 +386,6 @@ def test_redirect_to_a_private_address_fails_as_refused(
         (item,) = add(api, chatbot["id"], {"type": "url", "url": outer.url("/go")})
 
         assert item["status"] == "failed"
-        assert "Refused to fetch from 127.0.0.2" in item["error"] and "loopback" in item["error"]
+        assert "Refused to fetch from 127.0.0.2" in item["error"] and "not allowed" in item["error"]
         assert outer.requests == ["/go"]
         assert inner.requests == []

@@ -115,7 +115,7 @@ def record(
         run.skipped.append((file.name, f"Cannot read the file: {exc.strerror or exc}."))
         return
     try:
-        (item,) = knowledge.add_files(chatbot_id, [Upload(filename=file.name, path=copy)])
+        (item,), _ = knowledge.add_files(chatbot_id, [Upload(filename=file.name, path=copy)])
     except UnsupportedMediaType as exc:  # its message starts with the file's name
         run.skipped.append((file.name, exc.message.removeprefix(f"{file.name}: ")))
         return

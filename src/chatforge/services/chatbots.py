@@ -7,6 +7,7 @@ from one that does not exist (:class:`NotFound`), so existence never leaks acros
 from __future__ import annotations
 
 import copy
+import json
 import re
 import uuid
 from pathlib import Path
@@ -17,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chatforge.errors import Conflict, NotFound, ValidationFailed
+from chatforge.services import quotas
 from chatforge.services.context import AppContext
 from chatforge.services.images import check_image
 from chatforge.services.secrets import mask_secret
@@ -111,6 +113,7 @@ class ChatbotService:
         """Create a chatbot from validated fields (``name`` required)."""
         name = str(fields["name"]).strip()
         self._check_model(fields.get("settings"))
+        quotas.check_chatbots(self.session, self.ctx.settings.quotas, self.organization_id)
         now = utcnow()
         chatbot = Chatbot(
             created_at=now,
@@ -132,6 +135,7 @@ class ChatbotService:
         chatbot.slug = self._unique_slug(fields.get("slug"), name, exclude_id=None)
         if fields.get("openai_api_key"):
             self._set_openai_key(chatbot, str(fields["openai_api_key"]))
+        self._check_stored(chatbot)
         self.session.add(chatbot)
         self._commit()
         return chatbot
@@ -175,6 +179,7 @@ class ChatbotService:
         if "openai_api_key" in fields:
             self._set_openai_key(chatbot, fields["openai_api_key"])
         chatbot.updated_at = utcnow()
+        self._check_stored(chatbot)
         self._commit()
         if dropped_avatar:
             self.ctx.files.delete(dropped_avatar)
@@ -219,6 +224,7 @@ class ChatbotService:
         chatbot = self.get(chatbot_id)
         self._merge_voice(chatbot, patch)
         chatbot.updated_at = utcnow()
+        self._check_stored(chatbot)
         self.session.commit()
         return chatbot.voice_widget_config or {}
 
@@ -228,6 +234,7 @@ class ChatbotService:
         snippet = deep_merge(chatbot.settings.get("snippet") or {}, patch)
         chatbot.settings = {**chatbot.settings, "snippet": snippet}
         chatbot.updated_at = utcnow()
+        self._check_stored(chatbot)
         self.session.commit()
         return snippet
 
@@ -258,6 +265,33 @@ class ChatbotService:
         model = (settings or {}).get("model")
         if model is not None:
             self.ctx.models.resolve(str(model))
+
+    def _check_stored(self, chatbot: Chatbot) -> None:
+        """Refuse (422) free-form JSON that is too large or too deep to store and serve back.
+
+        Checked on what would be stored, after merging, before anything is written: a
+        configuration nested hundreds of levels deep once made its chatbot, and its
+        organization's list, fail on every read.
+        """
+        limits = self.ctx.settings.limits
+        for field_name in ("settings", "personality_config", "voice_widget_config", "suggestions"):
+            value = getattr(chatbot, field_name)
+            if value is None:
+                continue
+            depth = json_depth(value)
+            if depth > limits.max_json_depth:
+                message = (
+                    f"{field_name} nests {depth} levels deep; at most {limits.max_json_depth} "
+                    "(CHATFORGE_LIMITS__MAX_JSON_DEPTH)."
+                )
+                raise ValidationFailed(message, details=[{"field": field_name, "message": message}])
+            size = len(json.dumps(value, separators=(",", ":")).encode())
+            if size > limits.max_settings_bytes:
+                message = (
+                    f"{field_name} takes {size:,} bytes; at most {limits.max_settings_bytes:,} "
+                    "(CHATFORGE_LIMITS__MAX_SETTINGS_BYTES)."
+                )
+                raise ValidationFailed(message, details=[{"field": field_name, "message": message}])
 
     def _merge_voice(self, chatbot: Chatbot, patch: dict[str, Any] | None) -> None:
         if patch is None:
@@ -299,3 +333,20 @@ class ChatbotService:
             # Two requests raced for the same slug; the unique constraint decided.
             self.session.rollback()
             raise Conflict("The slug is already used by another chatbot.") from exc
+
+
+def json_depth(value: object) -> int:
+    """How deep objects and lists nest in ``value`` (0 for a scalar), without recursion."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: list[object] = list(node.values())
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, depth + 1)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest

@@ -10,15 +10,24 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from chatforge.errors import NotFound, UnsupportedMediaType, ValidationFailed
+from chatforge.errors import (
+    ChatforgeError,
+    FetchRefused,
+    NotFound,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from chatforge.rag.filetypes import detect_kind
+from chatforge.services import quotas
 from chatforge.services.chatbots import ChatbotService
 from chatforge.services.context import AppContext
 from chatforge.services.indexing import disable_item, enable_item
@@ -37,6 +46,14 @@ class Upload:
 
     filename: str
     path: Path
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A file of an upload that was not stored, and why."""
+
+    filename: str
+    error: ChatforgeError
 
 
 def sha256_file(path: Path) -> tuple[str, int]:
@@ -101,25 +118,45 @@ class KnowledgeService:
             raise NotFound(f"Knowledge item {item_id} not found.")
         return item
 
-    def add_files(self, chatbot_id: str, uploads: list[Upload]) -> list[KnowledgeItem]:
+    def add_files(
+        self, chatbot_id: str, uploads: list[Upload], refused: Sequence[Rejected] = ()
+    ) -> tuple[list[KnowledgeItem], list[Rejected]]:
         """Record uploaded files and queue them; a file already in the base is returned as is.
 
-        Every file's type is checked from its bytes first: one unsupported file rejects the
-        request (415, naming it) before anything is stored.
+        Every file's type is checked from its bytes first: a file of no accepted kind is
+        refused alone (and so is one the caller could not send, passed in ``refused``) while
+        the others are stored. When every file is refused, the first refusal is raised (415 or
+        413, naming the file) and nothing is stored.
+
+        Returns:
+            The items, one per stored (or already known) file, and the refused files.
         """
         chatbot = self.chatbots.get(chatbot_id)
+        rejected = list(refused)
+        accepted: list[Upload] = []
         for upload in uploads:
             try:
                 detect_kind(upload.path, filename=upload.filename)
             except UnsupportedMediaType as exc:  # say which of the files it was
-                raise UnsupportedMediaType(
+                error = UnsupportedMediaType(
                     f"{upload.filename}: {exc.message}",
                     details={**(exc.details or {}), "file": upload.filename},
-                ) from exc
+                )
+                rejected.append(Rejected(upload.filename, error))
+            else:
+                accepted.append(upload)
+        if not accepted:
+            raise rejected[0].error
+        uploads = accepted
         items: list[KnowledgeItem] = []
         stored: list[str] = []
         digests = [sha256_file(upload.path) for upload in uploads]
         known = self._by_hash(chatbot.id, [digest for digest, _size in digests])
+        fresh = {
+            (digest if size else f"{digest}/{upload.filename}"): size
+            for upload, (digest, size) in zip(uploads, digests, strict=True)
+        }
+        self._check_quotas([size for key, size in fresh.items() if key not in known], known)
         try:
             for upload, (digest, size) in zip(uploads, digests, strict=True):
                 # Every empty file has the same hash: only the same name is the same file.
@@ -145,7 +182,9 @@ class KnowledgeService:
                 self.session.add(item)
                 self.session.flush()
                 known[key] = item
-                safe = _UNSAFE_NAME.sub("_", Path(upload.filename).name)[-120:] or "file"
+                # Leading dots go: a name of "." or ".." would be the folder itself or its parent.
+                name = _UNSAFE_NAME.sub("_", Path(upload.filename).name).lstrip(".")
+                safe = name[-120:] or "file"
                 item.file_key = f"chatbots/{chatbot.id}/files/{item.id}/{safe}"
                 self.ctx.files.put(item.file_key, upload.path)
                 stored.append(item.file_key)
@@ -157,13 +196,21 @@ class KnowledgeService:
             for key in stored:
                 self.ctx.files.delete(key)
             raise
-        return items
+        return items, rejected
 
     def add_sources(self, chatbot_id: str, sources: list[dict[str, Any]]) -> list[KnowledgeItem]:
         """Record text, Q&A, URL and sitemap sources and queue them."""
         chatbot = self.chatbots.get(chatbot_id)
+        for index, source in enumerate(sources):
+            if source.get("url"):
+                self._check_address(
+                    str(source["url"]), f"{index}.url" if len(sources) > 1 else "url"
+                )
         drafts = [_item_from_source(chatbot.id, source) for source in sources]
         known = self._by_hash(chatbot.id, [draft.content_hash for draft in drafts])
+        # A URL's size is known once fetched (the column's default fills in 0 at flush).
+        fresh = {d.content_hash: d.size_bytes or 0 for d in drafts if d.content_hash not in known}
+        self._check_quotas(list(fresh.values()), known)
         items: list[KnowledgeItem] = []
         new: list[KnowledgeItem] = []
         for draft in drafts:
@@ -185,6 +232,7 @@ class KnowledgeService:
     def update(self, chatbot_id: str, item_id: str, patch: dict[str, Any]) -> KnowledgeItem:
         """Edit an item: content edits re-index it, ``enabled`` hides or shows it."""
         item = self.get(chatbot_id, item_id, for_update=True)
+        old_size = item.size_bytes
         reindex = False
         if patch.get("title") is not None and item.type != "qna":
             item.title = str(patch["title"])
@@ -203,6 +251,7 @@ class KnowledgeService:
             item.size_bytes = len((question + answer).encode())
             reindex = True
         if item.type == "url" and patch.get("url"):
+            self._check_address(str(patch["url"]), "url")
             item.source = str(patch["url"])
             reindex = True
         if not reindex and set(patch) - {"enabled"}:
@@ -214,6 +263,13 @@ class KnowledgeService:
                 ],
             )
         if reindex:
+            quotas.check_knowledge(
+                self.session,
+                self.ctx.settings.quotas,
+                self.chatbots.organization_id,
+                stored_bytes=max(0, item.size_bytes - old_size),
+                jobs=1,
+            )
             item.content_hash = _hash_of(item)
             item.status, item.error = "pending", None
             self._enqueue(item)
@@ -258,6 +314,15 @@ class KnowledgeService:
             self.session.commit()
             time.sleep(0.1)
 
+    def _check_address(self, url: str, field: str) -> None:
+        """Refuse a URL whose host is an IP address that will never be fetched (422)."""
+        try:
+            self.ctx.web_fetcher().guard.check_literal(httpx.URL(url).host)
+        except FetchRefused as exc:
+            raise ValidationFailed(
+                exc.message, details=[{"field": field, "message": exc.message}]
+            ) from exc
+
     def _by_hash(self, chatbot_id: str, digests: list[str]) -> dict[str, KnowledgeItem]:
         """The chatbot's items that have one of these content hashes, by hash."""
         found: dict[str, KnowledgeItem] = {}
@@ -288,6 +353,19 @@ class KnowledgeService:
         if item.status == "failed":
             item.status, item.error, item.updated_at = "pending", None, utcnow()
             self._enqueue(item)
+
+    def _check_quotas(self, new_sizes: list[int], known: dict[str, KnowledgeItem]) -> None:
+        # Before anything is stored: the new items, their bytes, and a job for each of them and
+        # for each failed item that adding it again retries.
+        retries = sum(1 for item in known.values() if item.status == "failed")
+        quotas.check_knowledge(
+            self.session,
+            self.ctx.settings.quotas,
+            self.chatbots.organization_id,
+            items=len(new_sizes),
+            stored_bytes=sum(new_sizes),
+            jobs=len(new_sizes) + retries,
+        )
 
     def _enqueue(self, item: KnowledgeItem) -> None:
         self.session.add(

@@ -27,11 +27,13 @@ from chatforge.api.schemas.conversations import (
 from chatforge.errors import ValidationFailed
 from chatforge.services.conversations import Page, SessionPatch
 
+MAX_PAGE = 1_000_000_000
+
 router = APIRouter(
     prefix="/api/external/chatbot", tags=["conversations"], responses=ERROR_RESPONSES
 )
 
-PageNumber = Annotated[int, Query(ge=1, description="Page number, from 1.")]
+PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page number, from 1.")]
 PageSize = Annotated[int, Query(ge=1, le=100, description="Rows per page (at most 100).")]
 Since = Annotated[
     str | None,
@@ -62,13 +64,15 @@ def _bound(value: str | None, name: str, *, day_end: bool) -> datetime | None:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
         else:
             moment = datetime.combine(day, time.max if day_end else time.min)
+        # A time without a zone is read as UTC, like every time this API returns; one with a
+        # zone must still be a time in UTC (9999-12-31T23:59:59-23:59 is not).
+        moment = moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     except (ValueError, OverflowError, OSError) as exc:
         raise ValidationFailed(
             f"'{name}' must be an ISO 8601 date or time, like 2026-11-26 or 2026-11-26T14:30:00Z.",
             details=[{"field": name, "message": "not an ISO 8601 date or time"}],
         ) from exc
-    # A time without a zone is read as UTC, like every time this API returns.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return moment
 
 
 @router.get(

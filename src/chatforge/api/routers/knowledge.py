@@ -10,6 +10,7 @@ from chatforge.api.deps import ContextDep, KnowledgeDep
 from chatforge.api.schemas.chatbots import chatbot_full
 from chatforge.api.schemas.common import ERROR_RESPONSES, Pagination
 from chatforge.api.schemas.knowledge import (
+    FilesCreated,
     KnowledgeCreated,
     KnowledgeDeleted,
     KnowledgeList,
@@ -17,9 +18,10 @@ from chatforge.api.schemas.knowledge import (
     KnowledgeUpdated,
     Sources,
     item_out,
+    rejected_out,
 )
 from chatforge.errors import BadRequest, NotFound, PayloadTooLarge
-from chatforge.services.knowledge import Upload
+from chatforge.services.knowledge import Rejected, Upload
 from chatforge.services.uploads import save_upload
 
 router = APIRouter(prefix="/api/external/chatbot", tags=["knowledge"], responses=ERROR_RESPONSES)
@@ -32,7 +34,7 @@ Wait = Annotated[bool, Query(description="Answer only once every item is ready o
 def list_knowledge(
     chatbotId: str,  # noqa: N803
     knowledge: KnowledgeDep,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=1_000_000_000)] = 1,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     type: Annotated[Literal["file", "text", "qna", "url"] | None, Query()] = None,
     status: Annotated[Literal["pending", "processing", "ready", "failed"] | None, Query()] = None,
@@ -49,7 +51,7 @@ def list_knowledge(
 
 @router.post(
     "/{chatbotId}/knowledge-base/files",
-    response_model=KnowledgeCreated,
+    response_model=FilesCreated,
     summary="Upload files (PDF, DOCX, PPTX, XLSX, HTML, Markdown, text, CSV, JSON)",
 )
 def upload_files(
@@ -59,7 +61,10 @@ def upload_files(
     files: Annotated[list[UploadFile] | None, File(description="One or more files.")] = None,
     file: Annotated[UploadFile | None, File(description="One file (alternative).")] = None,
     wait: Wait = False,
-) -> KnowledgeCreated:
+) -> FilesCreated:
+    """Store each file the server can read; a file it cannot (an unknown type, too large) is
+    listed in ``rejected`` with its error while the others are stored. When no file can be
+    stored, the answer is the first file's error (415 or 413)."""
     received = [*(files or []), *([file] if file else [])]
     if not received:
         raise BadRequest("Send the files in the multipart field 'files' (or 'file').")
@@ -67,21 +72,32 @@ def upload_files(
     if len(received) > limits.max_files_per_request:
         raise PayloadTooLarge(f"At most {limits.max_files_per_request} files per request.")
     uploads: list[Upload] = []
+    too_large: list[Rejected] = []
     try:
         for part in received:
             name = part.filename or "upload"
-            path = save_upload(
-                part.file, directory=ctx.tmp_dir, max_bytes=limits.max_file_bytes, what=name
-            )
+            try:
+                path = save_upload(
+                    part.file, directory=ctx.tmp_dir, max_bytes=limits.max_file_bytes, what=name
+                )
+            except PayloadTooLarge as exc:  # this file is refused, the others go on
+                too_large.append(Rejected(name, exc))
+                continue
             uploads.append(Upload(filename=name, path=path))
-        items = knowledge.add_files(chatbotId, uploads)
+        items, rejected = knowledge.add_files(chatbotId, uploads, too_large)
     finally:
         for upload in uploads:
             upload.path.unlink(missing_ok=True)
     if wait:
         items = knowledge.wait(items, ctx.settings.ingestion.wait_timeout_seconds)
-    return KnowledgeCreated(
-        knowledge_base=[item_out(i) for i in items], message="Files uploaded successfully"
+    return FilesCreated(
+        knowledge_base=[item_out(i) for i in items],
+        message=(
+            f"{len(items)} of {len(items) + len(rejected)} files uploaded; see rejected"
+            if rejected
+            else "Files uploaded successfully"
+        ),
+        rejected=[rejected_out(r.filename, r.error) for r in rejected],
     )
 
 

@@ -19,6 +19,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from chatforge.api.schemas.chatbots import ChatbotFull
 from chatforge.api.schemas.common import Pagination, RequestModel, Timestamp
+from chatforge.errors import ChatforgeError
 from chatforge.services.knowledge import KnowledgeItem
 
 HttpUrl = Annotated[
@@ -173,6 +174,29 @@ class KnowledgeList(BaseModel):
 class KnowledgeCreated(BaseModel):
     knowledge_base: list[KnowledgeItemOut]
     message: str
+
+
+class FileError(BaseModel):
+    code: str
+    message: str
+
+
+class RejectedFile(BaseModel):
+    """A file of the upload that was not stored."""
+
+    file: str
+    error: FileError
+
+
+class FilesCreated(KnowledgeCreated):
+    """[extension] ``rejected``: the files that were not stored, each with its error."""
+
+    rejected: list[RejectedFile] = []
+
+
+def rejected_out(filename: str, error: ChatforgeError) -> RejectedFile:
+    """A refused file as the API shows it."""
+    return RejectedFile(file=filename, error=FileError(code=error.code, message=error.message))
 
 
 class KnowledgeUpdated(BaseModel):

@@ -8,12 +8,19 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from chatforge.api.schemas.common import RequestModel
 
+#: The most item ids one filter may name: a list of millions was parsed, then searched.
+MAX_IDS = 1000
+
 
 class QueryFilter(RequestModel):
     """Restrict the search to some knowledge items or item types."""
 
-    knowledge_ids: list[str] | None = Field(None, description="Item ids to search in.")
-    ids: list[str] | None = Field(None, description="Same as knowledge_ids.")
+    knowledge_ids: list[Annotated[str, StringConstraints(max_length=64)]] | None = Field(
+        None, max_length=MAX_IDS, description=f"Item ids to search in (at most {MAX_IDS})."
+    )
+    ids: list[Annotated[str, StringConstraints(max_length=64)]] | None = Field(
+        None, max_length=MAX_IDS, description="Same as knowledge_ids."
+    )
     types: list[Literal["file", "text", "qna", "url"]] | None = None
 
 
