@@ -63,7 +63,7 @@ def collect(ctx: AppContext, scifact: Path) -> list[dict[str, object]]:
             )
             top = sorted(keyword, key=lambda i: -keyword[i])[: config.candidates]
             candidates = list(dict.fromkeys([*top, *dense]))
-            idf_sum = sum(index.idf(conn, terms).values()) if terms else 1.0
+            idf_sum = sum(index.idf(conn, terms, chatbot_id).values()) if terms else 1.0
             rows = retriever._load(conn, chatbot_id, candidates)
         collected.append(
             {

@@ -14,7 +14,7 @@ from tests.factories.knowledge import add, patch, ready
 
 from chatforge.rag.text import analyze
 from chatforge.services.context import AppContext
-from chatforge.storage import search
+from chatforge.services.indexing import chunk_terms
 from chatforge.storage.memory_index import MemorySearchIndex
 from chatforge.storage.models import Chunk
 from chatforge.storage.search import Weights
@@ -51,13 +51,11 @@ def shop(api: TestClient, create_chatbot: Callable[..., dict[str, Any]]) -> dict
 
 
 def test_memory_search_gives_the_database_index_answers(
-    ctx: AppContext, shop: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    ctx: AppContext, shop: dict[str, Any]
 ) -> None:
     index = memory(ctx)
-    if ctx.engine.dialect.name == "sqlite":  # FTS5's bm25() has no idf prior: compare without
-        monkeypatch.setattr(search, "PRIOR_CHUNKS", 0)
-    # FTS5's bm25() fixes b at 0.75; PostgreSQL's BM25 takes it as a parameter.
-    weights = Weights(title=2.0, b=0.75 if ctx.engine.dialect.name == "sqlite" else 0.5)
+    # The databases only find candidates: both paths score them with storage.bm25, whatever b.
+    weights = Weights(title=2.0, b=0.75)
     for query in QUERIES:
         terms = analyze(query)
         vector = ctx.embedder.embed_query(query)
@@ -71,10 +69,10 @@ def test_memory_search_gives_the_database_index_answers(
 
         assert in_memory, query
         assert [i for i, _ in in_memory] == [i for i, _ in database]
-        assert [s for _, s in in_memory] == pytest.approx([s for _, s in database], rel=1e-5)
+        assert [s for _, s in in_memory] == [s for _, s in database]
         assert [i for i, _ in near_memory] == [i for i, _ in near_database]
         assert [s for _, s in near_memory] == pytest.approx([s for _, s in near_database], abs=1e-5)
-        assert idf_memory == pytest.approx(idf_database, rel=1e-6)
+        assert idf_memory == idf_database
 
 
 def test_the_database_vector_search_keeps_its_hnsw_settings_on_a_read_connection(
@@ -184,7 +182,7 @@ def test_while_a_chatbot_loads_the_database_answers_its_searches(
 ) -> None:
     index = memory(ctx)
     loading = index._loading.setdefault(shop["id"], threading.Lock())
-    fresh = MemorySearchIndex(index.inner, memory_mb=64, terms_of=index.terms_of)
+    fresh = MemorySearchIndex(index.inner, memory_mb=64, terms_of=chunk_terms)
     fresh._loading[shop["id"]] = loading
 
     with loading:  # another thread is loading this chatbot

@@ -171,7 +171,8 @@ def test_a_tiny_knowledge_base_still_tells_matching_terms_from_missing_ones() ->
     only = ChunkTerms(1, ["handbook"], ["warranti", "two", "year", "kettl"], vector, "i", "text")
     snapshot = Snapshot(1, [build_segment([only], DIMENSIONS)], [np.ones(1, dtype=bool)])
 
-    matched, missing = snapshot.idf("warranti"), snapshot.idf("long")
+    statistics = snapshot.statistics(["long", "warranti"])
+    matched, missing = statistics.idf("warranti"), statistics.idf("long")
 
     # Plain idf would give 0 to a term of the only chunk, making every question with one
     # missing word look unrelated to the whole knowledge base.

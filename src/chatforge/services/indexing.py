@@ -13,9 +13,15 @@ import numpy as np
 from sqlalchemy import Connection, delete, insert, select
 
 from chatforge.rag.text import analyze
-from chatforge.storage.memory_index import join_terms, split_terms
 from chatforge.storage.models import Chunk
-from chatforge.storage.search import IndexEntry, SearchIndex, pack_embedding, unpack_embedding
+from chatforge.storage.search import (
+    IndexEntry,
+    SearchIndex,
+    join_terms,
+    pack_embedding,
+    split_terms,
+    unpack_embedding,
+)
 
 
 @dataclass(frozen=True)

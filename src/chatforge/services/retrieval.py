@@ -30,7 +30,7 @@ from chatforge.rag.text import analyze
 from chatforge.services.context import AppContext
 from chatforge.storage.memory_index import MemorySearchIndex
 from chatforge.storage.models import Chunk, KnowledgeItem
-from chatforge.storage.search import Weights, unpack_embedding
+from chatforge.storage.search import Weights, scored_windows, unpack_embedding
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +50,8 @@ class RetrievalConfig:
     """The measured defaults of hybrid retrieval (see bench/RESULTS.md)."""
 
     candidates: int = 100
-    #: b = 0.5 rather than FTS5's 0.75: chunks are short and of similar length (SciFact train
-    #: +0.0025 hybrid, both folds; the SQLite index of a chatbot too large for memory keeps 0.75).
-    weights: Weights = field(default_factory=lambda: Weights(b=0.5))
+    #: BM25's field weights and b (0.5; ``storage.bm25``), on every search path.
+    weights: Weights = field(default_factory=Weights)
     fusion: FusionParams = field(default_factory=lambda: FusionParams(prf_docs=2, prf_beta=0.5))
 
 
@@ -263,7 +262,11 @@ class Retriever:
         return [int(i) for i in conn.execute(query).scalars()]
 
     def _load(self, conn: Connection, chatbot_id: str, chunk_ids: Sequence[int]) -> list[_Row]:
-        # What the index holds in memory need not be read again.
+        """The candidates' items and vectors, in chunk id order.
+
+        Read from memory when held, else from the database, as memory holds them (windows in
+        half precision); in id order, so that the scores do not depend on which path found them.
+        """
         held = self.ctx.search_index.held_chunks(chatbot_id, chunk_ids)
         rows = [_Row(i, *held[i]) for i in map(int, chunk_ids) if i in held]
         missing = [int(i) for i in chunk_ids if int(i) not in held]
@@ -274,11 +277,10 @@ class Retriever:
                 .where(Chunk.id.in_(missing))
             )
             dimensions = self.ctx.search_index.dimensions
-            rows += [
-                _Row(int(i), str(item), str(kind), *unpack_embedding(blob, dimensions))
-                for i, item, kind, blob in stored
-            ]
-        return rows
+            for i, item, kind, blob in stored:
+                vector, windows = unpack_embedding(blob, dimensions)
+                rows.append(_Row(int(i), str(item), str(kind), vector, scored_windows(windows)))
+        return sorted(rows, key=lambda r: r.chunk_id)
 
 
 def warm_search(ctx: AppContext, stop: threading.Event) -> None:

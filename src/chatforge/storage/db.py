@@ -4,6 +4,13 @@ SQLite goes through ``sqlean.py``, a DB-API drop-in for ``sqlite3`` that can loa
 Python's own ``sqlite3`` cannot), so that ``sqlite-vec`` is available for vector search. Every
 SQLite connection runs in WAL mode with foreign keys on and a busy timeout, so that the API and the
 in-process worker can share one file. PostgreSQL goes through psycopg 3.
+
+Pools are sized so that a request never waits for a connection while the threads that hold the
+others wait for something else: FastAPI runs sync endpoints and dependencies on a pool of 40
+threads, and a thread that waits on an empty connection pool while holding the thread another
+request needs to give its connection back is the classic FastAPI deadlock. SQLite connections are
+files, so their pool has no upper bound; PostgreSQL's allows more connections than there are
+threads, and one that still runs out answers 503 (``chatforge.api.errors``), not 500.
 """
 
 from __future__ import annotations
@@ -20,6 +27,11 @@ from sqlalchemy.orm import Session, sessionmaker
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+#: Connections a PostgreSQL engine may open beyond ``pool_size``: more than the 40 threads of
+#: FastAPI's pool plus the ingestion workers, so a request never waits for a connection.
+POSTGRES_MAX_OVERFLOW = 60
+#: Seconds a request waits for a PostgreSQL connection before it answers 503.
+POOL_TIMEOUT_SECONDS = 10
 
 
 def is_sqlite(url: str) -> bool:
@@ -51,7 +63,7 @@ def create_db_engine(url: str, *, pool_size: int = 10, read_only: bool = False) 
             module=sqlean,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
             pool_size=pool_size,
-            max_overflow=20,
+            max_overflow=-1,  # no bound: see the module's docstring
         )
         event.listen(engine, "connect", _configure_sqlite)
         # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; take over so that
@@ -62,7 +74,13 @@ def create_db_engine(url: str, *, pool_size: int = 10, read_only: bool = False) 
         begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=POSTGRES_MAX_OVERFLOW,
+        pool_timeout=POOL_TIMEOUT_SECONDS,
+        pool_pre_ping=True,
+    )
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

@@ -10,10 +10,10 @@ first query and searched there, while the database stays the only source of trut
   transaction that makes the change. A query reads that row (one primary-key lookup) and, when it
   moved, brings the memory copy up to date before searching: new chunks are read, removed ones
   dropped. A disabled item therefore never appears, whichever process or machine disabled it.
-- Statistics (chunk count, average length, document frequencies) are the chatbot's own, so one
-  tenant's knowledge never moves another's scores. The formula is FTS5's BM25, as in the
-  database indexes, with the idf prior of ``search.smoothed_idf`` (as on PostgreSQL; FTS5's
-  ``bm25()`` has none, so a chatbot's scores move a little when SQLite's index answers it).
+- Statistics (chunk count, total length, document frequencies) are the chatbot's own, so one
+  tenant's knowledge never moves another's scores. The formula is ``bm25``'s, the one that the
+  database indexes score their candidates with, on the same statistics: a chatbot gets the same
+  scores whichever path serves it.
 - Chatbots are held while they fit ``memory_mb``; the least recently searched are evicted, and
   a chatbot larger than the budget is searched by the database indexes (pgvector's HNSW on
   PostgreSQL, exact sqlite-vec on SQLite).
@@ -25,18 +25,22 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, select
 
+from chatforge.storage.bm25 import Statistics, Weights
 from chatforge.storage.models import Chunk, KnowledgeItem
-from chatforge.storage.search import (
+from chatforge.storage.search_index import (
     HeldChunk,
     IndexEntry,
     SearchIndex,
-    Weights,
+    TermsOf,
+    current_version,
     safe_terms,
+    scored_windows,
+    split_terms,
     unpack_embedding,
 )
 from chatforge.storage.segments import (
@@ -66,27 +70,14 @@ WAIT_FOR_REFRESH_SECONDS = 0.25
 #: Chunks read from the database per statement while loading.
 LOAD_BATCH = 2000
 
-#: A stored chunk's analysed (title, body) terms from its title and content.
-TermsOf = Callable[[str, str], tuple[list[str], list[str]]]
-
-
-def join_terms(title_terms: Sequence[str], body_terms: Sequence[str]) -> str:
-    """The stored form of a chunk's analysed terms (``chunks.terms``)."""
-    return " ".join(title_terms) + "\n" + " ".join(body_terms)
-
-
-def split_terms(stored: str) -> tuple[list[str], list[str]]:
-    """A chunk's (title, body) terms from their stored form."""
-    title, _, body = stored.partition("\n")
-    return title.split(), body.split()
-
 
 class MemorySearchIndex(SearchIndex):
     """Searches chatbots in memory while they fit ``memory_mb``; otherwise the database index."""
 
     def __init__(self, inner: SearchIndex, *, memory_mb: int, terms_of: TermsOf) -> None:
-        super().__init__(inner.dimensions)
+        super().__init__(inner.dimensions, terms_of)
         self.inner = inner
+        inner.terms_of = terms_of
         self.budget = memory_mb * 1024 * 1024
         self.terms_of = terms_of
         self._snapshots: OrderedDict[str, Snapshot] = OrderedDict()
@@ -101,19 +92,10 @@ class MemorySearchIndex(SearchIndex):
         self.inner.ensure(conn)
 
     def add(self, conn: Connection, entries: Sequence[IndexEntry]) -> None:
-        self.inner.add(conn, entries)
-        bump_versions(conn, sorted({e.chatbot_id for e in entries}))
+        self.inner.add(conn, entries)  # which moves the chatbots' versions
 
     def remove(self, conn: Connection, chunk_ids: Sequence[int]) -> None:
-        if not chunk_ids:
-            return
-        chatbots: set[str] = set()
-        for start in range(0, len(chunk_ids), 500):
-            batch = [int(i) for i in chunk_ids[start : start + 500]]
-            query = select(Chunk.chatbot_id).distinct().where(Chunk.id.in_(batch))
-            chatbots.update(str(c) for c in conn.execute(query).scalars())
         self.inner.remove(conn, chunk_ids)
-        bump_versions(conn, sorted(chatbots))
 
     def forget_statistics(self) -> None:
         super().forget_statistics()
@@ -170,6 +152,7 @@ class MemorySearchIndex(SearchIndex):
 
     def begin_search(self) -> None:
         self._last.seen = None
+        self.inner.begin_search()
 
     def held_chunks(self, chatbot_id: str, chunk_ids: Sequence[int]) -> dict[int, HeldChunk]:
         # Whichever snapshot is held: a chunk id is never reused, and a chunk's item, type and
@@ -185,19 +168,41 @@ class MemorySearchIndex(SearchIndex):
     ) -> dict[int, float]:
         return self.inner.similarities(conn, chunk_ids, query)
 
-    def idf(
-        self, conn: Connection, terms: Sequence[str], chatbot_id: str | None = None
-    ) -> dict[str, float]:
-        snapshot = self.snapshot(conn, chatbot_id) if chatbot_id is not None else None
+    def idf(self, conn: Connection, terms: Sequence[str], chatbot_id: str) -> dict[str, float]:
+        snapshot = self.snapshot(conn, chatbot_id)
         if snapshot is None:
             return self.inner.idf(conn, terms, chatbot_id)
-        return {term: snapshot.idf(term) for term in safe_terms(terms)}
+        safe = safe_terms(terms)
+        statistics = snapshot.statistics(safe)
+        return {term: statistics.idf(term) for term in safe}
 
-    def _count_rows(self, conn: Connection) -> int:
-        raise NotImplementedError  # idf() is overridden
+    # The database's methods, which ``keyword``, ``add`` and ``remove`` above leave to ``inner``.
 
-    def _document_frequencies(self, conn: Connection, terms: Sequence[str]) -> dict[str, int]:
-        raise NotImplementedError  # idf() is overridden
+    def _insert(self, conn: Connection, entries: Sequence[IndexEntry]) -> None:
+        raise NotImplementedError
+
+    def _delete(self, conn: Connection, chunk_ids: Sequence[int]) -> None:
+        raise NotImplementedError
+
+    def _matches(
+        self,
+        conn: Connection,
+        chatbot_id: str,
+        terms: Sequence[str],
+        limit: int,
+        weights: Weights,
+        statistics: Statistics,
+        only: Sequence[int] | None,
+    ) -> list[int]:
+        raise NotImplementedError
+
+    def _sizes(self, conn: Connection, chatbot_id: str) -> tuple[int, int]:
+        raise NotImplementedError
+
+    def _document_frequencies(
+        self, conn: Connection, chatbot_id: str, terms: Sequence[str]
+    ) -> dict[str, int]:
+        raise NotImplementedError
 
     @staticmethod
     def _mask(snapshot: Snapshot, only: Sequence[int] | None) -> np.ndarray | None:
@@ -325,12 +330,12 @@ class MemorySearchIndex(SearchIndex):
         chunks = []
         for chunk_id, terms, title, content, embedding, item_id, item_type in rows:
             if terms is None:  # indexed before terms were stored
-                title_terms, body_terms = self.terms_of(title, content)
+                title_terms, body_terms = self.analysed(title, content)
             else:
                 title_terms, body_terms = split_terms(str(terms))
             vector, windows = unpack_embedding(embedding, self.dimensions)
             # Copies, so that the stored blob is freed while the rest of a big chatbot loads.
-            vector, windows = vector.copy(), windows.astype(np.float16)
+            vector, windows = vector.copy(), scored_windows(windows)
             chunks.append(
                 ChunkTerms(
                     int(chunk_id),
@@ -356,23 +361,3 @@ class MemorySearchIndex(SearchIndex):
             chatbot_id, snapshot = next(iter(self._snapshots.items()))
             total -= snapshot.nbytes
             self._snapshots.pop(chatbot_id, None)
-
-
-def bump_versions(conn: Connection, chatbot_ids: Sequence[str]) -> None:
-    """Record that these chatbots' indexed chunks changed (in the caller's transaction)."""
-    for chatbot_id in chatbot_ids:
-        conn.execute(
-            text(
-                "INSERT INTO search_versions(chatbot_id, version) VALUES (:c, 1) "
-                "ON CONFLICT (chatbot_id) DO UPDATE SET version = search_versions.version + 1"
-            ),
-            {"c": chatbot_id},
-        )
-
-
-def current_version(conn: Connection, chatbot_id: str) -> int:
-    """The chatbot's index version (0 before anything was indexed)."""
-    found = conn.execute(
-        text("SELECT version FROM search_versions WHERE chatbot_id = :c"), {"c": chatbot_id}
-    ).scalar()
-    return int(found or 0)

@@ -1,41 +1,30 @@
-"""The PostgreSQL index: a tsvector table scored with FTS5's BM25, and pgvector with HNSW.
+"""The PostgreSQL index: a tsvector table finds keyword candidates, pgvector's HNSW vector ones.
 
 The table holds the analysed terms that SQLite's FTS5 holds, written as tsvector literals by hand
-so that PostgreSQL's parser cannot rewrite them; keyword scores use the same formula as FTS5's
-``bm25()``, computed in SQL with the idf of ``SearchIndex.idf``.
+so that PostgreSQL's parser cannot rewrite them. Candidates are ranked in SQL by the formula of
+``bm25`` with the chatbot's own statistics, so they are the chunks memory search would rank
+first; their scores are then ``bm25.score_chunks``'s over the stored terms (``search_index``),
+which also counts a term past the tsvector's 256 positions.
 """
 
 from __future__ import annotations
 
-import math
-import time
 from collections.abc import Sequence
 
 import numpy as np
 from sqlalchemy import Connection, bindparam, text
 
-from chatforge.storage.search import (
-    K1,
-    STATS_TTL_SECONDS,
-    IndexEntry,
-    SearchIndex,
-    Weights,
-    safe_terms,
-    vector_literal,
-)
+from chatforge.storage.bm25 import K1, Statistics, Weights
+from chatforge.storage.search_index import IndexEntry, SearchIndex
+
+
+def vector_literal(vector: np.ndarray) -> str:
+    """pgvector's text form of a vector."""
+    return "[" + ",".join(f"{x:.7g}" for x in vector.tolist()) + "]"
 
 
 class PostgresSearchIndex(SearchIndex):
     """A tsvector table scored with FTS5's BM25, and pgvector with HNSW."""
-
-    def __init__(self, dimensions: int) -> None:
-        super().__init__(dimensions)
-        self._avgdl = 0.0
-        self._avgdl_at = -math.inf
-
-    def forget_statistics(self) -> None:
-        super().forget_statistics()
-        self._avgdl_at = -math.inf
 
     def ensure(self, conn: Connection) -> None:
         typmod = conn.execute(
@@ -65,22 +54,29 @@ class PostgresSearchIndex(SearchIndex):
             text("CREATE INDEX IF NOT EXISTS ix_chunk_vectors_chatbot ON chunk_vectors(chatbot_id)")
         )
 
-    def _count_rows(self, conn: Connection) -> int:
-        return int(conn.execute(text("SELECT count(*) FROM chunk_terms")).scalar_one())
+    def _sizes(self, conn: Connection, chatbot_id: str) -> tuple[int, int]:
+        chunks, length = conn.execute(
+            text(
+                "SELECT count(*), coalesce(sum(length), 0) FROM chunk_terms WHERE chatbot_id = :c"
+            ),
+            {"c": chatbot_id},
+        ).one()
+        return int(chunks), int(length)
 
-    def _document_frequencies(self, conn: Connection, terms: Sequence[str]) -> dict[str, int]:
+    def _document_frequencies(
+        self, conn: Connection, chatbot_id: str, terms: Sequence[str]
+    ) -> dict[str, int]:
         rows = conn.execute(
             text(
-                "SELECT t, (SELECT count(*) FROM chunk_terms WHERE tsv @@ CAST(quote_literal(t) "
-                "AS tsquery)) FROM unnest(CAST(:terms AS text[])) AS t"
+                "SELECT t, (SELECT count(*) FROM chunk_terms WHERE chatbot_id = :c "
+                "AND tsv @@ CAST(quote_literal(t) AS tsquery)) "
+                "FROM unnest(CAST(:terms AS text[])) AS t"
             ),
-            {"terms": list(terms)},
+            {"terms": list(terms), "c": chatbot_id},
         )
         return {str(term): int(n) for term, n in rows}
 
-    def add(self, conn: Connection, entries: Sequence[IndexEntry]) -> None:
-        if not entries:
-            return
+    def _insert(self, conn: Connection, entries: Sequence[IndexEntry]) -> None:
         conn.execute(
             text(
                 "INSERT INTO chunk_terms(chunk_id, chatbot_id, length, tsv) "
@@ -105,69 +101,51 @@ class PostgresSearchIndex(SearchIndex):
             [{"id": e.chunk_id, "c": e.chatbot_id, "v": vector_literal(e.vector)} for e in entries],
         )
 
-    def remove(self, conn: Connection, chunk_ids: Sequence[int]) -> None:
-        if not chunk_ids:
-            return
+    def _delete(self, conn: Connection, chunk_ids: Sequence[int]) -> None:
         ids = [int(i) for i in chunk_ids]
         conn.execute(text("DELETE FROM chunk_terms WHERE chunk_id = ANY(:ids)"), {"ids": ids})
         conn.execute(text("DELETE FROM chunk_vectors WHERE chunk_id = ANY(:ids)"), {"ids": ids})
 
-    def keyword(
+    def _matches(
         self,
         conn: Connection,
         chatbot_id: str,
         terms: Sequence[str],
         limit: int,
         weights: Weights,
-        only: Sequence[int] | None = None,
-        also: Sequence[int] = (),
-    ) -> list[tuple[int, float]]:
-        safe = safe_terms(terms)
-        if not safe or (limit <= 0 and not also):
+        statistics: Statistics,
+        only: Sequence[int] | None,
+    ) -> list[int]:
+        if limit <= 0:
             return []
-        tsquery = " | ".join(f"'{t}'" for t in safe)
-        # Collection statistics are global, like FTS5's: rows, average length, idf per term.
-        idf = self.idf(conn, safe)
-        idfs = [idf.get(t, 1e-6) for t in safe]
-        if time.monotonic() - self._avgdl_at > STATS_TTL_SECONDS:
-            self._avgdl = float(
-                conn.execute(text("SELECT coalesce(avg(length), 0) FROM chunk_terms")).scalar_one()
-            )
-            self._avgdl_at = time.monotonic()
-        avgdl = self._avgdl or 1.0
         filter_sql = " AND k.chunk_id = ANY(:only)" if only is not None else ""
         statement = text(
             "WITH q(term, idf) AS (SELECT * FROM unnest(CAST(:terms AS text[]), "
-            "CAST(:idfs AS float8[]))), m AS MATERIALIZED ("
-            "SELECT k.chunk_id, sum(q.idf * (t.tfw * (:k1 + 1)) / "
-            "(t.tfw + :k1 * (1 - :b + :b * k.length / :avgdl))) AS score "
-            "FROM chunk_terms k CROSS JOIN LATERAL ("
+            "CAST(:idfs AS float8[]))) "
+            "SELECT k.chunk_id FROM chunk_terms k CROSS JOIN LATERAL ("
             "  SELECT u.lexeme, (SELECT sum(CASE WHEN w = 'A' THEN :wt ELSE :wb END) "
             "  FROM unnest(u.weights) AS w) AS tfw FROM unnest(k.tsv) AS u"
             "  WHERE u.lexeme = ANY(CAST(:terms AS text[]))) t "
             "JOIN q ON q.term = t.lexeme "
             f"WHERE k.chatbot_id = :c AND k.tsv @@ CAST(:tsq AS tsquery){filter_sql} "
-            "GROUP BY k.chunk_id) "
-            "SELECT chunk_id, score FROM (SELECT * FROM m ORDER BY score DESC LIMIT :k) top "
-            "UNION SELECT chunk_id, score FROM m WHERE chunk_id = ANY(:also)"
+            "GROUP BY k.chunk_id ORDER BY sum(q.idf * (t.tfw * (:k1 + 1)) / "
+            "(t.tfw + :k1 * (1 - :b + :b * k.length / :avgdl))) DESC, k.chunk_id LIMIT :k"
         )
         params: dict[str, object] = {
-            "terms": safe,
-            "idfs": idfs,
+            "terms": list(terms),
+            "idfs": [statistics.idf(t) for t in terms],
             "k1": K1,
             "b": weights.b,
-            "avgdl": avgdl,
+            "avgdl": statistics.avgdl,
             "wt": weights.title,
             "wb": weights.body,
             "c": chatbot_id,
-            "tsq": tsquery,
+            "tsq": " | ".join(f"'{t}'" for t in terms),
             "k": limit,
-            "also": [int(i) for i in also],
         }
         if only is not None:
             params["only"] = [int(i) for i in only]
-        rows = conn.execute(statement, params)
-        return sorted(((int(r[0]), float(r[1])) for r in rows), key=lambda kv: (-kv[1], kv[0]))
+        return [int(r[0]) for r in conn.execute(statement, params)]
 
     def vector(
         self,

@@ -6,11 +6,11 @@ built with numpy in one pass. New chunks become a new small segment; removed chu
 segments are merged, Lucene-style, when there are too many or too much of them is masked. A query
 sees a ``Snapshot``: segments and masks that never change under it.
 
-Keyword scores are FTS5's BM25 with the snapshot's own statistics (chunk count, average length,
-document frequency over the live chunks). Vector scores are exact cosines; a segment of
-``APPROXIMATE_FROM`` chunks or more first ranks by a 96-dimensional PCA projection, then
-re-scores its best ``max(1000, 10 x k)`` exactly (recall@100 0.994 against exact search on 100,000
-MiniLM chunks; bench/RESULTS.md).
+Keyword scores are ``bm25``'s, the one formula of every search path, with the snapshot's own
+statistics (chunk count, total length, document frequency over the live chunks). Vector scores
+are exact cosines; a segment of ``APPROXIMATE_FROM`` chunks or more first ranks by a
+96-dimensional PCA projection, then re-scores its best ``max(1000, 10 x k)`` exactly (recall@100
+0.994 against exact search on 100,000 MiniLM chunks; bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from chatforge.storage.search import K1, HeldChunk, Weights, smoothed_idf
+from chatforge.storage.bm25 import Statistics, Weights, term_scores
+from chatforge.storage.search_index import HeldChunk
 
 #: Segments at least this large rank vectors by a projection first, then re-score exactly.
 APPROXIMATE_FROM = 20_000
@@ -245,8 +246,10 @@ class Snapshot:
         self.ids = np.concatenate([s.ids for s in segments]) if segments else np.zeros(0, np.int64)
         self.live = np.concatenate(alive) if alive else np.zeros(0, bool)
         self.total = int(self.live.sum())
-        live_length = sum(float(s.lengths[a].sum()) for s, a in zip(segments, alive, strict=True))
-        self.avgdl = live_length / self.total if self.total else 1.0
+        # Summed as integers: the database path sums the same lengths, and must get the same.
+        self.length = sum(
+            int(s.lengths[a].astype(np.int64).sum()) for s, a in zip(segments, alive, strict=True)
+        )
         self.slot_of = {int(chunk_id): slot for slot, chunk_id in enumerate(self.ids.tolist())}
         self.nbytes = sum(s.nbytes for s in segments) + 80 * len(self.ids)
         self.starts = np.cumsum([0] + [len(s.ids) for s in segments])
@@ -272,19 +275,24 @@ class Snapshot:
             )
         return found
 
-    def idf(self, term: str) -> float:
-        """FTS5's idf over the live chunks, with ``PRIOR_CHUNKS`` pseudo-chunks added."""
+    def frequency(self, term: str) -> int:
+        """How many live chunks hold the term."""
         n = 0
         for segment, live in zip(self.segments, self.alive, strict=True):
             found = segment.postings(term)
             if found is not None:
                 n += int(np.count_nonzero(live[segment.slots[found]]))
-        return smoothed_idf(self.total, n)
+        return n
+
+    def statistics(self, terms: Sequence[str]) -> Statistics:
+        """BM25's statistics over the live chunks, for these terms."""
+        return Statistics(self.total, self.length, {t: self.frequency(t) for t in terms})
 
     def bm25(self, terms: Sequence[str], weights: Weights) -> np.ndarray:
-        """BM25 of every slot (zero where no term matches or the chunk is not live)."""
+        """BM25 of every slot (zero where no term matches or the chunk is not live); ``terms``
+        sorted and distinct, as the database path adds them in that order."""
         parts = []
-        idf = {term: self.idf(term) for term in terms}
+        statistics = self.statistics(terms)
         for segment in self.segments:
             scores = np.zeros(len(segment.ids), dtype=np.float64)
             for term in terms:
@@ -292,9 +300,14 @@ class Snapshot:
                 if found is None:
                     continue
                 slots = segment.slots[found]
-                tf = weights.title * segment.title_tf[found] + weights.body * segment.body_tf[found]
-                norm = K1 * (1 - weights.b + weights.b * segment.lengths[slots] / self.avgdl)
-                scores[slots] += idf[term] * (tf * (K1 + 1)) / (tf + norm)
+                scores[slots] += term_scores(
+                    statistics.idf(term),
+                    segment.title_tf[found],
+                    segment.body_tf[found],
+                    segment.lengths[slots],
+                    statistics.avgdl,
+                    weights,
+                )
             parts.append(scores)
         scores = np.concatenate(parts) if parts else np.zeros(0)
         scores[~self.live] = 0.0
