@@ -239,7 +239,7 @@ def test_older_run_finishing_late_does_not_overwrite_a_newer_edit(
 def test_refused_url_fails_at_once_without_retrying(
     api: TestClient, ctx: AppContext, chatbot_id: str
 ) -> None:
-    (item_id,) = queue(api, chatbot_id, {"type": "url", "url": "http://127.0.0.1:9/"})
+    (item_id,) = queue(api, chatbot_id, {"type": "url", "url": "http://localhost:9/"})
 
     Worker(ctx).run_until_idle()
 
@@ -372,3 +372,21 @@ def test_adding_a_failed_item_again_retries_it(
         ctx, chatbot_id, "auditors may"
     )
     assert len(stored_files(ctx)) == 1
+
+
+def test_released_jobs_are_taken_again_at_once_without_counting_the_attempt(
+    api: TestClient, ctx: AppContext, chatbot_id: str
+) -> None:
+    ids = queue(api, chatbot_id, text("Parks", "The park closes at dusk."))
+    stopping = Worker(ctx, worker_id="stopping")
+    assert len(stopping.claim(10)) == 1
+
+    assert stopping.release() == 1  # what a stopped worker does with the jobs it holds
+
+    (job,) = jobs_of(ctx, ids[0])
+    assert (job.status, job.attempts, job.lease_until, job.worker_id) == ("queued", 0, None, None)
+    assert status(api, chatbot_id, ids[0]) == "pending"
+    assert Worker(ctx, worker_id="next").run_until_idle() == 1  # no lease to wait for
+    assert status(api, chatbot_id, ids[0]) == "ready"
+    (job,) = jobs_of(ctx, ids[0])
+    assert (job.status, job.attempts, job.worker_id) == ("done", 1, "next")

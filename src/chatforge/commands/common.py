@@ -61,7 +61,7 @@ def fail_on(exc: ChatforgeError, code: int = 1) -> typer.Exit:
 
 @contextmanager
 def stop_on_signals(notice: str) -> Iterator[threading.Event]:
-    """An event set by the first SIGINT or SIGTERM, so that work ends after its current batch.
+    """An event set by the first SIGINT or SIGTERM, so that work stops (workers within seconds).
 
     A second Ctrl-C interrupts at once (KeyboardInterrupt), for a user who will not wait. The
     previous handlers come back on exit. Signals reach only the main thread, which must therefore

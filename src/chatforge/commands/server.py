@@ -13,6 +13,10 @@ from chatforge.services import keys
 from chatforge.settings import Settings
 from chatforge.storage import migrate as migrations
 
+#: After SIGTERM, how long open requests (streams, ``?wait=true`` uploads) may take to finish;
+#: the ingestion workers then get the rest of the 10 s a supervisor usually grants.
+GRACEFUL_SHUTDOWN_SECONDS = 3
+
 
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -21,8 +25,9 @@ def serve(
         int,
         typer.Option(
             min=1,
-            help="Server processes. Each runs its own ingestion worker and holds its own "
-            "search memory (CHATFORGE_SEARCH__MEMORY_MB each).",
+            help="Server processes. Each runs its own ingestion workers "
+            "(CHATFORGE_INGESTION__WORKERS each) and holds its own search memory "
+            "(CHATFORGE_SEARCH__MEMORY_MB each).",
         ),
     ] = 1,
 ) -> None:
@@ -56,6 +61,7 @@ def serve(
             host=host,
             port=port,
             log_level=settings.log_level.lower(),
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         )
         return
     # Each worker process builds its own app from the environment.
@@ -72,6 +78,7 @@ def serve(
         host=host,
         port=port,
         log_level=settings.log_level.lower(),
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
 
 

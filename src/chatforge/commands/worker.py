@@ -13,50 +13,56 @@ from typing import Annotated
 import typer
 
 from chatforge.commands.common import configure_logging, opened, stop_on_signals
-from chatforge.services.worker import Worker
+from chatforge.services.worker import Worker, stop_workers
 from chatforge.settings import Settings
 
 log = logging.getLogger("chatforge.worker")
 
 
+#: After SIGTERM, how long workers may finish what they are doing before their jobs are
+#: released and the process exits (well inside the 10 s a supervisor usually grants).
+STOP_SECONDS = 5.0
+
+
 def worker(
     concurrency: Annotated[
-        int,
+        int | None,
         typer.Option(
             "--concurrency",
             "-c",
             min=1,
             help=(
-                "Workers in this process. Two overlap one batch's parsing and writing with "
-                "another's embedding; more rarely help on a small machine."
+                "Workers in this process (default: CHATFORGE_INGESTION__WORKERS). Each reads "
+                "files in a child process of its own; two overlap one batch's reading and "
+                "writing with another's embedding."
             ),
+            show_default=False,
         ),
-    ] = 1,
+    ] = None,
 ) -> None:
-    """Run ingestion workers until Ctrl-C or SIGTERM (each stops after its current batch)."""
+    """Run ingestion workers until Ctrl-C or SIGTERM (unfinished jobs go back to the queue)."""
     settings = Settings()
     configure_logging(settings)
+    count = concurrency or settings.ingestion.workers
     with opened(settings) as ctx:
         ctx.ensure_search_index()
-        workers = [Worker(ctx) for _ in range(concurrency)]
-        with stop_on_signals("Stopping after the current batch...") as stop:
+        with stop_on_signals("Stopping; unfinished jobs go back to the queue...") as stop:
+            workers = [Worker(ctx, stop=stop) for _ in range(count)]
             threads = [
-                threading.Thread(
-                    target=w.run, args=(stop,), name=f"chatforge-worker-{n}", daemon=True
-                )
+                threading.Thread(target=w.run, name=f"chatforge-worker-{n}", daemon=True)
                 for n, w in enumerate(workers, start=1)
             ]
             for thread in threads:
                 thread.start()
             log.info(
                 "%d ingestion worker(s) on %s; Ctrl-C or SIGTERM stops them",
-                concurrency,
+                count,
                 ctx.engine.url.render_as_string(hide_password=True),
             )
-            # Joined in short steps: the main thread must stay free to receive the signals.
-            while any(thread.is_alive() for thread in threads):
-                for thread in threads:
-                    thread.join(timeout=0.5)
+            # Waited on in short steps: the main thread must stay free to receive the signals.
+            while not stop.wait(0.5) and any(thread.is_alive() for thread in threads):
+                pass
+            stop_workers(workers, threads, stop, STOP_SECONDS)
     log.info("all workers stopped")
 
 

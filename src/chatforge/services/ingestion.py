@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select, update
@@ -22,14 +22,12 @@ from sqlalchemy.orm import Session
 
 from chatforge.errors import ChatforgeError, FetchError, ParseError, UnsupportedMediaType
 from chatforge.providers.embeddings import Embedder, normalise
-from chatforge.providers.web import crawl, read_sitemap
 from chatforge.rag.chunking import Chunk as DraftChunk
 from chatforge.rag.chunking import chunk_document, format_content, qna_chunk, split_windows
-from chatforge.rag.document import ParsedDocument
-from chatforge.rag.filetypes import detect_kind
-from chatforge.rag.parsers import parse_file, parse_html, parse_markdown, parse_text
+from chatforge.rag.parsers import parse_markdown, parse_text
 from chatforge.services.context import AppContext
 from chatforge.services.indexing import ChunkRow, replace_chunks
+from chatforge.services.parsing import Document, Parser, ReadRequest, Stopped
 from chatforge.settings import IngestionSettings
 from chatforge.storage.models import KnowledgeItem, utcnow
 
@@ -37,7 +35,8 @@ log = logging.getLogger(__name__)
 
 #: Errors that no retry can fix: the item fails with the error's message.
 PERMANENT_ERRORS = (ParseError, FetchError, UnsupportedMediaType)
-MAX_SITEMAP_PAGES = 200
+#: Item types read in the parser's child process (the others need no parser).
+READ_IN_CHILD = frozenset({"file", "url"})
 
 
 def header_tokens(count_tokens: Callable[[str], int], title: str) -> int:
@@ -71,14 +70,6 @@ def window_contents(
     return [format_content(title, index, window) for window in windows]
 
 
-class _Document(NamedTuple):
-    """A document of an item: the title its chunks carry, and its web page's URL if any."""
-
-    title: str
-    parsed: ParsedDocument
-    url: str | None = None
-
-
 @dataclass
 class Prepared:
     """An item parsed and chunked, waiting for its embeddings."""
@@ -110,32 +101,58 @@ class Outcome:
     error: str | None = None
     permanent: bool = False
     chunks: int = 0
+    #: Left unread, for fairness: the job goes back to the queue as if never taken.
+    deferred: bool = False
 
 
 class Ingestor:
     """Runs the pipeline for knowledge items."""
 
-    def __init__(self, ctx: AppContext) -> None:
+    def __init__(self, ctx: AppContext, parser: Parser | None = None) -> None:
         self.ctx = ctx
+        self.parser = parser or Parser(ctx.settings.ingestion)
         self._index_ensured = False
 
-    def ingest(self, item_ids: Sequence[str]) -> list[Outcome]:
-        """Index the given items; returns one outcome per item (never raises for an item)."""
+    def ingest(
+        self, item_ids: Sequence[str], *, keep: Callable[[str], bool] | None = None
+    ) -> list[Outcome]:
+        """Index the given items; returns one outcome per item (never raises for an item).
+
+        ``keep`` is asked before each item is read; an item it refuses is left unread, with a
+        ``deferred`` outcome. Raises :class:`~chatforge.services.parsing.Stopped` when the
+        parser's worker is stopping: the caller releases every item.
+        """
         outcomes: list[Outcome] = []
         prepared: list[Prepared] = []
         for item in self._start(item_ids):
+            if keep is not None and not keep(item.id):
+                outcomes.append(Outcome(item.id, ok=False, deferred=True))
+                continue
+            if item.type in READ_IN_CHILD and any(
+                p.chatbot_id != item.chatbot_id for p in prepared
+            ):
+                # Another chatbot's items, ready to embed, must not wait on this one's reading
+                # (which may take up to the time limit): index them first.
+                outcomes += self._index(prepared)
+                prepared = []
             try:
                 prepared.append(self._prepare(item))
+            except Stopped:
+                raise
             except Exception as exc:
                 outcomes.append(_failure(item.id, exc))
-        if prepared:
-            try:
-                self._embed(prepared)
-                self._ensure_index()
-            except Exception as exc:
-                return outcomes + [_failure(p.item_id, exc) for p in prepared]
-            outcomes += self._write(prepared)
-        return outcomes
+        return outcomes + self._index(prepared)
+
+    def _index(self, prepared: list[Prepared]) -> list[Outcome]:
+        """Embed and write prepared items; one outcome each."""
+        if not prepared:
+            return []
+        try:
+            self._embed(prepared)
+            self._ensure_index()
+        except Exception as exc:
+            return [_failure(p.item_id, exc) for p in prepared]
+        return self._write(prepared)
 
     def _start(self, item_ids: Sequence[str]) -> list[KnowledgeItem]:
         """Mark the items ``processing`` and load them, in one transaction (gone ones skipped)."""
@@ -177,50 +194,37 @@ class Ingestor:
             raise ParseError("No text could be extracted from this source.")
         return prepared
 
-    def _parse(self, item: KnowledgeItem) -> tuple[list[_Document], int | None]:
-        """The item's documents, and the bytes fetched for them (web items only)."""
-        if item.type == "file":
-            path = self._local_file(item)
-            document = parse_file(path, detect_kind(path, filename=item.source))
-            return [_Document(item.title, document)], None
+    def _parse(self, item: KnowledgeItem) -> tuple[list[Document], int | None]:
+        """The item's documents, and the bytes fetched for them (web items only).
+
+        Files and web pages are read in the parser's child process, under its limits; texts
+        (bounded by the API) and Q&A pairs need no parser.
+        """
         if item.type == "text":
             content = item.content or ""
             parser = parse_markdown if item.source.endswith(".md") else parse_text
-            return [_Document(item.title, parser(content))], None
+            return [Document(item.title, parser(content))], None
         if item.type == "qna":
             return [], None
-        fetcher = self.ctx.web_fetcher()
-        pages: list[_Document] = []
-        fetched = 0
-        if item.meta.get("kind") == "sitemap":
-            for url in read_sitemap(fetcher, item.source, max_urls=MAX_SITEMAP_PAGES):
-                try:
-                    page = fetcher.fetch(url)
-                    document = parse_html(page.body, page.url)
-                except (FetchError, ParseError) as exc:
-                    log.info("skipping sitemap page: %s", exc.message)
-                    continue
-                pages.append(_Document(document.title or url, document, page.url))
-                fetched += len(page.body)
+        if item.type == "file":
+            request = ReadRequest(
+                "file", str(self._local_file(item)), item.title, filename=item.source
+            )
         else:
             crawl_options = item.meta.get("crawl") or {}
-            for page in crawl(
-                fetcher,
+            request = ReadRequest(
+                "url",
                 item.source,
+                item.title,
+                sitemap=item.meta.get("kind") == "sitemap",
                 max_pages=int(crawl_options.get("max_pages", 1)),
                 same_domain=bool(crawl_options.get("same_domain", True)),
-            ):
-                try:
-                    document = parse_html(page.body, page.url)
-                except ParseError:
-                    continue
-                pages.append(_Document(document.title or page.url, document, page.url))
-                fetched += len(page.body)
-        if not pages:
-            raise FetchError(f"No readable page was found at {item.source}.")
-        return pages, fetched
+                fetcher=self.ctx.web_fetcher(),
+            )
+        result = self.parser.read(request)
+        return result.documents, result.fetched_bytes
 
-    def _chunk(self, item: KnowledgeItem, docs: list[_Document]) -> Prepared:
+    def _chunk(self, item: KnowledgeItem, docs: list[Document]) -> Prepared:
         embedder = self.ctx.embedder
         config = self.ctx.settings.ingestion
         prepared = Prepared(item_id=item.id, chatbot_id=item.chatbot_id, titles=[], chunks=[])
