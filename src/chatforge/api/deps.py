@@ -31,9 +31,14 @@ def get_context(request: Request) -> AppContext:
 ContextDep = Annotated[AppContext, Depends(get_context)]
 
 
-def get_session(ctx: ContextDep) -> Iterator[Session]:
-    """One database session per request."""
-    with ctx.sessions() as session:
+#: Methods that change nothing: their requests read through sessions that never take SQLite's
+#: write lock (``AppContext.read_sessions``).
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_session(ctx: ContextDep, request: Request) -> Iterator[Session]:
+    """One database session per request; a read-only one for GET and HEAD."""
+    with ctx.request_sessions(read_only=request.method in _SAFE_METHODS)() as session:
         yield session
 
 

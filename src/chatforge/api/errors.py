@@ -3,6 +3,9 @@
 ``{"error": {"code": "<snake_case>", "message": "<sentence>", "details": <optional>}}`` for every
 failure: domain errors, validation, unknown routes, wrong methods, malformed JSON and crashes. A
 crash is logged with its trace and answered with a generic 500; the trace never reaches the client.
+A database that is too busy (SQLite's write lock held past the busy timeout, PostgreSQL out of
+connections, no pooled connection free in time) is not a crash: it answers 503 ``service_busy``
+with ``Retry-After``, and the client may send the same request again.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from chatforge.errors import ChatforgeError
+from chatforge.errors import ChatforgeError, ServiceBusy
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +37,13 @@ _HTTP_CODES = {
     422: "validation_error",
     429: "rate_limited",
 }
+
+#: Seconds a client is told to wait before it sends a request the busy database refused.
+RETRY_AFTER_SECONDS = 1
+_BUSY_MESSAGES = ("database is locked", "database is busy", "database table is locked")
+# PostgreSQL's SQLSTATEs of a passing condition: too many connections, cannot connect now, lock
+# not available, serialization failure, deadlock detected.
+_BUSY_SQLSTATES = {"53300", "57P03", "55P03", "40001", "40P01"}
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
@@ -61,6 +73,29 @@ async def _chatforge_error(_request: Request, exc: Exception) -> JSONResponse:
     if exc.status >= 500:
         log.warning("%s: %s", exc.code, exc.message)
     return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+
+def is_database_busy(exc: BaseException) -> bool:
+    """Whether a database error says "busy, try again" rather than "broken"."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    if getattr(exc.orig, "sqlstate", None) in _BUSY_SQLSTATES:
+        return True
+    text = str(exc.orig).lower()
+    return any(message in text for message in _BUSY_MESSAGES) or "too many clients" in text
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    if not is_database_busy(exc):
+        return await _unexpected_error(request, exc)
+    busy = ServiceBusy(
+        "The database is busy; send the request again in a moment.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+    log.warning("%s %s: database busy (%s)", request.method, request.url.path, type(exc).__name__)
+    return error_response(busy.status, busy.code, busy.message, headers=busy.headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -111,4 +146,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ChatforgeError, _chatforge_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OperationalError, _database_error)
+    app.add_exception_handler(PoolTimeout, _database_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -24,6 +24,7 @@ from chatforge.providers.files import FileStore, LocalFileStore
 from chatforge.providers.web import WebFetcher
 from chatforge.services.indexing import chunk_terms
 from chatforge.services.secrets import SecretBox
+from chatforge.services.waiting import Waiters
 from chatforge.settings import Settings
 from chatforge.storage.db import create_db_engine, make_sessionmaker
 from chatforge.storage.memory_index import MemorySearchIndex
@@ -42,6 +43,11 @@ class AppContext:
     public_base_url: str
     tmp_dir: Path = field(default_factory=Path)
     read_engine: Engine | None = None
+    #: Sessions on ``read_engine`` for requests that only read (GET): on SQLite they never take
+    #: the write lock, so reads neither queue behind writers nor make writers queue.
+    read_sessions: sessionmaker[Session] | None = None
+    #: The ``?wait=true`` requests waiting in this process (:mod:`chatforge.services.waiting`).
+    waiters: Waiters = field(default_factory=Waiters)
     _embedder: Embedder | None = None
     _search_index: SearchIndex | None = None
     _models: ModelRegistry | None = None
@@ -66,6 +72,7 @@ class AppContext:
         )
         return cls(
             read_engine=read_engine,
+            read_sessions=make_sessionmaker(read_engine),
             settings=settings,
             engine=engine,
             sessions=make_sessionmaker(engine),
@@ -176,6 +183,10 @@ class AppContext:
     def media_url(self, key: str) -> str:
         """The public URL of a publicly served file (avatars)."""
         return f"{self.public_base_url}/media/{key}"
+
+    def request_sessions(self, *, read_only: bool) -> sessionmaker[Session]:
+        """The session factory of a request: the read one for a request that only reads."""
+        return (self.read_sessions or self.sessions) if read_only else self.sessions
 
     def reader(self) -> Engine:
         """The engine for read-only work (search): on SQLite it never waits for the write lock."""

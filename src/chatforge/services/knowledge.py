@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from chatforge.errors import (
     ValidationFailed,
 )
 from chatforge.rag.filetypes import detect_kind
-from chatforge.services import quotas
+from chatforge.services import quotas, waiting
 from chatforge.services.chatbots import ChatbotService
 from chatforge.services.context import AppContext
 from chatforge.services.indexing import disable_item, enable_item
@@ -296,7 +296,9 @@ class KnowledgeService:
         return self.chatbots.get(chatbot_id)
 
     def wait(self, items: list[KnowledgeItem], timeout: float) -> list[KnowledgeItem]:
-        """Wait until every item is ``ready`` or ``failed`` (or the timeout passes)."""
+        """Wait until every item is ``ready`` or ``failed`` (or the timeout passes), on this
+        thread: for the command line (``timeout=0`` reads their state again). The API waits
+        with :meth:`wait_indexed`, which holds no thread."""
         ids = [item.id for item in items]
         deadline = time.monotonic() + timeout
         while True:
@@ -313,6 +315,15 @@ class KnowledgeService:
                 return [fresh[i] for i in ids if i in fresh]
             self.session.commit()
             time.sleep(0.1)
+
+    async def wait_indexed(
+        self, item_ids: list[str], *, disconnected: Callable[[], Awaitable[bool]]
+    ) -> list[KnowledgeItem]:
+        """``?wait=true``: the items once indexed, holding no thread meanwhile; capped, bounded
+        per organization and stopped when the client goes (:mod:`chatforge.services.waiting`)."""
+        return await waiting.wait_for_items(
+            self.ctx, self.chatbots.organization_id, item_ids, disconnected=disconnected
+        )
 
     def _check_address(self, url: str, field: str) -> None:
         """Refuse a URL whose host is an IP address that will never be fetched (422)."""

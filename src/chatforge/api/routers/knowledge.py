@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 
 from chatforge.api.deps import ContextDep, KnowledgeDep
 from chatforge.api.schemas.chatbots import chatbot_full
@@ -21,13 +22,21 @@ from chatforge.api.schemas.knowledge import (
     rejected_out,
 )
 from chatforge.errors import BadRequest, NotFound, PayloadTooLarge
-from chatforge.services.knowledge import Rejected, Upload
+from chatforge.services.context import AppContext
+from chatforge.services.knowledge import KnowledgeService, Rejected, Upload
 from chatforge.services.uploads import save_upload
 
 router = APIRouter(prefix="/api/external/chatbot", tags=["knowledge"], responses=ERROR_RESPONSES)
 
 ItemId = Annotated[str | None, Query(alias="id", description="The knowledge item's id.")]
-Wait = Annotated[bool, Query(description="Answer only once every item is ready or failed.")]
+Wait = Annotated[
+    bool,
+    Query(
+        description="Answer once every item is ready or failed, or with the items as they are "
+        "after CHATFORGE_INGESTION__WAIT_TIMEOUT_SECONDS, or at once when the organization "
+        "already has CHATFORGE_INGESTION__MAX_WAITERS_PER_ORG requests waiting."
+    ),
+]
 
 
 @router.get("/{chatbotId}/knowledge-base", response_model=KnowledgeList, summary="List knowledge")
@@ -54,13 +63,30 @@ def list_knowledge(
     response_model=FilesCreated,
     summary="Upload files (PDF, DOCX, PPTX, XLSX, HTML, Markdown, text, CSV, JSON)",
 )
-def upload_files(
+async def upload_files(
     chatbotId: str,  # noqa: N803
     knowledge: KnowledgeDep,
     ctx: ContextDep,
+    request: Request,
     files: Annotated[list[UploadFile] | None, File(description="One or more files.")] = None,
     file: Annotated[UploadFile | None, File(description="One file (alternative).")] = None,
     wait: Wait = False,
+) -> FilesCreated:
+    # Storing streams files on a thread; waiting holds none (chatforge.services.waiting).
+    created = await run_in_threadpool(store_files, chatbotId, knowledge, ctx, files, file)
+    if wait:
+        ids = [item.id for item in created.knowledge_base]
+        waited = await knowledge.wait_indexed(ids, disconnected=request.is_disconnected)
+        created.knowledge_base = [item_out(i) for i in waited]
+    return created
+
+
+def store_files(
+    chatbotId: str,  # noqa: N803
+    knowledge: KnowledgeService,
+    ctx: AppContext,
+    files: list[UploadFile] | None,
+    file: UploadFile | None,
 ) -> FilesCreated:
     """Store each file the server can read; a file it cannot (an unknown type, too large) is
     listed in ``rejected`` with its error while the others are stored. When no file can be
@@ -88,8 +114,6 @@ def upload_files(
     finally:
         for upload in uploads:
             upload.path.unlink(missing_ok=True)
-    if wait:
-        items = knowledge.wait(items, ctx.settings.ingestion.wait_timeout_seconds)
     return FilesCreated(
         knowledge_base=[item_out(i) for i in items],
         message=(
@@ -106,19 +130,23 @@ def upload_files(
     response_model=KnowledgeCreated,
     summary="Add text, Q&A, a web page (optionally crawled) or a sitemap",
 )
-def add_sources(
+async def add_sources(
     chatbotId: str,  # noqa: N803
     knowledge: KnowledgeDep,
-    ctx: ContextDep,
+    request: Request,
     body: Sources,
     wait: Wait = False,
 ) -> KnowledgeCreated:
     sources = body.as_list()
     if not sources:
         raise BadRequest("Send at least one source.")
-    items = knowledge.add_sources(chatbotId, [s.model_dump() for s in sources])
+    items = await run_in_threadpool(
+        knowledge.add_sources, chatbotId, [s.model_dump() for s in sources]
+    )
     if wait:
-        items = knowledge.wait(items, ctx.settings.ingestion.wait_timeout_seconds)
+        items = await knowledge.wait_indexed(
+            [i.id for i in items], disconnected=request.is_disconnected
+        )
     return KnowledgeCreated(
         knowledge_base=[item_out(i) for i in items], message="Knowledge base created successfully"
     )
@@ -127,19 +155,20 @@ def add_sources(
 @router.patch(
     "/{chatbotId}/knowledge-base", response_model=KnowledgeUpdated, summary="Edit a knowledge item"
 )
-def update_knowledge(
+async def update_knowledge(
     chatbotId: str,  # noqa: N803
     body: KnowledgeUpdate,
     knowledge: KnowledgeDep,
-    ctx: ContextDep,
+    request: Request,
     item_id: ItemId = None,
     wait: Wait = False,
 ) -> KnowledgeUpdated:
     if not item_id:
         raise BadRequest("Say which item to edit: ?id=<item id>.")
-    item = knowledge.update(chatbotId, item_id, body.model_dump(exclude_unset=True))
+    patch = body.model_dump(exclude_unset=True)
+    item = await run_in_threadpool(knowledge.update, chatbotId, item_id, patch)
     if wait:
-        waited = knowledge.wait([item], ctx.settings.ingestion.wait_timeout_seconds)
+        waited = await knowledge.wait_indexed([item.id], disconnected=request.is_disconnected)
         if not waited:
             raise NotFound(f"Knowledge item {item_id} was deleted while it was indexed.")
         item = waited[0]

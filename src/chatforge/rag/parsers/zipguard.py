@@ -74,6 +74,14 @@ def check_zip(path: Path, limits: ZipLimits | None = None) -> None:
                 f"it inflates to {total // 2**20} MB (at most {limits.max_total_bytes // 2**20} MB)"
             )
         )
+    for member in members:
+        if member.file_size < limits.ratio_floor_bytes:
+            continue
+        ratio = member.file_size / max(member.compress_size, 1)
+        if ratio > limits.max_ratio:
+            raise ParseError(
+                refusal.format(f"its part {member.filename!r} is compressed {ratio:.0f} to 1")
+            )
     # Many parts each just under the floor add up: the archive as a whole is checked too.
     packed = sum(member.compress_size for member in members)
     if total >= limits.ratio_floor_bytes and total / max(packed, 1) > limits.max_ratio:
@@ -83,11 +91,3 @@ def check_zip(path: Path, limits: ZipLimits | None = None) -> None:
                 f"{total / max(packed, 1):.0f} to 1"
             )
         )
-    for member in members:
-        if member.file_size < limits.ratio_floor_bytes:
-            continue
-        ratio = member.file_size / max(member.compress_size, 1)
-        if ratio > limits.max_ratio:
-            raise ParseError(
-                refusal.format(f"its part {member.filename!r} is compressed {ratio:.0f} to 1")
-            )
