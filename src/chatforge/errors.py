@@ -1,9 +1,9 @@
 """The one exception tree of Chatforge.
 
 Every error a caller can cause is a subclass of :class:`ChatforgeError`. Each class carries the
-HTTP status and the snake_case ``code`` of API.md's error body, so the API layer has one handler
-that turns any of them into ``{"error": {"code", "message", "details"}}``. Layers below the API
-raise these and never import the web framework.
+HTTP status and the snake_case ``code`` of the error body (docs/api.md, "Conventions"), so the
+API layer has one handler that turns any of them into ``{"error": {"code", "message",
+"details"}}``. Layers below the API raise these and never import the web framework.
 
     ChatforgeError                      500 internal_error
     ├── BadRequest                      400 bad_request

@@ -1,11 +1,10 @@
-"""A real model server on 127.0.0.1 speaking the OpenAI ``/embeddings`` and the ``/rerank`` APIs.
+"""A real model server on 127.0.0.1 speaking the OpenAI ``/embeddings`` API.
 
 Paid model APIs are replaced by this server, not by mocks: the providers under test open real
 sockets, send real headers and parse real bodies. Its models are tiny and deterministic:
 
 - embeddings: bag-of-words hashed into ``dimensions`` buckets, deliberately not unit length, and
   listed in reverse order, so that clients must normalise and sort by ``index``;
-- rerank: the number of query words a document contains, results sorted by score.
 
 A test scripts failures (status, headers, body) that are answered before any success.
 """
@@ -84,8 +83,6 @@ class ModelServer:
             return 401, {}, {"error": {"message": message, "code": "invalid_api_key"}}
         if request.path == "/v1/embeddings":
             return 200, {}, self._embeddings(request.body)
-        if request.path == "/v1/rerank":
-            return 200, {}, self._rerank(request.body)
         return 404, {}, {"error": {"message": f"no route {request.path}"}}
 
     def _embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -96,15 +93,6 @@ class ModelServer:
             for i, text in enumerate(inputs)
         ]
         return {"object": "list", "model": body["model"], "data": data[::-1]}
-
-    def _rerank(self, body: dict[str, Any]) -> dict[str, Any]:
-        query = set(words(body["query"]))
-        results = [
-            {"index": i, "relevance_score": float(len(query & set(words(doc))))}
-            for i, doc in enumerate(body["documents"])
-        ]
-        results.sort(key=lambda r: -r["relevance_score"])
-        return {"model": body["model"], "results": results[: body.get("top_n", len(results))]}
 
 
 class _QuietServer(ThreadingHTTPServer):

@@ -1,4 +1,4 @@
-"""The one place where errors become API.md's error body.
+"""The one place where errors become the API's error body (docs/api.md, "Conventions").
 
 ``{"error": {"code": "<snake_case>", "message": "<sentence>", "details": <optional>}}`` for every
 failure: domain errors, validation, unknown routes, wrong methods, malformed JSON and crashes. A
@@ -47,7 +47,7 @@ _BUSY_SQLSTATES = {"53300", "57P03", "55P03", "40001", "40P01"}
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
-    """API.md's error object."""
+    """The API's error object."""
     error: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
         error["details"] = details

@@ -1,4 +1,4 @@
-"""``POST /api/external/chatbot/{chatbotId}/chat`` (API.md §2 row 14, §4)."""
+"""``POST /api/external/chatbot/{chatbotId}/chat`` (docs/api.md, "Chat")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""``/api/external/chatbots`` and ``/api/external/chatbot/{chatbotId}`` (API.md §2 rows 1-8)."""
+"""``/api/external/chatbots`` and ``/api/external/chatbot/{chatbotId}``.
+
+See docs/api.md, "Chatbots".
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``/api/external/chatbot/{chatbotId}/conversations`` (API.md §2 rows 15-17, §5 extensions)."""
+"""``/api/external/chatbot/{chatbotId}/conversations`` (docs/api.md, "Conversations")."""
 
 from __future__ import annotations
 

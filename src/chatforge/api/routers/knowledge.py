@@ -1,4 +1,4 @@
-"""``/api/external/chatbot/{chatbotId}/knowledge-base`` (API.md §2 rows 9-12)."""
+"""``/api/external/chatbot/{chatbotId}/knowledge-base`` (docs/knowledge.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""The OpenAI-compatible endpoint (API.md §5): ``POST /v1/chat/completions``, ``GET /v1/models``.
+"""The OpenAI-compatible endpoint: ``POST /v1/chat/completions``, ``GET /v1/models``.
+
+See docs/api.md, "OpenAI-compatible API".
 
 A chatbot is a model: ``model`` is its id or slug, the key is the Bearer token. Answers are the
 same grounded answers as ``/chat`` (one service), in OpenAI's shapes, so that any OpenAI SDK talks

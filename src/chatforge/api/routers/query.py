@@ -1,4 +1,4 @@
-"""``POST /api/external/chatbot/{chatbotId}/query-knowledge`` (API.md §2 row 13)."""
+"""``POST /api/external/chatbot/{chatbotId}/query-knowledge`` (docs/knowledge.md)."""
 
 from __future__ import annotations
 

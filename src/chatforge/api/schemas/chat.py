@@ -1,4 +1,4 @@
-"""Wire shapes of ``POST /api/external/chatbot/{chatbotId}/chat`` (API.md §4)."""
+"""Wire shapes of ``POST /api/external/chatbot/{chatbotId}/chat`` (docs/api.md, "Chat")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Wire shapes of chatbots (API.md §1) and their configuration endpoints."""
+"""Wire shapes of chatbots (docs/api.md, "Chatbots") and their configuration endpoints."""
 
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ class VoiceVad(OpenModel):
 
 
 class VoiceConfig(OpenModel):
-    """The voice agent's configuration (API.md "Voice config"); deep-merged on update."""
+    """The voice agent's configuration (docs/api.md, "Chatbots"); deep-merged on update."""
 
     agentId: str | None = None  # noqa: N815
     appearance: VoiceAppearance | None = None

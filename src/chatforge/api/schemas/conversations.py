@@ -1,4 +1,4 @@
-"""Wire shapes of sessions and messages (API.md §3) and of the conversation extensions."""
+"""Wire shapes of sessions, messages and the conversation extensions (docs/api.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Wire shapes of knowledge items (API.md §2 rows 9-12 and "Knowledge items")."""
+"""Wire shapes of knowledge items (docs/knowledge.md)."""
 
 from __future__ import annotations
 

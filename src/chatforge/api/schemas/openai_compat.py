@@ -1,4 +1,4 @@
-"""Wire shapes of the OpenAI-compatible endpoint (API.md §5): chat completions and models."""
+"""Wire shapes of the OpenAI-compatible endpoint: chat completions and models (docs/api.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Wire shapes of Query Knowledge (API.md §2 row 13)."""
+"""Wire shapes of Query Knowledge (docs/knowledge.md)."""
 
 from __future__ import annotations
 

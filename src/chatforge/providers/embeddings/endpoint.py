@@ -1,4 +1,4 @@
-"""A JSON-over-HTTP endpoint of a remote model (embeddings, rerank), with retries and safe errors.
+"""A JSON-over-HTTP endpoint of a remote model (embeddings), with retries and safe errors.
 
 One place maps HTTP failures to Chatforge's errors for the synchronous providers:
 
