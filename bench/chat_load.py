@@ -21,6 +21,15 @@ With ``--think S`` it also runs ``--chats`` conversations at once, the way a cha
 concurrent chats: each visitor asks ``--rounds`` questions in one session, waiting about S
 seconds between an answer and the next question (conversations start spread over the first S
 seconds), and the time to first delta of every message is measured.
+
+With ``--public`` the conversations go through the public chat API instead (the widget's path,
+``POST /api/public/chatbot/{id}/chat?stream=true``, no key): each visitor's first message is
+issued a visitor token, and the next ones send it back (``X-Visitor-Token``) with their
+``session_id``. The chatbot is public; the server's per-address limits are raised for the run,
+since every simulated visitor shares the bench's one address. The goal (issue 13): 200 open
+conversations, 20 s between a visitor's messages, 0 errors and p95 first delta <= 150 ms:
+
+    python bench/chat_load.py --public --chats 200 --think 20 --rounds 3 --backend sqlite
 """
 
 from __future__ import annotations
@@ -55,6 +64,12 @@ from serving import start_server, stop_server
 SQUAD = Path(__file__).resolve().parents[2] / "shared" / "data" / "squad" / "dev-a.json"
 CACHE = Path(__file__).resolve().parent / "out"
 GOAL_P95_FIRST_DELTA_MS = 300.0
+GOAL_PUBLIC_P95_FIRST_DELTA_MS = 150.0
+#: The per-address limits while the public bench runs: all its visitors share one address.
+PUBLIC_BENCH_LIMITS = {
+    "CHATFORGE_LIMITS__PER_IP": "1000000/minute",
+    "CHATFORGE_PUBLIC__PER_IP": "1000000/minute",
+}
 WARM_UP = 5
 SEQUENTIAL = 30  # chats sent one at a time before the concurrent burst
 
@@ -86,7 +101,9 @@ def squad_paragraphs(count: int) -> tuple[list[dict[str, str]], list[str]]:
     return sources, questions
 
 
-def prepare(settings: Settings, paragraphs: int) -> tuple[str, str, list[str]]:
+def prepare(
+    settings: Settings, paragraphs: int, *, public: bool = False
+) -> tuple[str, str, list[str]]:
     """Migrate, make a key and an extractive chatbot, and ingest the paragraphs."""
     ctx = AppContext.build(settings)
     try:
@@ -99,7 +116,7 @@ def prepare(settings: Settings, paragraphs: int) -> tuple[str, str, list[str]]:
             key = keys.create_key(session, "bench").key
             org_id = keys.authenticate(ctx, key)
             chatbot = ChatbotService(ctx, session, org_id).create(
-                {"name": "chat load", "settings": {"model": "extractive"}}
+                {"name": "chat load", "is_public": public, "settings": {"model": "extractive"}}
             )
             chatbot_id = chatbot.id
             KnowledgeService(ctx, session, org_id).add_sources(chatbot_id, sources)
@@ -240,6 +257,107 @@ async def conversations(
     }
 
 
+async def one_public_chat(
+    client: httpx.AsyncClient, url: str, question: str, visitor: dict[str, str]
+) -> ChatResult:
+    """One streamed message of a visitor through the public API; ``visitor`` keeps the token
+    and the session id the first message is given."""
+    result = ChatResult()
+    began = time.perf_counter()
+    body: dict[str, Any] = {"messages": [{"role": "user", "content": question}]}
+    headers = {}
+    if "session_id" in visitor:
+        body["session_id"] = visitor["session_id"]
+        headers["X-Visitor-Token"] = visitor["visitor_token"]
+    try:
+        async with client.stream(
+            "POST", url, params={"stream": "true"}, json=body, headers=headers
+        ) as response:
+            result.status = response.status_code
+            if response.status_code != 200:
+                await response.aread()
+                result.error = f"HTTP {response.status_code}: {response.text[:200]}"
+                return result
+            event = ""
+            async for line in response.aiter_lines():
+                now = (time.perf_counter() - began) * 1000
+                if line.startswith("event:"):
+                    event = line[6:].strip()
+                    result.events.append(event)
+                    if event == "delta" and result.first_delta_ms is None:
+                        result.first_delta_ms = now
+                    elif event == "done":
+                        result.done_ms = now
+                elif line.startswith("data:") and event == "session":
+                    visitor.update(json.loads(line[5:]))
+                elif line.startswith("data:") and event == "error":
+                    result.error = f"error event: {line[5:].strip()[:200]}"
+    except httpx.HTTPError as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+        return result
+    if result.error is None:
+        missing = [e for e in ("session", "sources", "delta", "done") if e not in result.events]
+        if missing:
+            result.error = f"missing events: {', '.join(missing)}"
+    return result
+
+
+async def public_conversations(
+    url: str, questions: list[str], count: int, think: float, rounds: int
+) -> dict[str, Any]:
+    """:func:`conversations` through the public API, as the widget talks: no key, a visitor
+    token per visitor, one session each."""
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+    rng = random.Random(0)
+    async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(120.0)) as client:
+
+        async def visitor(n: int) -> list[ChatResult]:
+            await asyncio.sleep(rng.uniform(0, think))
+            known: dict[str, str] = {}
+            results = []
+            for turn in range(rounds):
+                question = questions[(n * rounds + turn) % len(questions)]
+                results.append(await one_public_chat(client, url, question, known))
+                await asyncio.sleep(think * rng.uniform(0.5, 1.5))
+            return results
+
+        began = time.perf_counter()
+        everyone = await asyncio.gather(*(visitor(n) for n in range(count)))
+        wall = time.perf_counter() - began
+    results = [r for one in everyone for r in one]
+    errors = [r.error for r in results if r.error]
+    present = [r.first_delta_ms for r in results if r.first_delta_ms is not None]
+    return {
+        "conversations": count,
+        "think_s": think,
+        "messages": len(results),
+        "errors": len(errors),
+        "error_samples": sorted(set(errors))[:5],
+        "first_delta_p50_ms": round(percentile(present, 50), 1),
+        "first_delta_p95_ms": round(percentile(present, 95), 1),
+        "messages_per_s": round(len(results) / wall, 1),
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
+        "cpus": os.cpu_count(),
+    }
+
+
+def run_public(name: str, settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
+    """The public-API conversations on one backend."""
+    print(f"[{name}] loading {args.paragraphs} SQuAD paragraphs (public chatbot) ...", flush=True)
+    _, chatbot_id, questions = prepare(settings, args.paragraphs, public=True)
+    os.environ.update(PUBLIC_BENCH_LIMITS)  # the server inherits the environment
+    server, base = start_server(settings, workers=args.workers)
+    try:
+        url = f"{base}/api/public/chatbot/{chatbot_id}/chat"
+        think = args.think or 20.0
+        figures = asyncio.run(public_conversations(url, questions, args.chats, think, args.rounds))
+    finally:
+        stop_server(server)
+    result = {"backend": name, "mode": "public", "workers": args.workers, **figures}
+    print(f"[{name}] {json.dumps(result)}", flush=True)
+    return result
+
+
 def embedding_floor(questions: list[str]) -> float:
     """Seconds the embedding model alone takes for ``questions``, in the server's query batches.
 
@@ -257,6 +375,8 @@ def embedding_floor(questions: list[str]) -> float:
 def run_backend(name: str, database_url: str | None, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=f"cf-chat-{name}-") as data_dir:
         settings = Settings(data_dir=Path(data_dir), database_url=database_url)
+        if args.public:
+            return run_public(name, settings, args)
         return _run_backend(name, settings, args)
 
 
@@ -301,6 +421,11 @@ def main() -> None:
         "messages on average (0: only the burst)",
     )
     parser.add_argument("--rounds", type=int, default=3, help="messages per conversation")
+    parser.add_argument(
+        "--public",
+        action="store_true",
+        help="conversations through the public chat API (no key; --think defaults to 20)",
+    )
     parser.add_argument("--url", help="an external server's base URL (no loading, no backend)")
     parser.add_argument("--key", help="API key, with --url")
     parser.add_argument("--chatbot", help="chatbot id, with --url (its model should be extractive)")
@@ -321,6 +446,19 @@ def main() -> None:
             with temporary_postgres() as url:
                 results["postgresql"] = run_backend("postgresql", url, args)
     for name, figures in results.items():
+        if figures.get("mode") == "public":
+            ok = figures["errors"] == 0 and (
+                figures["first_delta_p95_ms"] <= GOAL_PUBLIC_P95_FIRST_DELTA_MS
+            )
+            print(
+                f"goal on {name} (public API): {figures['conversations']} conversations, "
+                f"{figures['think_s']:.0f} s between a visitor's messages, 0 errors and p95 "
+                f"first delta <= {GOAL_PUBLIC_P95_FIRST_DELTA_MS:.0f} ms: "
+                f"{'PASS' if ok else 'FAIL'} ({figures['errors']} errors, p50 "
+                f"{figures['first_delta_p50_ms']} ms, p95 {figures['first_delta_p95_ms']} ms, "
+                f"load average {figures['loadavg'][0]} on {figures['cpus']} cpus)"
+            )
+            continue
         ok = figures["errors"] == 0 and figures["first_delta_p95_ms"] <= GOAL_P95_FIRST_DELTA_MS
         scope = "" if name == "sqlite" else " (the goal is set on SQLite)"
         print(

@@ -14,6 +14,8 @@ from chatforge.api.bodylimit import BodyLimitMiddleware
 from chatforge.api.docs import install_docs
 from chatforge.api.errors import install_error_handlers
 from chatforge.api.metrics import Metrics, MetricsMiddleware
+from chatforge.api.openapi import install_openapi
+from chatforge.api.public_gate import PublicGateMiddleware
 from chatforge.api.ratelimit import RateLimitMiddleware
 from chatforge.api.routers import (
     chat,
@@ -22,6 +24,7 @@ from chatforge.api.routers import (
     health,
     knowledge,
     openai_compat,
+    public,
     query,
 )
 from chatforge.services import health as service_health
@@ -82,6 +85,7 @@ def create_app(settings: Settings | None = None, *, public_base_url: str | None 
         redoc_url=None,
     )
     install_docs(app)
+    install_openapi(app)
     app.state.ctx = ctx
     app.state.metrics = Metrics(ctx)
     # Inside the rate limits: a refused caller's body is never read.
@@ -97,6 +101,9 @@ def create_app(settings: Settings | None = None, *, public_base_url: str | None 
     app.add_middleware(
         CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"]
     )
+    # Outside the global CORS: public paths get CORS per chatbot (its allowedOrigins), their
+    # origin check and their own limits; other paths pass it untouched.
+    app.add_middleware(PublicGateMiddleware, ctx=ctx)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     install_error_handlers(app)
     app.include_router(health.router)
@@ -106,4 +113,5 @@ def create_app(settings: Settings | None = None, *, public_base_url: str | None 
     app.include_router(chat.router)
     app.include_router(conversations.router)
     app.include_router(openai_compat.router)
+    app.include_router(public.router)
     return app

@@ -96,6 +96,32 @@ class LimitSettings(BaseModel):
     )
 
 
+class PublicSettings(BaseModel):
+    """Limits of the public face (``/api/public/...``): anonymous visitors, no API key.
+
+    Counted in ``limits.storage_url``'s store, on the address ``limits.trust_forwarded_for``
+    says, and off when ``limits.enabled`` is false.
+    """
+
+    chat_per_visitor: str = Field(
+        "20/minute",
+        description="Chat messages one visitor token may send, as '<count>/<period>'.",
+    )
+    per_ip: str = Field(
+        "300/minute",
+        description=(
+            "Public requests (config, chat, read-back polls, lead, feedback) one client address "
+            "may make."
+        ),
+    )
+    max_message_chars: int = Field(
+        4000,
+        gt=0,
+        le=20000,
+        description="Longest message a visitor may send, in characters (longer: 422).",
+    )
+
+
 class QuotaSettings(BaseModel):
     """What one organization may hold; 0 means no limit."""
 
@@ -293,6 +319,22 @@ class ModelSettings(BaseModel):
     )
 
 
+class ConsoleSettings(BaseModel):
+    """The web console: sign-in sessions and login limits."""
+
+    session_hours: int = Field(
+        12, gt=0, le=24 * 90, description="How long a console sign-in lasts, in hours."
+    )
+    login_attempts_per_ip: str = Field(
+        "20/minute",
+        description="Sign-in attempts one client address may make, as '<count>/<period>'.",
+    )
+    login_attempts_per_email: str = Field(
+        "10/minute",
+        description="Sign-in attempts for one email address, whatever the client address.",
+    )
+
+
 class Settings(BaseSettings):
     """All of Chatforge's configuration."""
 
@@ -330,6 +372,10 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(
         default_factory=LimitSettings, description="Rate limits and bounds (CHATFORGE_LIMITS__*)."
     )
+    public: PublicSettings = Field(
+        default_factory=PublicSettings,
+        description="Limits of the public chat API (CHATFORGE_PUBLIC__*).",
+    )
     quotas: QuotaSettings = Field(
         default_factory=QuotaSettings, description="Quotas (CHATFORGE_QUOTAS__*)."
     )
@@ -344,6 +390,9 @@ class Settings(BaseSettings):
     )
     models: ModelSettings = Field(
         default_factory=ModelSettings, description="Chat models (CHATFORGE_MODELS__*)."
+    )
+    console: ConsoleSettings = Field(
+        default_factory=ConsoleSettings, description="The web console (CHATFORGE_CONSOLE__*)."
     )
 
     def resolved_database_url(self) -> str:

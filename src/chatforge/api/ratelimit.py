@@ -38,7 +38,14 @@ from chatforge.api.errors import error_response
 from chatforge.api.schemas.openai_compat import error_object
 from chatforge.settings import LimitSettings
 
-__all__ = ["EXEMPT_PATHS", "RateLimitMiddleware", "key_fingerprint"]
+__all__ = [
+    "EXEMPT_PATHS",
+    "Counter",
+    "RateLimitMiddleware",
+    "client_address",
+    "key_fingerprint",
+    "make_counter",
+]
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +64,7 @@ def key_fingerprint(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-class _Counter(Protocol):
+class Counter(Protocol):
     """The three calls of a ``limits`` rate limiter, awaited whatever the storage."""
 
     async def hit(self, item: RateLimitItem, *identifiers: str) -> bool: ...
@@ -139,9 +146,7 @@ class RateLimitMiddleware:
         self.per_key = _rate("per_key", settings.per_key)
         self.failed_auth = _rate("failed_auth_per_ip", settings.failed_auth_per_ip)
         url = settings.storage_url
-        self.counter: _Counter = (
-            _MemoryCounter() if url.startswith("memory://") else _SharedCounter(url)
-        )
+        self.counter: Counter = make_counter(url)
         self._store_down_until = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -222,13 +227,7 @@ class RateLimitMiddleware:
             return None
 
     def _client_address(self, scope: Scope, headers: Headers) -> str:
-        if self.trust_forwarded_for:
-            # The proxy appends the address it saw; earlier entries are the client's own say.
-            forwarded = headers.get("x-forwarded-for", "").split(",")[-1].strip()
-            if forwarded:
-                return forwarded
-        client = scope.get("client")
-        return str(client[0]) if client else "unknown"
+        return client_address(scope, headers, trust_forwarded_for=self.trust_forwarded_for)
 
     async def _refuse(self, refusal: _Refusal, scope: Scope, receive: Receive, send: Send) -> None:
         log.debug("rate limits: refused %s %s", scope["method"], scope["path"])
@@ -242,6 +241,23 @@ class RateLimitMiddleware:
         else:
             response = error_response(429, "rate_limited", refusal.message, headers=headers)
         await response(scope, receive, send)
+
+
+def client_address(scope: Scope, headers: Headers, *, trust_forwarded_for: bool) -> str:
+    """The address a request is counted under: the socket's peer, or the last address of
+    ``X-Forwarded-For`` when a trusted proxy sets it."""
+    if trust_forwarded_for:
+        # The proxy appends the address it saw; earlier entries are the client's own say.
+        forwarded = headers.get("x-forwarded-for", "").split(",")[-1].strip()
+        if forwarded:
+            return forwarded
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def make_counter(storage_url: str) -> Counter:
+    """Counters in this process (``memory://``) or in a shared store such as Redis."""
+    return _MemoryCounter() if storage_url.startswith("memory://") else _SharedCounter(storage_url)
 
 
 def _api_key(headers: Headers) -> str | None:

@@ -21,6 +21,7 @@ from chatforge.errors import Conflict, NotFound, ValidationFailed
 from chatforge.services import quotas
 from chatforge.services.context import AppContext
 from chatforge.services.images import check_image
+from chatforge.services.origins import check_allowed_origins
 from chatforge.services.secrets import mask_secret
 from chatforge.storage.models import Chatbot, Chunk, utcnow
 
@@ -273,6 +274,10 @@ class ChatbotService:
         configuration nested hundreds of levels deep once made its chatbot, and its
         organization's list, fail on every read.
         """
+        settings = chatbot.settings or {}
+        if "allowedOrigins" in settings:  # stored as browsers write an Origin header
+            origins = check_allowed_origins(settings["allowedOrigins"])
+            chatbot.settings = {**settings, "allowedOrigins": origins}
         limits = self.ctx.settings.limits
         for field_name in ("settings", "personality_config", "voice_widget_config", "suggestions"):
             value = getattr(chatbot, field_name)

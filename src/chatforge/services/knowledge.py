@@ -328,7 +328,13 @@ class KnowledgeService:
     def _check_address(self, url: str, field: str) -> None:
         """Refuse a URL whose host is an IP address that will never be fetched (422)."""
         try:
-            self.ctx.web_fetcher().guard.check_literal(httpx.URL(url).host)
+            host = httpx.URL(url).host
+        except httpx.InvalidURL as exc:  # a host IDNA cannot encode, a bad port...
+            message = f"This is not a URL that can be fetched: {exc}."
+            details = [{"field": field, "message": str(exc)}]
+            raise ValidationFailed(message, details=details) from exc
+        try:
+            self.ctx.web_fetcher().guard.check_literal(host)
         except FetchRefused as exc:
             raise ValidationFailed(
                 exc.message, details=[{"field": field, "message": exc.message}]

@@ -25,7 +25,12 @@ from chatforge.api.schemas.chatbots import (
     chatbot_full,
     chatbot_lite,
 )
-from chatforge.api.schemas.common import ERROR_RESPONSES, MessageOut
+from chatforge.api.schemas.common import (
+    ERROR_RESPONSES,
+    SLUG_CONFLICT,
+    UNSUPPORTED_TYPE,
+    MessageOut,
+)
 from chatforge.errors import BadRequest, PayloadTooLarge
 from chatforge.services.uploads import save_upload
 
@@ -37,13 +42,23 @@ def list_chatbots(chatbots: ChatbotsDep) -> ChatbotList:
     return ChatbotList(chatbots=[chatbot_lite(c) for c in chatbots.list()])
 
 
-@router.post("/chatbots", response_model=ChatbotMutation, summary="Create a chatbot")
+@router.post(
+    "/chatbots",
+    response_model=ChatbotMutation,
+    summary="Create a chatbot",
+    responses=SLUG_CONFLICT,
+)
 def create_chatbot(body: ChatbotCreate, chatbots: ChatbotsDep) -> ChatbotMutation:
     chatbot = chatbots.create(body.model_dump(exclude_unset=True))
     return ChatbotMutation(chatbot=chatbot_full(chatbot), message="Chatbot created successfully")
 
 
-@router.patch("/chatbots", response_model=ChatbotMutation, summary="Update a chatbot")
+@router.patch(
+    "/chatbots",
+    response_model=ChatbotMutation,
+    summary="Update a chatbot",
+    responses=SLUG_CONFLICT,
+)
 def update_chatbot_by_body(
     body: ChatbotUpdateWithTarget,
     chatbots: ChatbotsDep,
@@ -63,7 +78,12 @@ def get_chatbot(chatbotId: str, chatbots: ChatbotsDep) -> ChatbotEnvelope:  # no
     return ChatbotEnvelope(chatbot=chatbot_full(chatbots.get(chatbotId)))
 
 
-@router.patch("/chatbot/{chatbotId}", response_model=ChatbotMutation, summary="Update a chatbot")
+@router.patch(
+    "/chatbot/{chatbotId}",
+    response_model=ChatbotMutation,
+    summary="Update a chatbot",
+    responses=SLUG_CONFLICT,
+)
 def update_chatbot(
     chatbotId: str,  # noqa: N803
     body: ChatbotUpdate,
@@ -83,6 +103,7 @@ def delete_chatbot(chatbotId: str, chatbots: ChatbotsDep) -> MessageOut:  # noqa
     "/chatbot/{chatbotId}/update-avatar",
     response_model=ChatbotMutation,
     summary="Upload the chatbot's avatar (PNG, JPEG, WebP or GIF)",
+    responses=UNSUPPORTED_TYPE,
 )
 async def update_avatar(
     chatbotId: str,  # noqa: N803

@@ -53,7 +53,7 @@ Until = Annotated[
 
 def _bound(value: str | None, name: str, *, day_end: bool) -> datetime | None:
     """A ``from``/``to`` bound in UTC; a bare date stands for the whole day."""
-    if value is None:
+    if not value:  # an empty ?from= is no bound, as forms and generated clients send it
         return None
     try:
         if value.isdigit() and len(value) > 8:  # a Unix time, as the API always accepted

@@ -8,8 +8,9 @@ from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from chatforge.api.deps import ContextDep, KnowledgeDep
+from chatforge.api.openapi import required_query
 from chatforge.api.schemas.chatbots import chatbot_full
-from chatforge.api.schemas.common import ERROR_RESPONSES, Pagination
+from chatforge.api.schemas.common import ERROR_RESPONSES, UNSUPPORTED_TYPE, Pagination
 from chatforge.api.schemas.knowledge import (
     FilesCreated,
     KnowledgeCreated,
@@ -62,6 +63,7 @@ def list_knowledge(
     "/{chatbotId}/knowledge-base/files",
     response_model=FilesCreated,
     summary="Upload files (PDF, DOCX, PPTX, XLSX, HTML, Markdown, text, CSV, JSON)",
+    responses=UNSUPPORTED_TYPE,
 )
 async def upload_files(
     chatbotId: str,  # noqa: N803
@@ -153,7 +155,10 @@ async def add_sources(
 
 
 @router.patch(
-    "/{chatbotId}/knowledge-base", response_model=KnowledgeUpdated, summary="Edit a knowledge item"
+    "/{chatbotId}/knowledge-base",
+    response_model=KnowledgeUpdated,
+    summary="Edit a knowledge item",
+    openapi_extra=required_query("id"),
 )
 async def update_knowledge(
     chatbotId: str,  # noqa: N803
@@ -179,6 +184,7 @@ async def update_knowledge(
     "/{chatbotId}/knowledge-base",
     response_model=KnowledgeDeleted,
     summary="Delete a knowledge item with its chunks, vectors and file",
+    openapi_extra=required_query("id"),
 )
 def delete_knowledge(
     chatbotId: str,  # noqa: N803

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from chatforge.api.schemas.common import HexColor, OpenModel, RequestModel, Timestamp
+from chatforge.api.schemas.common import WHOLE, HexColor, OpenModel, RequestModel, Timestamp
 from chatforge.services.chatbots import Chatbot
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -35,7 +35,9 @@ class RetrievalSettings(OpenModel):
     for such a key is accepted, so that one stored before this check can be removed.
     """
 
-    limit: Annotated[int, Field(ge=1, le=50)] | None = None
+    model_config = ConfigDict(json_schema_extra={"additionalProperties": {"type": "null"}})
+
+    limit: Annotated[int, Field(ge=1, le=50), WHOLE] | None = None
     threshold: Annotated[float, Field(ge=0, le=1)] | None = None
     mode: Literal["hybrid", "vector", "keyword"] | None = None
 
@@ -92,7 +94,7 @@ class VoiceAvatar(OpenModel):
 
 
 class VoiceModel(OpenModel):
-    max_output_tokens: Annotated[int, Field(ge=1, le=128000)] | None = None
+    max_output_tokens: Annotated[int, Field(ge=1, le=128000), WHOLE] | None = None
     temperature: Annotated[float, Field(ge=0, le=2)] | None = None
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+)
 
 
 def _iso(value: datetime) -> str:
@@ -15,6 +22,20 @@ def _iso(value: datetime) -> str:
 
 Timestamp = Annotated[datetime, PlainSerializer(_iso, return_type=str)]
 HexColor = Annotated[str, StringConstraints(pattern=r"^#[0-9a-fA-F]{6}$")]
+
+
+def _whole_number(value: Any) -> Any:
+    # JSON has one number type: 5.0 is the integer 5 to JSON Schema, and to clients that only
+    # have floats. Strict validation would refuse it; a fraction or a string still fails.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WHOLE = BeforeValidator(_whole_number)
+"""For an integer of a request body, after its constraints: ``Annotated[int, Field(ge=1), WHOLE]``
+takes ``5.0`` as 5, as JSON Schema does (placed before them, the constraints would leave the
+schema)."""
 
 
 class RequestModel(BaseModel):
@@ -64,4 +85,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         404: "Not found, or owned by another organization.",
         422: "Invalid input; `details` lists each field.",
     }.items()
+}
+
+SLUG_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorBody, "description": "The slug is taken by another of your chatbots."}
+}
+UNSUPPORTED_TYPE: dict[int | str, dict[str, Any]] = {
+    415: {"model": ErrorBody, "description": "The bytes are not of an accepted type."}
 }

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from chatforge.api.schemas.common import Pagination, RequestModel, Timestamp
 from chatforge.services.conversations import ChatMessage, ChatSession, MessageFeedback
+from chatforge.services.visitors import visible_metadata
 
 
 class MessageOut(BaseModel):
@@ -91,7 +92,8 @@ def _session_fields(chat_session: ChatSession) -> dict[str, Any]:
         "created_at": chat_session.created_at,
         "id": chat_session.id,
         "is_human_mode": chat_session.is_human_mode,
-        "metadata": chat_session.meta or {},
+        # A visitor's token hash is the server's, never shown (services/visitors.py).
+        "metadata": visible_metadata(chat_session.meta),
         "migrated_data": chat_session.migrated_data,
         "platform": chat_session.platform,
         "session_token": chat_session.session_token,
@@ -150,7 +152,7 @@ class SessionUpdate(RequestModel):
 class HumanReply(RequestModel):
     """``POST .../conversations/{sessionId}/messages``: a human agent's reply."""
 
-    content: Annotated[str, StringConstraints(min_length=1, max_length=20000)]
+    content: Annotated[str, StringConstraints(min_length=1, max_length=20000, pattern=r"\S")]
 
 
 class HumanReplyOut(BaseModel):

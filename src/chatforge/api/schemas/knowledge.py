@@ -18,7 +18,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from chatforge.api.schemas.chatbots import ChatbotFull
-from chatforge.api.schemas.common import Pagination, RequestModel, Timestamp
+from chatforge.api.schemas.common import WHOLE, Pagination, RequestModel, Timestamp
 from chatforge.errors import ChatforgeError
 from chatforge.services.knowledge import KnowledgeItem
 
@@ -55,7 +55,7 @@ class QnaSource(RequestModel):
 
 
 class CrawlOptions(RequestModel):
-    max_pages: Annotated[int, Field(ge=1, le=500)] = 1
+    max_pages: Annotated[int, Field(ge=1, le=500), WHOLE] = 1
     same_domain: bool = True
 
 

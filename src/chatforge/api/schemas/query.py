@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from chatforge.api.schemas.common import RequestModel
+from chatforge.api.schemas.common import WHOLE, RequestModel
 
 #: The most item ids one filter may name: a list of millions was parsed, then searched.
 MAX_IDS = 1000
@@ -28,7 +28,7 @@ class QueryRequest(RequestModel):
     """``query`` is required; the rest default to the chatbot's ``settings.retrieval``."""
 
     query: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
-    limit: Annotated[int, Field(ge=1, le=50)] | None = None
+    limit: Annotated[int, Field(ge=1, le=50), WHOLE] | None = None
     threshold: Annotated[float, Field(ge=0, le=1)] | None = None
     mode: Literal["hybrid", "vector", "keyword"] | None = None
     filter: QueryFilter | None = None

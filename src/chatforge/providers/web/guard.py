@@ -187,7 +187,7 @@ class AddressGuard:
         """
         addresses = self._resolve_within(host, port, timeout)
         if not addresses:
-            logger.warning("Could not fetch from %s: it has no address", host)
+            logger.warning("Could not fetch from %s: it has no address", _shown(host))
             raise FetchError(refusal(host))
         for address in addresses:
             self.check(host, address)
@@ -211,9 +211,14 @@ class AddressGuard:
         # Unknown, slow and refused hosts read the same to the caller: what differs would let a
         # tenant probe the internal DNS. The log tells the operator which it was.
         if worker.is_alive():
-            logger.warning("Could not fetch from %s: it did not resolve in time", host)
+            logger.warning("Could not fetch from %s: it did not resolve in time", _shown(host))
             raise FetchError(refusal(host))
         if failures:
-            logger.warning("Could not fetch from %s: %s", host, failures[0])
+            logger.warning("Could not fetch from %s: %s", _shown(host), _shown(str(failures[0])))
             raise FetchError(refusal(host)) from failures[0]
         return list(dict.fromkeys(answers))
+
+
+def _shown(text: str, limit: int = 120) -> str:
+    """``text`` cut for a log line: a caller controls host names, which may be kilobytes long."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"

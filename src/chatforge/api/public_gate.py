@@ -1,0 +1,197 @@
+"""The gate of the public paths (``/api/public/``): per-chatbot origins and CORS, and limits.
+
+A pure ASGI middleware in front of the app's global CORS (which answers ``*`` for
+key-authenticated paths, like okchat). On a public path it:
+
+1. answers CORS preflights itself, per chatbot: the request's ``Origin`` is echoed when the
+   chatbot's ``settings.allowedOrigins`` lets it in (or lists none), with ``Vary: Origin``,
+   methods ``GET, POST, OPTIONS`` and headers ``Content-Type, X-Visitor-Token``; a refused
+   origin gets 403 with no CORS headers, so the browser never sends the call;
+2. counts every request against ``public.per_ip`` for its client address;
+3. refuses a request whose ``Origin`` is set and not allowed: 403 ``origin_not_allowed`` (this
+   error carries CORS headers, so that the widget can say it is not allowed on this site);
+4. counts chat calls against ``public.chat_per_visitor`` for their ``X-Visitor-Token``;
+5. passes the rest on without its ``Origin`` header (so that the global CORS stays out of it),
+   and adds its own CORS headers to the response, errors and 429s included.
+
+No cookies are used on these paths, so credentials are never allowed. A chatbot that does not
+exist or is not public is let through to its 404 (with CORS headers, so the widget can read it).
+When the counter store fails, requests are let through, as :mod:`chatforge.api.ratelimit` does.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+
+import anyio.to_thread
+from limits import RateLimitItem, parse
+from starlette.datastructures import Headers
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from chatforge.api.errors import error_response
+from chatforge.api.ratelimit import STORE_RETRY_SECONDS, Counter, client_address, make_counter
+from chatforge.errors import NotFound
+from chatforge.services import visitors
+from chatforge.services.context import AppContext
+from chatforge.services.origins import origin_allowed
+from chatforge.services.public import get_public_chatbot, own_origin
+
+__all__ = ["PUBLIC_PREFIX", "PublicGateMiddleware"]
+
+log = logging.getLogger(__name__)
+
+PUBLIC_PREFIX = "/api/public/"
+_CHATBOT = re.compile(r"^/api/public/chatbot/([^/]+)(/.*)?$")
+_CHAT = re.compile(r"^/api/public/chatbot/[^/]+/chat$")
+_ALLOW_METHODS = "GET, POST, OPTIONS"
+_ALLOW_HEADERS = "Content-Type, X-Visitor-Token"
+_PREFLIGHT_MAX_AGE = "600"
+
+
+class PublicGateMiddleware:
+    """Origins, CORS and rate limits of the public paths; other paths pass untouched."""
+
+    def __init__(self, app: ASGIApp, ctx: AppContext) -> None:
+        self.app = app
+        self.ctx = ctx
+        limits = ctx.settings.limits
+        public = ctx.settings.public
+        self.enabled = limits.enabled
+        self.trust_forwarded_for = limits.trust_forwarded_for
+        # A malformed rate fails here, when the app is built, not on the first request.
+        self.per_ip = _rate("per_ip", public.per_ip)
+        self.per_visitor = _rate("chat_per_visitor", public.chat_per_visitor)
+        self.counter: Counter = make_counter(limits.storage_url)
+        self.own_origin = own_origin(ctx)
+        self._store_down_until = 0.0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(PUBLIC_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        origin = headers.get("origin")
+        if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
+            answer = await self._preflight(scope["path"], origin)
+            await answer(scope, receive, send)
+            return
+        cors = _cors_headers(origin)
+        if self.enabled:
+            address = client_address(scope, headers, trust_forwarded_for=self.trust_forwarded_for)
+            wait = await self._hit(self.per_ip, "public-ip", address)
+            if wait is not None:
+                message = f"Too many requests from this address. Retry in {wait} seconds."
+                await _too_many(message, wait, cors)(scope, receive, send)
+                return
+        if origin is not None and not await self._origin_allowed(scope["path"], origin):
+            refused = error_response(
+                403,
+                "origin_not_allowed",
+                "This chatbot may not be used from this website: add its origin to the "
+                "chatbot's settings.allowedOrigins.",
+                headers=cors,
+            )
+            await refused(scope, receive, send)
+            return
+        if self.enabled and scope["method"] == "POST" and _CHAT.match(scope["path"]):
+            token = visitors.usable_token(headers.get("x-visitor-token"))
+            if token is not None:
+                wait = await self._hit(self.per_visitor, "visitor", visitors.token_hash(token))
+                if wait is not None:
+                    message = f"Too many messages; wait {wait} seconds before sending another."
+                    await _too_many(message, wait, cors)(scope, receive, send)
+                    return
+        await self.app(_without_origin(scope), receive, _with_headers(send, cors))
+
+    async def _preflight(self, path: str, origin: str | None) -> Response:
+        """The answer to a CORS preflight (it runs no handler and is not counted)."""
+        if origin is None or not await self._origin_allowed(path, origin):
+            return error_response(
+                403,
+                "origin_not_allowed",
+                "This chatbot may not be used from this website.",
+                headers={"Vary": "Origin"},
+            )
+        headers = {
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Allow-Methods": _ALLOW_METHODS,
+            "Access-Control-Allow-Headers": _ALLOW_HEADERS,
+            "Access-Control-Max-Age": _PREFLIGHT_MAX_AGE,
+            "Vary": "Origin",
+        }
+        return Response(status_code=204, headers=headers)
+
+    async def _origin_allowed(self, path: str, origin: str) -> bool:
+        match = _CHATBOT.match(path)
+        if match is None:
+            return True  # no chatbot named: the app answers 404
+        try:
+            chatbot = await anyio.to_thread.run_sync(get_public_chatbot, self.ctx, match.group(1))
+        except NotFound:
+            return True  # the app answers 404, the same for every origin
+        return origin_allowed(origin, chatbot.allowed_origins, self.own_origin)
+
+    async def _hit(self, item: RateLimitItem, *identifiers: str) -> int | None:
+        """Count one request; the seconds to wait when it is over the limit, else None."""
+        if time.monotonic() < self._store_down_until:
+            return None
+        try:
+            if await self.counter.hit(item, *identifiers):
+                return None
+            reset_at = await self.counter.reset_at(item, *identifiers)
+        except Exception as exc:  # fail open: a down counter store must not fail the request
+            self._store_down_until = time.monotonic() + STORE_RETRY_SECONDS
+            log.warning(
+                "public limits: the counter store failed (%s); not limited for %.0f seconds",
+                type(exc).__name__,
+                STORE_RETRY_SECONDS,
+            )
+            return None
+        return max(1, math.ceil(reset_at - time.time()))
+
+
+def _rate(name: str, value: str) -> RateLimitItem:
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise ValueError(
+            f"CHATFORGE_PUBLIC__{name.upper()}: {value!r} is not a rate such as '20/minute'."
+        ) from exc
+
+
+def _cors_headers(origin: str | None) -> dict[str, str]:
+    """The CORS headers of a response to ``origin`` (none without one)."""
+    if origin is None:
+        return {"Vary": "Origin"}
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Expose-Headers": "Retry-After",
+        "Vary": "Origin",
+    }
+
+
+def _too_many(message: str, wait: int, cors: dict[str, str]) -> Response:
+    return error_response(429, "rate_limited", message, headers={**cors, "Retry-After": str(wait)})
+
+
+def _without_origin(scope: Scope) -> Scope:
+    """The request without its ``Origin``: the app's global CORS must not answer it."""
+    kept = [(name, value) for name, value in scope["headers"] if name != b"origin"]
+    return {**scope, "headers": kept}
+
+
+def _with_headers(send: Send, extra: dict[str, str]) -> Send:
+    encoded = [(name.lower().encode(), value.encode()) for name, value in extra.items()]
+    names = {name for name, _ in encoded}
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            kept = [(n, v) for n, v in message.get("headers", []) if n.lower() not in names]
+            message = {**message, "headers": [*kept, *encoded]}
+        await send(message)
+
+    return sending
