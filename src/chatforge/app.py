@@ -26,6 +26,7 @@ from chatforge.api.routers import (
     openai_compat,
     public,
     query,
+    widget,
 )
 from chatforge.services import health as service_health
 from chatforge.services.context import AppContext
@@ -114,4 +115,5 @@ def create_app(settings: Settings | None = None, *, public_base_url: str | None 
     app.include_router(conversations.router)
     app.include_router(openai_compat.router)
     app.include_router(public.router)
+    app.include_router(widget.router)
     return app
