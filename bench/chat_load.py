@@ -69,6 +69,7 @@ GOAL_PUBLIC_P95_FIRST_DELTA_MS = 150.0
 PUBLIC_BENCH_LIMITS = {
     "CHATFORGE_LIMITS__PER_IP": "1000000/minute",
     "CHATFORGE_PUBLIC__PER_IP": "1000000/minute",
+    "CHATFORGE_PUBLIC__CHAT_PER_IP": "1000000/minute",
 }
 WARM_UP = 5
 SEQUENTIAL = 30  # chats sent one at a time before the concurrent burst

@@ -114,6 +114,13 @@ class PublicSettings(BaseModel):
             "may make."
         ),
     )
+    chat_per_ip: str = Field(
+        "60/minute",
+        description=(
+            "Chat messages one client address may send, with or without visitor tokens: what "
+            "bounds the answers (and model costs) one address can ask for."
+        ),
+    )
     max_message_chars: int = Field(
         4000,
         gt=0,

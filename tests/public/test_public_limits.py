@@ -79,6 +79,29 @@ def test_one_address_is_limited_and_another_is_not(
     assert operator.status_code == 200
 
 
+def test_chat_from_one_address_is_limited_whatever_tokens_it_uses(
+    configured_api: Callable[..., TestClient],
+) -> None:
+    client = configured_api(
+        public={"chat_per_ip": "2/minute", "chat_per_visitor": "100/minute"},
+        limits={"trust_forwarded_for": True},
+    )
+    bot, _ = _public_bot(client)
+    address = {"X-Forwarded-For": "203.0.113.7", "Origin": SHOP}
+
+    # Each call without a token is issued a fresh one: per-visitor counting never sees a repeat.
+    fresh = [say(client, bot, "Hello", **address) for _ in range(2)]
+    third = say(client, bot, "Hello", **address)
+    config = client.get(public_path(bot), headers=address)
+    elsewhere = say(client, bot, "Hello", **{"X-Forwarded-For": "198.51.100.9"})
+
+    assert [r.status_code for r in fresh] == [200, 200]
+    assert len({r.json()["visitor_token"] for r in fresh}) == 2
+    _assert_rate_limited(third, origin=SHOP)
+    assert config.status_code == 200  # reading the config is not a chat message
+    assert elsewhere.status_code == 200
+
+
 def test_a_message_over_the_cap_is_refused_and_not_stored(
     configured_api: Callable[..., TestClient],
 ) -> None:

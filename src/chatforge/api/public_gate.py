@@ -10,7 +10,8 @@ key-authenticated paths, like okchat). On a public path it:
 2. counts every request against ``public.per_ip`` for its client address;
 3. refuses a request whose ``Origin`` is set and not allowed: 403 ``origin_not_allowed`` (this
    error carries CORS headers, so that the widget can say it is not allowed on this site);
-4. counts chat calls against ``public.chat_per_visitor`` for their ``X-Visitor-Token``;
+4. counts chat calls against ``public.chat_per_ip`` for their client address, then against
+   ``public.chat_per_visitor`` for their ``X-Visitor-Token``;
 5. passes the rest on without its ``Origin`` header (so that the global CORS stays out of it),
    and adds its own CORS headers to the response, errors and 429s included.
 
@@ -65,6 +66,7 @@ class PublicGateMiddleware:
         # A malformed rate fails here, when the app is built, not on the first request.
         self.per_ip = _rate("per_ip", public.per_ip)
         self.per_visitor = _rate("chat_per_visitor", public.chat_per_visitor)
+        self.chat_per_ip = _rate("chat_per_ip", public.chat_per_ip)
         self.counter: Counter = make_counter(limits.storage_url)
         self.own_origin = own_origin(ctx)
         self._store_down_until = 0.0
@@ -98,6 +100,12 @@ class PublicGateMiddleware:
             await refused(scope, receive, send)
             return
         if self.enabled and scope["method"] == "POST" and _CHAT.match(scope["path"]):
+            # Per address first: a client can always drop its token and be issued a new one.
+            wait = await self._hit(self.chat_per_ip, "public-chat-ip", address)
+            if wait is not None:
+                message = f"Too many messages from this address; wait {wait} seconds."
+                await _too_many(message, wait, cors)(scope, receive, send)
+                return
             token = visitors.usable_token(headers.get("x-visitor-token"))
             if token is not None:
                 wait = await self._hit(self.per_visitor, "visitor", visitors.token_hash(token))
