@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.resources
 import itertools
 import re
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -207,13 +206,11 @@ def test_counting_is_linear_in_the_text(minilm: Callable[[str], int]) -> None:
     # 250 paragraphs that fit a chunk, and one page-long paragraph that must be cut.
     text = "\n\n".join([sentences(20, prefix=f"Claim {p}") for p in range(250)] + [sentences(400)])
 
-    start = time.perf_counter()
     chunks = chunk_document(doc(Section(None, text)), title="T", count_tokens=counting)
-    elapsed = time.perf_counter() - start
 
     assert all(c.tokens == minilm(c.text) <= 256 for c in chunks[::25])
-    assert counted < 1.3 * len(text)  # each sentence about once, plus the overlaps
-    assert elapsed < 10  # about half a second here, nearly all of it in the tokenizer
+    # Linear work: each sentence counted about once, plus the overlaps (no timing in tests).
+    assert counted < 1.3 * len(text)
 
 
 def test_invalid_budgets_are_rejected() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 import zipfile
 from pathlib import Path
 
@@ -117,17 +116,15 @@ def test_scanned_pdf_without_text_explains_ocr(tmp_path: Path) -> None:
         parse(make_image_pdf(tmp_path / "scan.pdf"))
 
 
-def test_pdf_parses_well_over_five_pages_a_second(tmp_path: Path) -> None:
+def test_a_fifty_page_pdf_gives_every_page(tmp_path: Path) -> None:
+    # How fast: bench/ingest.py measures it; tests do not time anything.
     page = "\n\n".join([LOREM * 4] * 3)  # about 3,000 characters, a full page of prose
     path = make_pdf(tmp_path / "fifty.pdf", [page] * 50)
 
-    start = time.perf_counter()
     doc = parse(path)
-    rate = 50 / (time.perf_counter() - start)
 
     assert doc.pages == 50
     assert len(doc.sections) == 50
-    assert rate >= 5, f"{rate:.1f} pages/s"
 
 
 # --- Office ----------------------------------------------------------------------------------
