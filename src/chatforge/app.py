@@ -28,6 +28,7 @@ from chatforge.api.routers import (
     query,
     widget,
 )
+from chatforge.console.app import install_console
 from chatforge.services import health as service_health
 from chatforge.services.context import AppContext
 from chatforge.services.retrieval import warm_search
@@ -116,4 +117,5 @@ def create_app(settings: Settings | None = None, *, public_base_url: str | None 
     app.include_router(openai_compat.router)
     app.include_router(public.router)
     app.include_router(widget.router)
+    install_console(app, ctx)  # the web console under /console, and / sends there
     return app

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from chatforge.commands import chatbots, evaluate, ingest, keys, server, worker
+from chatforge.commands import chatbots, evaluate, ingest, keys, server, users, worker
 
 app = typer.Typer(
     help="Chatforge: self-hosted AI chatbots grounded in your knowledge.", no_args_is_help=True
 )
-for group in (server, keys, chatbots, ingest, worker, evaluate):
+for group in (server, keys, users, chatbots, ingest, worker, evaluate):
     group.register(app)
 
 

@@ -9,13 +9,15 @@ from typing import Annotated
 import typer
 
 from chatforge.commands.common import configure_logging, opened
-from chatforge.services import keys
+from chatforge.services import keys, users
 from chatforge.settings import Settings
 from chatforge.storage import migrate as migrations
 
 #: After SIGTERM, how long open requests (streams, ``?wait=true`` uploads) may take to finish;
 #: the ingestion workers then get the rest of the 10 s a supervisor usually grants.
 GRACEFUL_SHUTDOWN_SECONDS = 3
+#: The first owner made on a first start, beside the first key.
+FIRST_OWNER_EMAIL = "owner@chatforge.local"
 
 
 def serve(
@@ -48,6 +50,19 @@ def serve(
                 f"    {created.key}\n\n"
                 "Send it with every request, for example:\n"
                 f"    curl -H 'x-api-key: {created.key}' {public_base_url}/api/external/chatbots\n"
+            )
+            password = users.create_first_owner(session, "default", FIRST_OWNER_EMAIL)
+            typer.echo(
+                f"Sign in to the console at {public_base_url}/console/ as the owner "
+                f"{FIRST_OWNER_EMAIL} with the password (shown only once):\n\n"
+                f"    {password}\n\n"
+                "Make more users with `chatforge users create --org default --email E --role "
+                "owner|agent`.\n"
+            )
+        elif not users.has_any_user(session):
+            typer.echo(
+                "No console users yet: make an owner with `chatforge users create --org NAME "
+                f"--email E --role owner`, then sign in at {public_base_url}/console/."
             )
         else:
             typer.echo(

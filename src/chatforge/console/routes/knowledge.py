@@ -1,0 +1,182 @@
+"""A chatbot's knowledge: upload files, add URLs, texts and Q&A, watch them index, retry."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
+
+from chatforge.console.web import (
+    ContextDep,
+    DbDep,
+    OwnerActorDep,
+    OwnerDep,
+    page_of,
+    redirect,
+    render,
+)
+from chatforge.errors import BadRequest, ChatforgeError, PayloadTooLarge
+from chatforge.services import workspace
+from chatforge.services.context import AppContext
+from chatforge.services.knowledge import KnowledgeService, Rejected, Upload
+from chatforge.services.uploads import save_upload
+
+router = APIRouter(prefix="/chatbots/{chatbot_id}/knowledge")
+
+PAGE_SIZE = 25
+STATUSES = ("pending", "processing", "ready", "failed")
+
+
+def _items(
+    request: Request, knowledge: KnowledgeService, chatbot_id: str, page: int, status: str,
+    template: str, **extra: Any,
+) -> Response:  # fmt: skip
+    chatbot, items, total = knowledge.list_items(
+        chatbot_id, page=page, limit=PAGE_SIZE, status=status if status in STATUSES else None
+    )
+    busy = any(item.status in ("pending", "processing") for item in items)
+    return render(
+        request, template, chatbot=chatbot, items=items, total=total, page=page,
+        page_size=PAGE_SIZE, status=status, busy=busy, tab="knowledge", **extra,
+    )  # fmt: skip
+
+
+@router.get("", response_class=HTMLResponse)
+def knowledge_page(
+    request: Request, ctx: ContextDep, db: DbDep, user: OwnerDep, chatbot_id: str,
+    page: str = "1", status: str = "", question: str = "",
+) -> Response:  # fmt: skip
+    """The page; ``question`` opens the Q&A form with it (from Insights' unanswered list)."""
+    knowledge = KnowledgeService(ctx, db, user.organization_id)
+    return _items(
+        request, knowledge, chatbot_id, page_of(page), status, "knowledge.html",
+        question=question[:2000],
+    )  # fmt: skip
+
+
+@router.get("/items", response_class=HTMLResponse)
+def knowledge_items(
+    request: Request, ctx: ContextDep, db: DbDep, user: OwnerDep, chatbot_id: str,
+    page: str = "1", status: str = "",
+) -> Response:  # fmt: skip
+    """The list alone: htmx polls it while an item is being read."""
+    knowledge = KnowledgeService(ctx, db, user.organization_id)
+    return _items(request, knowledge, chatbot_id, page_of(page), status, "_knowledge_items.html")
+
+
+@router.post("/files", response_class=HTMLResponse)
+async def upload_files(
+    request: Request, ctx: ContextDep, db: DbDep, user: OwnerActorDep, chatbot_id: str,
+    files: Annotated[list[UploadFile] | None, File()] = None,
+) -> Response:  # fmt: skip
+    knowledge = KnowledgeService(ctx, db, user.organization_id)
+    stored, rejected = await run_in_threadpool(_store, ctx, knowledge, chatbot_id, files or [])
+    if not request.headers.get("hx-request"):  # a plain form post (no JavaScript)
+        return redirect(request, f"/chatbots/{chatbot_id}/knowledge")
+    message = f"{stored} file{'s' if stored != 1 else ''} added."
+    if rejected:
+        message += " Not added: " + "; ".join(r.error.message for r in rejected)
+    return _items(
+        request, knowledge, chatbot_id, 1, "", "_knowledge_items.html",
+        flash=message, flash_kind="error" if rejected else "ok",
+    )  # fmt: skip
+
+
+def _store(
+    ctx: AppContext, knowledge: KnowledgeService, chatbot_id: str, files: list[UploadFile]
+) -> tuple[int, list[Rejected]]:
+    received = [f for f in files if f.filename]
+    if not received:
+        raise BadRequest("Choose one or more files to upload.")
+    limits = ctx.settings.uploads
+    if len(received) > limits.max_files_per_request:
+        raise PayloadTooLarge(f"At most {limits.max_files_per_request} files at once.")
+    uploads: list[Upload] = []
+    too_large: list[Rejected] = []
+    try:
+        for part in received:
+            name = part.filename or "upload"
+            try:
+                path = save_upload(
+                    part.file, directory=ctx.tmp_dir, max_bytes=limits.max_file_bytes, what=name
+                )
+            except PayloadTooLarge as exc:
+                too_large.append(Rejected(name, exc))
+                continue
+            uploads.append(Upload(filename=name, path=path))
+        if not uploads:
+            raise too_large[0].error
+        items, rejected = knowledge.add_files(chatbot_id, uploads, too_large)
+    finally:
+        for upload in uploads:
+            upload.path.unlink(missing_ok=True)
+    return len(items), rejected
+
+
+@router.post("/sources", response_class=HTMLResponse)
+def add_source(
+    request: Request, ctx: ContextDep, db: DbDep, user: OwnerActorDep, chatbot_id: str,
+    kind: Annotated[Literal["url", "sitemap", "text", "qna"], Form()],
+    url: Annotated[str, Form(max_length=2000)] = "",
+    max_pages: Annotated[int, Form(ge=1, le=500)] = 1,
+    title: Annotated[str, Form(max_length=500)] = "",
+    content: Annotated[str, Form(max_length=200_000)] = "",
+    question: Annotated[str, Form(max_length=2000)] = "",
+    answer: Annotated[str, Form(max_length=20_000)] = "",
+) -> Response:  # fmt: skip
+    knowledge = KnowledgeService(ctx, db, user.organization_id)
+    source: dict[str, object] = {"type": kind}
+    if kind in ("url", "sitemap"):
+        source.update(url=url.strip(), crawl={"max_pages": max_pages, "same_domain": True})
+        missing = "url" if not url.strip().startswith(("http://", "https://")) else None
+    elif kind == "text":
+        source.update(title=title.strip() or None, content=content)
+        missing = "content" if not content.strip() else None
+    else:
+        source.update(question=question.strip(), answer=answer.strip())
+        missing = "question" if not question.strip() else "answer" if not answer.strip() else None
+    try:
+        if missing:
+            what = "address (http or https)" if missing == "url" else missing
+            raise BadRequest(f"Fill in the {what}.")
+        knowledge.add_sources(chatbot_id, [source])
+    except ChatforgeError as exc:
+        if exc.status == 404 or exc.status >= 500:
+            raise
+        db.rollback()
+        return _items(
+            request, knowledge, chatbot_id, 1, "", "_knowledge_items.html",
+            flash=exc.message, flash_kind="error",
+        )  # fmt: skip
+    if not request.headers.get("hx-request"):  # a plain form post (no JavaScript)
+        return redirect(request, f"/chatbots/{chatbot_id}/knowledge")
+    return _items(
+        request, knowledge, chatbot_id, 1, "", "_knowledge_items.html",
+        flash="Added; it is being read now.", flash_kind="ok",
+    )  # fmt: skip
+
+
+@router.post("/{item_id}/retry", response_class=HTMLResponse)
+def retry(
+    request: Request, ctx: ContextDep, db: DbDep, user: OwnerActorDep, chatbot_id: str,
+    item_id: str,
+) -> Response:  # fmt: skip
+    knowledge = KnowledgeService(ctx, db, user.organization_id)
+    workspace.retry_item(knowledge, chatbot_id, item_id)
+    if not request.headers.get("hx-request"):
+        return redirect(request, f"/chatbots/{chatbot_id}/knowledge")
+    return _items(request, knowledge, chatbot_id, 1, "", "_knowledge_items.html")
+
+
+@router.post("/{item_id}/delete", response_class=HTMLResponse)
+def delete(
+    request: Request, ctx: ContextDep, db: DbDep, user: OwnerActorDep, chatbot_id: str,
+    item_id: str,
+) -> Response:  # fmt: skip
+    knowledge = KnowledgeService(ctx, db, user.organization_id)
+    knowledge.delete(chatbot_id, item_id)
+    if not request.headers.get("hx-request"):
+        return redirect(request, f"/chatbots/{chatbot_id}/knowledge")
+    return _items(request, knowledge, chatbot_id, 1, "", "_knowledge_items.html")

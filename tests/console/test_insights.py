@@ -1,0 +1,54 @@
+"""Insights: what visitors asked, what the knowledge could not answer, and their feedback."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+from tests.console.helpers import Person
+from tests.factories.chat import answer, conversations_path, make_store_bot
+
+pytestmark = pytest.mark.usefixtures("reuse_embedder")
+
+
+def _stat(page: str, label: str) -> str:
+    found = re.search(rf'<div class="label">{label}</div><div class="value">([^<]+)<', page)
+    assert found, label
+    return found.group(1)
+
+
+def test_insights_count_questions_unanswered_ones_and_feedback(
+    owner: Person, person: Callable[..., Person], api: TestClient
+) -> None:
+    bot = make_store_bot(api)
+    answer(api, bot["id"], "How many days do I have to return a product?", token="a")
+    for token in ("b", "c"):
+        answer(api, bot["id"], "Do you sell gift cards for submarines?", token=token)
+    answered = answer(api, bot["id"], "When do you open?", token="d")
+    message_id = answered["message"]["id"] if "message" in answered else None
+    if message_id is None:  # the answer's message id, as the conversations API lists it
+        messages = api.get(f"{conversations_path(bot['id'])}/{answered['session_id']}/messages")
+        message_id = messages.json()["data"][-1]["id"]
+    rated = api.post(
+        f"{conversations_path(bot['id'])}/{answered['session_id']}/messages/{message_id}/feedback",
+        json={"rating": "up"},
+    )
+    assert rated.status_code == 200, rated.text
+
+    page = owner.client.get("/console/insights").text
+    assert _stat(page, "Conversations") == "4" and _stat(page, "Questions") == "4"
+    assert "2 of 4 answers" in page and _stat(page, "Not found in the knowledge") == "50%"
+    assert "▲ 1" in page
+    assert "do you sell gift cards for submarines?" in page and "2×" in page
+    link = f"/console/chatbots/{bot['id']}/knowledge?question=do%20you%20sell%20gift%20cards"
+    assert link in page
+    # The link opens the Q&A form with the question filled in.
+    form = owner.client.get(link.replace("%20", " ")).text
+    assert 'name="question" value="do you sell gift cards"' in form
+
+    stranger = person("eve@globex.test", org="globex")
+    assert _stat(stranger.client.get("/console/insights").text, "Conversations") == "0"
+    agent = person("agent@acme.test", role="agent")
+    assert agent.client.get("/console/insights").status_code == 403

@@ -1,0 +1,57 @@
+"""The playground: ask a chatbot, see its answer with the sources it used."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+from tests.console.helpers import Person
+from tests.factories.chat import make_store_bot
+
+pytestmark = pytest.mark.usefixtures("reuse_embedder")
+
+TOKEN = re.compile(r'name="token" value="([^"]+)"')
+
+
+def test_an_owner_asks_and_sees_the_sources(owner: Person, api: TestClient) -> None:
+    bot = make_store_bot(api)
+    page = owner.client.get(f"/console/chatbots/{bot['id']}/playground")
+    assert page.status_code == 200
+    token = TOKEN.search(page.text)
+    assert token
+    turn = owner.client.post(
+        f"/console/chatbots/{bot['id']}/playground",
+        data={"content": "How many days do I have to return a product?", "token": token[1]},
+        headers={"HX-Request": "true", "X-CSRF-Token": owner.csrf},
+    )
+    assert turn.status_code == 200, turn.text
+    assert "30 days" in turn.text
+    assert "[1] Returns" in turn.text and "cited in the answer" in turn.text
+    assert re.search(r"similarity 0\.\d\d", turn.text)
+    # A follow-up lands in the same conversation, which stays out of the inbox.
+    owner.client.post(
+        f"/console/chatbots/{bot['id']}/playground",
+        data={"content": "When do you open?", "token": token[1]},
+        headers={"HX-Request": "true", "X-CSRF-Token": owner.csrf},
+    )
+    sessions = api.get(f"/api/external/chatbot/{bot['id']}/conversations").json()["data"]
+    assert len(sessions) == 1 and sessions[0]["platform"] == "playground"
+    assert "0 conversations" in owner.client.get("/console/inbox").text
+
+
+def test_the_playground_is_for_owners_of_the_chatbot(
+    person: Callable[..., Person], api: TestClient
+) -> None:
+    bot = make_store_bot(api)
+    agent = person("agent@acme.test", role="agent")
+    stranger = person("eve@globex.test", org="globex")
+    path = f"/console/chatbots/{bot['id']}/playground"
+    assert agent.client.get(path).status_code == 403
+    assert stranger.client.get(path).status_code == 404
+    asked = stranger.client.post(
+        path, data={"content": "Hi"}, headers={"HX-Request": "true", "X-CSRF-Token": stranger.csrf}
+    )
+    assert asked.status_code == 404
+    assert api.get(f"/api/external/chatbot/{bot['id']}/conversations").json()["data"] == []
