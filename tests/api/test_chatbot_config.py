@@ -226,3 +226,18 @@ def test_chat_widget_rejects_a_bad_colour(api: TestClient, chatbot: dict[str, An
 
     assert response.status_code == 422
     assert response.json()["error"]["details"][0]["field"] == "secondaryColor"
+
+
+def test_logos_and_avatars_must_be_web_addresses(api: TestClient, chatbot: dict[str, Any]) -> None:
+    path = f"/api/external/chatbot/{chatbot['id']}"
+    scripted = [
+        api.patch(path, json={"settings": {"snippet": {"logo": "javascript:alert(1)"}}}),
+        api.patch(path, json={"settings": {"avatar": "data:text/html,<script>x</script>"}}),
+        api.patch(f"{path}/chat-widget", json={"logo": "JavaScript:alert(1)"}),
+        api.patch(f"{path}/voice-agent", json={"avatar": {"imageUrl": "javascript:x"}}),
+    ]
+    fine = api.patch(f"{path}/chat-widget", json={"logo": "https://cdn.shop.example/logo.png"})
+
+    assert [r.status_code for r in scripted] == [422, 422, 422, 422]
+    assert fine.status_code == 200
+    assert fine.json()["chat_widget_config"]["logo"] == "https://cdn.shop.example/logo.png"

@@ -163,3 +163,28 @@ def test_help_describes_commands(command: list[str]) -> None:
 
     assert result.exit_code == 0
     assert "Usage" in result.stdout
+
+
+def test_serve_does_not_trust_a_forged_forwarded_for_from_a_local_peer(tmp_path: Path) -> None:
+    # uvicorn alone would take X-Forwarded-For from any 127.0.0.1 peer (its proxy_headers
+    # default): a local proxy that does not set it, or a tunnel, would let every request name
+    # its own address and never be limited.
+    port = _free_port()
+    env = {
+        **os.environ,
+        "CHATFORGE_DATA_DIR": str(tmp_path / "data"),
+        "CHATFORGE_PUBLIC__PER_IP": "3/minute",
+    }
+    process = _serve(port, env)
+    try:
+        output = _read_until(process, lambda text: "Uvicorn running" in text, 60)
+        assert "Uvicorn running" in output, output
+        url = f"http://127.0.0.1:{port}/api/public/chatbot/none"
+        statuses = [
+            httpx.get(url, headers={"X-Forwarded-For": f"10.0.0.{n}"}).status_code for n in range(5)
+        ]
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+    # The unknown chatbot answers 404 until the peer's own address is over its limit.
+    assert statuses == [404, 404, 404, 429, 429]

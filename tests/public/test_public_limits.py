@@ -102,6 +102,32 @@ def test_chat_from_one_address_is_limited_whatever_tokens_it_uses(
     assert elsewhere.status_code == 200
 
 
+def test_preflights_and_leads_are_counted_too(
+    configured_api: Callable[..., TestClient],
+) -> None:
+    client = configured_api(
+        public={"per_ip": "2/minute", "chat_per_ip": "1/minute"},
+        limits={"trust_forwarded_for": True},
+    )
+    bot, _ = _public_bot(client)
+    preflight = {
+        "Origin": SHOP,
+        "Access-Control-Request-Method": "POST",
+        "X-Forwarded-For": "203.0.113.7",
+    }
+    # Each preflight looks the chatbot up: a flood of them is limited like any request.
+    answered = [client.options(public_path(bot, "/chat"), headers=preflight) for _ in range(3)]
+    # Each lead can open a session: it counts as a chat message of its address.
+    lead = {"X-Forwarded-For": "198.51.100.9"}
+    leads = [
+        client.post(public_path(bot, "/lead"), json={"email": "jo@example.com"}, headers=lead)
+        for _ in range(2)
+    ]
+
+    assert [r.status_code for r in answered] == [204, 204, 429]
+    assert [r.status_code for r in leads] == [200, 429]
+
+
 def test_a_message_over_the_cap_is_refused_and_not_stored(
     configured_api: Callable[..., TestClient],
 ) -> None:

@@ -140,3 +140,21 @@ def test_key_authenticated_paths_keep_the_wildcard(api: TestClient) -> None:
     assert listed.headers["access-control-allow-origin"] == "*"
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == "*"
+
+
+def test_chatforge_own_pages_are_allowed_under_any_host_name_it_is_reached_by(
+    visitor: TestClient, guarded: dict[str, Any]
+) -> None:
+    # The hosted chat page opened as https://chat.example:8443/chat/... while the server was
+    # started on another address: its calls are same-origin, whatever allowedOrigins says.
+    host = {"Host": "chat.example:8443"}
+    own = say(visitor, guarded["id"], "Hello", Origin="https://chat.example:8443", **host)
+    own_preflight = visitor.options(
+        public_path(guarded["id"], "/chat"),
+        headers={"Origin": "https://chat.example:8443", **PREFLIGHT, **host},
+    )
+    other = say(visitor, guarded["id"], "Hello", Origin="https://evil.example", **host)
+
+    assert own.status_code == 200, own.text
+    assert own_preflight.status_code == 204
+    assert other.status_code == 403

@@ -195,3 +195,30 @@ def test_strings_follow_the_chatbots_language_and_data_chatbot_id_works(
     )
     page.keyboard.press("Escape")  # closes, and the focus goes back to the bubble
     expect(page.get_by_role("button", name="Ouvrir le chat")).to_be_focused()
+
+
+def test_the_newest_answer_stays_in_view_as_the_conversation_grows(
+    chatforge: Chatforge, site: Site, shop: Any, page: Any
+) -> None:
+    page.set_viewport_size({"width": 1000, "height": 560})  # a short panel that must scroll
+    panel = open_widget(page, site.page("shop", name="scroll"))
+    for question, words in [
+        ("How long do refunds take?", "30 days"),
+        ("Do you ship for free?", "50"),
+        ("When are you open?", "9"),
+    ]:
+        ask(page, question)
+        expect(page.locator(".row.bot").last).to_contain_text(words, timeout=30_000)
+        page.wait_for_timeout(200)  # the last paint of the streamed text
+        # The answer's end (its feedback buttons) is inside the visible part of the log.
+        seen = page.evaluate(
+            """() => {
+              const root = document.querySelector('#chatforge-widget').shadowRoot;
+              const log = root.querySelector('[role=log]');
+              const last = [...root.querySelectorAll('.row.bot')].pop();
+              const end = last.getBoundingClientRect().bottom, box = log.getBoundingClientRect();
+              return end <= box.bottom + 1 && log.scrollHeight > log.clientHeight;
+            }"""
+        )
+        assert seen, f"the answer to {question!r} is cut off below the fold"
+    expect(panel).to_be_visible()

@@ -3,15 +3,19 @@
 A pure ASGI middleware in front of the app's global CORS (which answers ``*`` for
 key-authenticated paths, like okchat). On a public path it:
 
-1. answers CORS preflights itself, per chatbot: the request's ``Origin`` is echoed when the
+1. counts every request, CORS preflights included, against ``public.per_ip`` for its client
+   address;
+2. answers CORS preflights itself, per chatbot: the request's ``Origin`` is echoed when the
    chatbot's ``settings.allowedOrigins`` lets it in (or lists none), with ``Vary: Origin``,
    methods ``GET, POST, OPTIONS`` and headers ``Content-Type, X-Visitor-Token``; a refused
    origin gets 403 with no CORS headers, so the browser never sends the call;
-2. counts every request against ``public.per_ip`` for its client address;
-3. refuses a request whose ``Origin`` is set and not allowed: 403 ``origin_not_allowed`` (this
-   error carries CORS headers, so that the widget can say it is not allowed on this site);
-4. counts chat calls against ``public.chat_per_ip`` for their client address, then against
-   ``public.chat_per_visitor`` for their ``X-Visitor-Token``;
+3. refuses a request whose ``Origin`` is set, not allowed, and not this server's own (the hosted
+   chat page and the console, under whatever host name the browser used): 403
+   ``origin_not_allowed`` (with CORS headers, so that the widget can say it is not allowed on
+   this site);
+4. counts chat and lead calls (each can open a session) against ``public.chat_per_ip`` for their
+   client address, then chat calls against ``public.chat_per_visitor`` for their
+   ``X-Visitor-Token``;
 5. passes the rest on without its ``Origin`` header (so that the global CORS stays out of it),
    and adds its own CORS headers to the response, errors and 429s included.
 
@@ -26,6 +30,7 @@ import logging
 import math
 import re
 import time
+from urllib.parse import urlsplit
 
 import anyio.to_thread
 from limits import RateLimitItem, parse
@@ -48,6 +53,8 @@ log = logging.getLogger(__name__)
 PUBLIC_PREFIX = "/api/public/"
 _CHATBOT = re.compile(r"^/api/public/chatbot/([^/]+)(/.*)?$")
 _CHAT = re.compile(r"^/api/public/chatbot/[^/]+/chat$")
+#: Calls that can open a session (and cost an answer): counted per address by chat_per_ip.
+_STARTS_SESSIONS = re.compile(r"^/api/public/chatbot/[^/]+/(chat|lead)$")
 _ALLOW_METHODS = "GET, POST, OPTIONS"
 _ALLOW_HEADERS = "Content-Type, X-Visitor-Token"
 _PREFLIGHT_MAX_AGE = "600"
@@ -77,19 +84,21 @@ class PublicGateMiddleware:
             return
         headers = Headers(scope=scope)
         origin = headers.get("origin")
-        if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
-            answer = await self._preflight(scope["path"], origin)
-            await answer(scope, receive, send)
-            return
-        cors = _cors_headers(origin)
-        if self.enabled:
-            address = client_address(scope, headers, trust_forwarded_for=self.trust_forwarded_for)
+        host = headers.get("host")
+        preflight = scope["method"] == "OPTIONS" and "access-control-request-method" in headers
+        cors = {} if preflight else _cors_headers(origin)
+        address = client_address(scope, headers, trust_forwarded_for=self.trust_forwarded_for)
+        if self.enabled:  # preflights too: each one looks the chatbot up
             wait = await self._hit(self.per_ip, "public-ip", address)
             if wait is not None:
                 message = f"Too many requests from this address. Retry in {wait} seconds."
                 await _too_many(message, wait, cors)(scope, receive, send)
                 return
-        if origin is not None and not await self._origin_allowed(scope["path"], origin):
+        if preflight:
+            answer = await self._preflight(scope["path"], origin, host)
+            await answer(scope, receive, send)
+            return
+        if origin is not None and not await self._origin_allowed(scope["path"], origin, host):
             refused = error_response(
                 403,
                 "origin_not_allowed",
@@ -99,7 +108,7 @@ class PublicGateMiddleware:
             )
             await refused(scope, receive, send)
             return
-        if self.enabled and scope["method"] == "POST" and _CHAT.match(scope["path"]):
+        if self.enabled and scope["method"] == "POST" and _STARTS_SESSIONS.match(scope["path"]):
             # Per address first: a client can always drop its token and be issued a new one.
             wait = await self._hit(self.chat_per_ip, "public-chat-ip", address)
             if wait is not None:
@@ -107,7 +116,7 @@ class PublicGateMiddleware:
                 await _too_many(message, wait, cors)(scope, receive, send)
                 return
             token = visitors.usable_token(headers.get("x-visitor-token"))
-            if token is not None:
+            if token is not None and _CHAT.match(scope["path"]):
                 wait = await self._hit(self.per_visitor, "visitor", visitors.token_hash(token))
                 if wait is not None:
                     message = f"Too many messages; wait {wait} seconds before sending another."
@@ -115,9 +124,9 @@ class PublicGateMiddleware:
                     return
         await self.app(_without_origin(scope), receive, _with_headers(send, cors))
 
-    async def _preflight(self, path: str, origin: str | None) -> Response:
-        """The answer to a CORS preflight (it runs no handler and is not counted)."""
-        if origin is None or not await self._origin_allowed(path, origin):
+    async def _preflight(self, path: str, origin: str | None, host: str | None) -> Response:
+        """The answer to a CORS preflight (it runs no handler)."""
+        if origin is None or not await self._origin_allowed(path, origin, host):
             return error_response(
                 403,
                 "origin_not_allowed",
@@ -133,7 +142,11 @@ class PublicGateMiddleware:
         }
         return Response(status_code=204, headers=headers)
 
-    async def _origin_allowed(self, path: str, origin: str) -> bool:
+    async def _origin_allowed(self, path: str, origin: str, host: str | None) -> bool:
+        if host is not None and urlsplit(origin).netloc.lower() == host.lower():
+            # Chatforge's own page (the hosted chat, the console), under whatever name the
+            # browser reached this server by: a same-origin call is never a cross-site embed.
+            return True
         match = _CHATBOT.match(path)
         if match is None:
             return True  # no chatbot named: the app answers 404

@@ -77,6 +77,7 @@ def serve(
             port=port,
             log_level=settings.log_level.lower(),
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            proxy_headers=False,
         )
         return
     # Each worker process builds its own app from the environment.
@@ -94,6 +95,9 @@ def serve(
         port=port,
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        # The client address is the TCP peer's. uvicorn would otherwise take X-Forwarded-For
+        # from any local peer; Chatforge reads it only with CHATFORGE_LIMITS__TRUST_FORWARDED_FOR.
+        proxy_headers=False,
     )
 
 

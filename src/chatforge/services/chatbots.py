@@ -137,6 +137,7 @@ class ChatbotService:
         if fields.get("openai_api_key"):
             self._set_openai_key(chatbot, str(fields["openai_api_key"]))
         self._check_stored(chatbot)
+        self._check_public_slug(chatbot)
         self.session.add(chatbot)
         self._commit()
         return chatbot
@@ -181,6 +182,7 @@ class ChatbotService:
             self._set_openai_key(chatbot, fields["openai_api_key"])
         chatbot.updated_at = utcnow()
         self._check_stored(chatbot)
+        self._check_public_slug(chatbot)
         self._commit()
         if dropped_avatar:
             self.ctx.files.delete(dropped_avatar)
@@ -311,6 +313,26 @@ class ChatbotService:
             return
         chatbot.openai_api_key_encrypted = self.ctx.secrets.encrypt(key)
         chatbot.openai_api_key_mask = mask_secret(key)
+
+    def _check_public_slug(self, chatbot: Chatbot) -> None:
+        """A public chatbot's slug is its public address (``/chat/{slug}``, the widget's
+        ``data-chatbot``), which slugs unique per organization do not make unique: the first
+        organization to publish a slug keeps it, and another may not publish the same one (or it
+        would receive the first one's visitors)."""
+        if not chatbot.is_public:
+            return
+        taken = self.session.scalar(
+            select(Chatbot.id).where(
+                Chatbot.slug == chatbot.slug,
+                Chatbot.is_public.is_(True),
+                Chatbot.organization_id != self.organization_id,
+            )
+        )
+        if taken is not None:
+            raise Conflict(
+                f"The slug {chatbot.slug!r} is already the public address of another "
+                "organization's chatbot: give this chatbot another slug to make it public."
+            )
 
     def _unique_slug(self, wanted: str | None, name: str, exclude_id: str | None) -> str:
         taken = set(

@@ -89,8 +89,8 @@ class PublicChatbot:
 def get_public_chatbot(ctx: AppContext, reference: str) -> PublicChatbot:
     """The public chatbot whose id or slug is ``reference`` (for the widget and the hosted page).
 
-    An id always works. A slug is unique only within an organization, so among public chatbots
-    sharing one, the oldest wins.
+    An id always works. A slug works once published: the first organization to make a chatbot
+    with that slug public keeps it (another may not publish the same slug).
 
     Raises:
         NotFound: No such chatbot, or it is not public (``is_public`` false) or not active.
@@ -336,12 +336,11 @@ def _find_public(db: Session, reference: str) -> PublicChatbot:
     public = (Chatbot.is_public.is_(True), Chatbot.active.is_(True))
     chatbot = db.scalar(select(Chatbot).where(Chatbot.id == reference, *public))
     if chatbot is None:
-        chatbot = db.scalar(
-            select(Chatbot)
-            .where(Chatbot.slug == reference, *public)
-            .order_by(Chatbot.created_at, Chatbot.id)
-            .limit(1)
-        )
+        # A public slug belongs to one organization (ChatbotService refuses to publish a slug
+        # another organization has public); should two ever share it, neither is answered.
+        found = db.scalars(select(Chatbot).where(Chatbot.slug == reference, *public).limit(2))
+        matches = list(found)
+        chatbot = matches[0] if len(matches) == 1 else None
     if chatbot is None:
         raise NotFound(f"Chatbot {reference} not found.")
     return _view(chatbot)

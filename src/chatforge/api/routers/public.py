@@ -194,7 +194,7 @@ def _wire(turn: PublicTurn, event: PublicEvent) -> tuple[str, Any]:
     if isinstance(event, AnswerDelta):
         return "delta", {"content": event.content}
     if isinstance(event, PublicDone):
-        return "done", public_done_data(event.message, event.usage)
+        return "done", public_done_data(event.message)
     assert isinstance(event, AnswerFailed)
     error = event.error
     details = error.details

@@ -75,7 +75,7 @@ def chat_page(chatbot: str, ctx: ContextDep) -> HTMLResponse:
         language=view.language,
         theme_color=snippet.get("primaryColor") or _DEFAULT_PRIMARY,
         url=f"{ctx.public_base_url}/chat/{view.id}",
-        image=view.avatar or snippet.get("logo"),
+        image=_web_image(view.avatar or snippet.get("logo")),
         chatbot_id=view.id,
         script_url=f"/widget.js?v={assets.widget_script().version}",
         nonce=nonce,
@@ -98,3 +98,9 @@ def _page_headers(nonce: str, frame_ancestors: str, *, cache: str) -> dict[str, 
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "strict-origin-when-cross-origin",
     }
+
+
+def _web_image(url: str | None) -> str | None:
+    """``url`` for ``og:image`` and the icon when it is an http(s) address (one stored before
+    the API checked them may not be), else None."""
+    return url if url and url.lower().startswith(("https://", "http://")) else None

@@ -14,6 +14,12 @@ Slug = Annotated[
     str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$", min_length=1, max_length=100)
 ]
 NonNegative = Annotated[float, Field(ge=0)]
+ImageUrl = Annotated[
+    str,
+    StringConstraints(max_length=2000, pattern=r"^(https?://\S+|/\S*)$"),
+]
+"""A logo's or an avatar's address: http(s) or a path on this server; never ``javascript:``
+or ``data:``, which a page showing it would run or trust."""
 
 
 class Snippet(OpenModel):
@@ -21,7 +27,7 @@ class Snippet(OpenModel):
 
     header: str | None = None
     language: str | None = None
-    logo: str | None = None
+    logo: ImageUrl | None = None
     name: str | None = None
     primaryColor: HexColor | None = None  # noqa: N815 (okchat's field names)
     secondaryColor: HexColor | None = None  # noqa: N815
@@ -54,7 +60,7 @@ class RetrievalSettings(OpenModel):
 class ChatbotSettings(OpenModel):
     """``settings``: the answering model, the prompt, the greeting and the widget look."""
 
-    avatar: str | None = None
+    avatar: ImageUrl | None = None
     greeting: str | None = Field(None, max_length=2000)
     isRequestUserInfoEnabled: bool | None = None  # noqa: N815
     isToolEnabled: bool | None = None  # noqa: N815
@@ -90,7 +96,7 @@ class VoiceAppearance(OpenModel):
 
 
 class VoiceAvatar(OpenModel):
-    imageUrl: str | None = None  # noqa: N815
+    imageUrl: ImageUrl | None = None  # noqa: N815
 
 
 class VoiceModel(OpenModel):
@@ -129,7 +135,7 @@ class ChatWidgetConfig(OpenModel):
 
     header: str | None = None
     language: str | None = None
-    logo: str | None = None
+    logo: ImageUrl | None = None
     name: str | None = None
     primaryColor: HexColor | None = None  # noqa: N815
     secondaryColor: HexColor | None = None  # noqa: N815

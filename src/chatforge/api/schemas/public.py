@@ -10,10 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StringConstraints
 
-from chatforge.api.schemas.chat import usage_out
 from chatforge.api.schemas.common import RequestModel, Timestamp
 from chatforge.api.schemas.conversations import FeedbackOut
-from chatforge.services.chat import Usage
 from chatforge.services.public import PublicAnswer, PublicChatbot
 from chatforge.services.visitors import PublicMessage, PublicSource, SessionView
 
@@ -165,12 +163,10 @@ def public_chat_response(answer: PublicAnswer) -> dict[str, Any]:
     return body
 
 
-def public_done_data(message: PublicMessage | None, usage: Usage) -> dict[str, Any]:
-    """The ``data`` of the stream's ``done`` event."""
-    return {
-        "message": public_message_out(message).model_dump(mode="json") if message else None,
-        "usage": usage_out(usage).model_dump(),
-    }
+def public_done_data(message: PublicMessage | None) -> dict[str, Any]:
+    """The ``data`` of the stream's ``done`` event. No token usage: with a language model, the
+    prompt's size would tell a visitor how large the hidden instructions and context are."""
+    return {"message": public_message_out(message).model_dump(mode="json") if message else None}
 
 
 class PublicSessionOut(BaseModel):

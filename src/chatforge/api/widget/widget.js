@@ -289,7 +289,7 @@
 
   // ---------------------------------------------------------------- safe Markdown
   const INLINE =
-    /`([^`\n]+)`|\*\*(\S(?:.*?\S)?)\*\*|\*([^*\s](?:[^*\n]*[^*\s])?)\*|\[([^\]\n]+)\]\(([^)\s]+)\)|\[(\d{1,3})\]|(https?:\/\/[^\s<>()]*[^\s<>().,;:!?'"])|\n/g;
+    /`([^`\n]+)`|\*\*(\S(?:.*?\S)?)\*\*|\*([^*\s](?:[^*\n]*[^*\s])?)\*|\[([^\]\n]+)\]\(((?:[^()\s]|\([^()\s]*\))+)\)|\[(\d{1,3})\]|(https?:\/\/[^\s<>()]*[^\s<>().,;:!?'"])|\n/g;
 
   /** Inline Markdown as DOM nodes: code, bold, italics, http(s) links, [n] citations. */
   const inline = (text, ctx) => {
@@ -499,6 +499,7 @@ textarea{resize:none;height:42px;max-height:132px}
       PAGE ? null : closeBtn);
     banner = h("div", { class: "banner", hidden: true });
     log = h("div", { class: "log", role: "log", "aria-live": "polite", "aria-relevant": "additions", tabindex: "0" });
+    log.addEventListener("scroll", () => { following = log.scrollTop >= autoTop - 2 || nearBottom(); }, { passive: true });
     sugg = h("div", { class: "sugg", role: "group", hidden: true });
     alertBox = h("div", { class: "alert", role: "alert", hidden: true });
     input = h("textarea", { rows: "1", oninput: grow, onkeydown: onKey });
@@ -596,8 +597,16 @@ textarea{resize:none;height:42px;max-height:132px}
     }
   };
   const nearBottom = () => log.scrollHeight - log.scrollTop - log.clientHeight < 80;
+  // Whether the visitor is following the end of the conversation, as of their last scroll:
+  // measured when they scroll, not after an answer grew (which would look like scrolling away).
+  let following = true;
+  let autoTop = 0; // where the widget itself last scrolled to; only scrolling above it is the visitor's
   const scrollDown = (force) => {
-    if (force || nearBottom()) log.scrollTop = log.scrollHeight;
+    if (force || following) {
+      log.scrollTop = log.scrollHeight;
+      autoTop = log.scrollTop;
+      following = true;
+    }
   };
   const announce = (text) => {
     status.textContent = "";
