@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import select
 
+from chatforge.evaluation.retrieval import read_jsonl, read_qrels
 from chatforge.rag.fusion import FusionParams, Windows, best_cosines, fuse, rocchio
 from chatforge.rag.metrics import ndcg_at_k, recall_at_k
 from chatforge.rag.text import analyze
 from chatforge.services.context import AppContext
-from chatforge.services.evaluation import read_jsonl, read_qrels
 from chatforge.services.retrieval import Retriever
 from chatforge.settings import Settings
 from chatforge.storage.models import Chatbot, KnowledgeItem

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from chatforge.cli import app
+from chatforge.evaluation.answers import answer_text, citations_valid
 from chatforge.rag.metrics import exact_match, normalize_answer, token_f1
-from chatforge.services.answer_evaluation import answer_text, citations_valid
 
 
 def _qa(qid: str, question: str, *answers: str) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from chatforge.rag.prompt import (
     clean_rewrite,
     fit_history,
     follow_up_query,
+    follow_up_question,
     standalone_question_prompt,
 )
 
@@ -126,6 +127,25 @@ def test_a_follow_up_is_searched_after_the_question_it_follows() -> None:
     )
     assert follow_up_query(history, "And in Canada?") == (
         "How long is the warranty? And in Canada?"
+    )
+
+
+def test_the_extractive_model_reads_a_follow_up_before_the_question_it_follows() -> None:
+    # The follow-up says what is asked; the earlier question only what "it" is.
+    history = [Turn("user", "How much is a tune-up?"), Turn("assistant", "$89. [1]")]
+
+    assert follow_up_question(history, "How long does it take?") == (
+        "How long does it take? How much is a tune-up?"
+    )
+    assert follow_up_question(history, "Do you sell helmets?") == "Do you sell helmets?"
+
+
+def test_a_follow_up_about_another_thing_replaces_the_thing_asked_before() -> None:
+    history = [Turn("user", "How much is the Aria Plus?"), Turn("assistant", "$749. [1]")]
+
+    assert follow_up_question(history, "And the Duetto?") == "And the Duetto? How much is the?"
+    assert (
+        follow_up_question(history, "and in stock?") == "and in stock? How much is the Aria Plus?"
     )
 
 

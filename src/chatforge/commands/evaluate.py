@@ -17,8 +17,7 @@ from typing import Annotated, get_args
 import typer
 
 from chatforge.commands.common import configure_logging, fail, opened
-from chatforge.providers.embeddings.cache import CachedEmbedder
-from chatforge.services.answer_evaluation import (
+from chatforge.evaluation.answers import (
     GOALS,
     AnswerReport,
     Question,
@@ -26,8 +25,10 @@ from chatforge.services.answer_evaluation import (
     read_squad,
     split_holdout,
 )
+from chatforge.evaluation.retrieval import RetrievalReport, evaluate_retrieval
+from chatforge.evaluation.support import SupportReport, evaluate_support, read_companies
+from chatforge.providers.embeddings.cache import CachedEmbedder
 from chatforge.services.context import AppContext
-from chatforge.services.evaluation import RetrievalReport, evaluate_retrieval
 from chatforge.services.retrieval import Mode
 from chatforge.settings import Settings
 
@@ -227,6 +228,65 @@ def _answer_table(report: AnswerReport) -> str:
         f"chat latency          p50 {report.chat_p50_ms:.1f} ms, p95 {report.chat_p95_ms:.1f} ms",
         f"overall: {'PASS' if report.passed else 'FAIL'}",
     ]
+    return "\n".join(lines)
+
+
+@app.command("support")
+def support(
+    directory: Annotated[
+        Path, typer.Argument(help="Folder of companies (company.json, knowledge/, questions).")
+    ],
+    model: Annotated[str, typer.Option(help="The chatbots' model.")] = "extractive",
+    company: Annotated[
+        list[str] | None, typer.Option(help="Only this company's folder; repeat for several.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write the report, every answer included, to this JSON.")
+    ] = None,
+    database_url: DatabaseUrl = None,
+    embedding_cache: EmbeddingCache = None,
+    as_json: AsJson = False,
+) -> None:
+    """Ingest each company into a fresh chatbot, ask its labelled questions by chat, judge them.
+
+    Prints answered-correct, cited-correct, abstention and harmful for the fit companies, the
+    held-out ones and all (docs/retrieval.md, "The support evaluation").
+    """
+    if not directory.is_dir():
+        raise fail(f"{directory} is not a directory", 2)
+    try:
+        companies = read_companies(directory)
+    except ValueError as exc:
+        raise fail(str(exc), 2) from exc
+    if company:
+        companies = [c for c in companies if c.slug in company]
+    if not companies:
+        raise fail(f"no company folder to evaluate in {directory}", 2)
+    with _evaluation_context(database_url, embedding_cache, None) as ctx:
+        report = evaluate_support(ctx, companies, model=model, progress=_progress)
+    typer.echo(_support_table(report))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report.as_dict(), indent=1), encoding="utf-8")
+    if as_json:
+        typer.echo(json.dumps({k: v for k, v in report.as_dict().items() if k != "outcomes"}))
+
+
+def _support_table(report: SupportReport) -> str:
+    lines = [
+        f"{'split':<9} {'cos':>3} {'ans':>4} {'unans':>5} {'correct':>8} {'cited':>7} "
+        f"{'abstain':>8} {'harmful':>8} {'p95 ms':>7}"
+    ]
+    for name, f in report.splits.items():
+        lines.append(
+            f"{name:<9} {f.companies:>3} {f.answerable:>4} {f.unanswerable:>5} "
+            f"{f.answered_correct:>8.1%} {f.cited_correct:>7.1%} {f.abstention:>8.1%} "
+            f"{f.harmful_count:>8} {f.chat_p95_ms:>7.0f}"
+        )
+    goals = report.goals()
+    if goals:
+        verdicts = ", ".join(f"{k} {'PASS' if v else 'FAIL'}" for k, v in goals.items())
+        lines.append(f"held-out goals: {verdicts}")
     return "\n".join(lines)
 
 

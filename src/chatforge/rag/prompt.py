@@ -218,6 +218,28 @@ def follow_up_query(history: Sequence[Turn], question: str) -> str:
     return f"{previous} {asked}"
 
 
+def follow_up_question(history: Sequence[Turn], question: str) -> str:
+    """:func:`follow_up_query` with the follow-up first, for a model that reads only this.
+
+    The follow-up says what is asked ("How long does it take?"), the question before only
+    what "it" is: read the other way round, it asks the previous question again.
+    """
+    query = follow_up_query(history, question)
+    if query == question:
+        return question
+    asked = question.strip()
+    previous = query.removesuffix(asked).strip()
+    own = _NAME.findall(asked)
+    if own and asked.lower().startswith(_CONTINUATIONS):
+        # "And the Duetto?" after "How much is the Aria?" asks about the Duetto instead.
+        previous = re.sub(r"\s+(?=[?.!,])", "", " ".join(_NAME.sub(" ", previous).split()))
+    return f"{asked} {previous}"
+
+
+#: A capitalised word inside a sentence: a product, place or brand.
+_NAME = re.compile(r"(?<=\w )[A-Z][\w-]*(?: \d+\b)?")
+
+
 def clean_rewrite(text: str, fallback: str, max_chars: int = 500) -> str:
     """The rewritten question from a model's reply: its first line, unquoted, or ``fallback``."""
     line = next((part.strip() for part in text.strip().splitlines() if part.strip()), "")

@@ -34,6 +34,7 @@ from chatforge.providers.chat import (
     estimate_tokens,
     streaming,
 )
+from chatforge.providers.chat.extractive import is_not_found
 from chatforge.rag.prompt import (
     Persona,
     SourceText,
@@ -41,6 +42,7 @@ from chatforge.rag.prompt import (
     build_prompt,
     clean_rewrite,
     follow_up_query,
+    follow_up_question,
     standalone_question_prompt,
 )
 from chatforge.services import sessions
@@ -58,6 +60,7 @@ from chatforge.services.chat_events import (
 )
 from chatforge.services.chatbots import DEFAULT_GREETING, ChatbotService
 from chatforge.services.context import AppContext
+from chatforge.services.knowledge import KnowledgeService
 from chatforge.services.query import retrieval_defaults
 from chatforge.services.retrieval import Retriever
 from chatforge.services.sessions import ChatMessage, ChatSession, Incoming
@@ -91,6 +94,7 @@ EMAIL_REQUEST = (
 """What a chatbot with ``isRequestUserInfoEnabled`` says until the visitor gives an email."""
 
 _HISTORY_MESSAGES = 50
+_OFFERED = 3  # example questions offered after "not found"
 _REWRITE_TOKENS = 200
 
 
@@ -250,7 +254,10 @@ class ChatService:
             sources = await self._retrieve(turn, query, model.min_similarity)
             yield SourcesFound(sources)
             # A model that reads only the question (extractive) reads the follow-up in context.
-            request = self._request(turn, sources, turn.question if model.generative else query)
+            asked = turn.question
+            if not model.generative and turn.history:
+                asked = follow_up_question(turn.history, turn.question)
+            request = self._request(turn, sources, asked)
             usage: Usage | None = None
             events = await stack.enter_async_context(streaming(model, request))
             async for event in events:
@@ -261,6 +268,12 @@ class ChatService:
                     usage = event
             await stack.aclose()
             text = "".join(parts)
+            found = model.generative or not is_not_found(text)
+            if not found and (offer := await anyio.to_thread.run_sync(self._offer, turn)):
+                # Not a dead end: say what the chatbot can answer.
+                parts.append(f" {offer}")
+                yield AnswerDelta(f" {offer}")
+                text = "".join(parts)
             usage = usage or Usage(_prompt_tokens(request), estimate_tokens(text))
             meta = _metadata(sources, query if turn.search else None)
             message = await self._store(turn, text, model=model, usage=usage, metadata=meta)
@@ -307,6 +320,18 @@ class ChatService:
         )
         rewritten = await complete(model, request)
         return clean_rewrite(rewritten.text, turn.question)
+
+    def _offer(self, turn: PreparedTurn) -> str:
+        """What to say after "not found": the chatbot's suggestions, else its Q&A questions."""
+        with self.ctx.sessions() as db:
+            chatbot = ChatbotService(self.ctx, db, self.organization_id).get(turn.chatbot_id)
+            examples = [s.strip() for s in chatbot.suggestions or [] if isinstance(s, str)]
+            if not any(examples):
+                _, items, _ = KnowledgeService(self.ctx, db, self.organization_id).list_items(
+                    turn.chatbot_id, limit=_OFFERED, item_type="qna", status="ready"
+                )
+                examples = [item.title.strip() for item in items]
+        return offer_examples([e for e in examples if e][:_OFFERED])
 
     async def _retrieve(self, turn: PreparedTurn, query: str, floor: float) -> tuple[Source, ...]:
         """The passages the model will read: none below what it would use (``floor``)."""
@@ -377,6 +402,15 @@ class ChatService:
                 return message
 
         return await anyio.to_thread.run_sync(write)
+
+
+def offer_examples(examples: Sequence[str]) -> str:
+    """The sentence that offers ``examples`` of what can be asked, or '' when there are none."""
+    if not examples:
+        return ""
+    quoted = [f"“{e.rstrip()}”" for e in examples]
+    listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+    return f"You can ask me, for example: {listed}"
 
 
 async def _shielded(work: Any) -> None:

@@ -1,4 +1,4 @@
-"""Light English text handling for the extractive model: sentences, content words, stems.
+"""Light English text handling for the extractive model: sentences, terms, codes, clauses.
 
 Written here rather than taken from a library because the extractive model needs only lexical
 overlap that is stable and fast; a small suffix stripper does that without a native dependency.
@@ -21,6 +21,8 @@ _STOPWORDS = """
     within without would you your yours yourself yourselves
     many name named kind type called tell know please explain describe say said give find
     get gets getting got use used using take takes took taken happen happens happened
+    come comes came
+    whats wheres whos hows u r ur pls plz im ive dont cant can't won't i'm i've hi hello thanks
 """
 STOPWORDS = frozenset(_STOPWORDS.split())
 """Words that carry no topic: function words, question words, and the verbs of asking."""
@@ -245,6 +247,17 @@ _MEASURES = frozenset(
     """many much long far old tall high big large deep wide often heavy fast""".split()  # noqa: SIM905
 )
 _HOW_MEASURE = re.compile(rf"\bhow (?:{'|'.join(sorted(_MEASURES))})\b")
+# "How long does it take?" asks for a time span, "How long is the river?" for a length.
+_HOW_LONG = re.compile(r"\bhow long (?:\w+ ){0,3}(?:take|takes|last|lasts|wait|until)\b")
+_DURATION = re.compile(
+    r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten)\b[\w -]{0,12}?"
+    r"\b(?:minutes?|hours?|days?|weeks?|months?|years?)\b",
+    re.IGNORECASE,
+)
+_YES_NO_QUESTION = re.compile(
+    r"\A\W*(?:do|does|did|is|are|was|were|can|could|will|would|should|have|has|may|am)\b",
+    re.IGNORECASE,
+)
 _WHEN = ("when", "what year", "in what year", "which year", "what date", "on what date")
 
 
@@ -253,6 +266,8 @@ def answer_kind(question: str) -> str | None:
     q = question.lower().strip()
     if q.startswith(_WHEN) or " what year" in q or " which year" in q:
         return "time"
+    if _HOW_LONG.search(q):
+        return "duration"
     if _HOW_MEASURE.search(q) or "percentage" in q:
         return "number"
     if q.startswith(("who", "whom", "whose")):
@@ -262,8 +277,148 @@ def answer_kind(question: str) -> str | None:
 
 def mentions(kind: str, sentence: str) -> bool:
     """Whether ``sentence`` holds something of the ``kind`` that :func:`answer_kind` returns."""
+    if kind == "duration":
+        return bool(_DURATION.search(sentence))
     if kind == "time":
         return bool(_YEAR.search(sentence) or _MONTH.search(sentence))
     if kind == "number":
         return bool(_NUMBER.search(sentence))
     return bool(_NAME.search(sentence))
+
+
+_EXACT_WORD = re.compile(r"[a-z0-9]+(?:[-/.][a-z0-9]+)*")
+# A code names one thing: letters then digits, maybe hyphenated ("E07", "TL-429", "WT-VN14").
+_CODE = re.compile(r"\A[a-z]{1,4}(?:-?[a-z]{0,4})\d{1,6}[a-z]?\Z")
+# Words after a number that make it a quantity ("40 days"), not part of a name ("Trailblazer 24").
+_UNITS = frozenset(
+    """day days week weeks month months year years hour hours minute minutes second seconds
+    am pm kg g lb lbs mm cm m km mile miles mph km/h percent % user users people person persons
+    traveller travellers traveler travelers time times night nights x""".split()  # noqa: SIM905
+)
+
+
+def exact_words(text: str) -> list[str]:
+    """The words and codes of ``text`` as written, lower-cased ("tl-429", "rb-cm7", "1649")."""
+    found = [w.rstrip(".") for w in _EXACT_WORD.findall(text.lower().replace(",", ""))]
+    # "Wi-Fi" also says "wi" and "fi"; "TL-403" also "tl" and "403".
+    return found + [part for w in found if "-" in w for part in w.split("-") if part]
+
+
+def exact_tokens(question: str) -> frozenset[str]:
+    """What a question names exactly: codes ("E07") and model numbers ("Trailblazer 24").
+
+    An answer must say these as written: a question about E07 is never answered with E03's
+    row. A number counts only after a word that is no stop word and before no unit ("cancel 40
+    days before" asks about 40 days, not about a thing named 40).
+    """
+    tokens = exact_words(question)
+    found = set()
+    for n, token in enumerate(tokens):
+        if _CODE.match(token):
+            found.add(token)
+        elif token.isdigit() and n:
+            before, after = tokens[n - 1], tokens[n + 1] if n + 1 < len(tokens) else ""
+            if before not in STOPWORDS and not before.isdigit() and after not in _UNITS:
+                found.add(token)
+    return frozenset(found)
+
+
+_HOW_TO = re.compile(
+    r"\A\W*(?:how (?:do|can|should|would) (?:i|we|you)|how to|what are the steps|steps to)\b"
+    r"|\bsteps?\W*\Z",
+    re.IGNORECASE,
+)
+
+
+def asks_how_to(question: str) -> bool:
+    """Whether a question asks for a procedure ("How do I reset...", "setup steps")."""
+    return bool(_HOW_TO.search(question.strip()))
+
+
+def closest_terms(query: list[str], vocabulary: set[str]) -> list[str]:
+    """``query`` with each term absent from ``vocabulary`` swapped for a near spelling in it.
+
+    Customers mistype ("finacing", "subscripton"); a term of five letters or more that is one
+    edit (two for nine letters or more) from a known term is read as that term.
+    """
+    result = []
+    for term in query:
+        if term in vocabulary or len(term) < 5 or not term.isalpha():
+            result.append(term)
+            continue
+        limit = 2 if len(term) >= 9 else 1
+        near = [v for v in vocabulary if abs(len(v) - len(term)) <= limit and v[:1] == term[:1]]
+        match = next((v for v in sorted(near) if _within(term, v, limit)), None)
+        result.append(match or term)
+    return result
+
+
+def _within(a: str, b: str, limit: int) -> bool:
+    """Whether the edit distance of ``a`` and ``b`` is at most ``limit`` (banded DP)."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i] + [0] * len(b)
+        for j, cb in enumerate(b, start=1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+        if min(current) > limit:
+            return False
+        previous = current
+    return previous[-1] <= limit
+
+
+# A capitalised word inside a sentence; not the letters of a code ("TL" of "TL-403").
+_NAME_WORD = re.compile(r"(?<![.!?]\s)(?<!\A)\b([A-Z][a-zA-Z]+)\b(?![-/]?\d)")
+
+
+def names(question: str) -> frozenset[str]:
+    """The capitalised words inside a question, lower-cased: places, brands, products.
+
+    Its first word is left out (every sentence starts with a capital), and so is "I".
+    """
+    text = question.strip()
+    return frozenset(m.lower() for m in _NAME_WORD.findall(text) if m != "I")
+
+
+def asks_yes_no(question: str) -> bool:
+    """Whether a question is answered by yes or no ("Do you ship to Canada?")."""
+    return bool(_YES_NO_QUESTION.match(question))
+
+
+_CLAUSE = re.compile(r",\s+|;\s+|\s+and\s+|\s+but\s+")
+
+
+def without_markers(answer: str) -> str:
+    """An answer without its citation markers and cut marks, for comparison."""
+    return " ".join(re.sub(r"\[\d+\]|…", " ", answer).split())
+
+
+def answering_clause(sentence: str, query: list[str], kind: str | None) -> str | None:
+    """The clause of ``sentence`` that best answers: the question's words, or what it asks."""
+    clauses = [c.strip(" .") for c in _CLAUSE.split(sentence) if c.strip(" .")]
+    if len(clauses) < 2:
+        return None
+    wanted = set(query)
+
+    def fit(clause: str) -> float:
+        hits = len(wanted & set(content_terms(clause)))
+        return hits + (1.5 if kind and mentions(kind, clause) else 0.0)
+
+    best = max(clauses, key=fit)
+    return best if fit(best) > 0 else None
+
+
+def names_all(required: frozenset[str], tokens: frozenset[str]) -> bool:
+    """Whether every code or number of ``required`` is said in ``tokens``.
+
+    "TL429" matches "TL-429", and "SOC2" matches "SOC 2": the same code written apart.
+    """
+    joined = {t.replace("-", "") for t in tokens}
+    for token in required:
+        bare = token.replace("-", "")
+        if bare in joined:
+            continue
+        letters = bare.rstrip("0123456789")
+        digits = bare[len(letters) :]
+        if not (letters and digits and letters in tokens and digits in tokens):
+            return False
+    return True

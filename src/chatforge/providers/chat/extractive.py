@@ -15,12 +15,11 @@ import re
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import ClassVar
 
 import httpx
 
-from chatforge.providers.chat import _text
+from chatforge.providers.chat import _passages, _text
 from chatforge.providers.chat.base import (
     ChatEvent,
     ChatModel,
@@ -34,15 +33,24 @@ from chatforge.providers.chat.spec import ProviderConfig, ProviderSpec
 
 NOT_FOUND_ANSWER = "I couldn't find this in my knowledge base."
 """What the extractive model says when no retrieved passage answers the question."""
+
+
+def is_not_found(answer: str) -> bool:
+    """Whether ``answer`` is the not-found reply (which may go on to say what can be asked)."""
+    return answer.strip().startswith(NOT_FOUND_ANSWER)
+
+
 _OKCHAT_HEADER = re.compile(r"\ATitle: [^\n]*\nChunk: \d+\n\nContent:\n")
 #: A Q&A pair's stored form; its title is the question, and only the answer is quotable.
 _QNA_HEADER = re.compile(r"\ATitle: [^\n]*\nChunk: \d+\n\nQuestion: [^\n]*\n\nAnswer: ")
-#: Retrieval similarity (calibrated, in [0, 1]) below which a passage is not quoted. On SQuAD
-#: (dev-a, two articles held out of the knowledge base, 500 questions of each kind) the model
-#: abstains on 91.0 % of the unanswerable questions with it and answers 90.6 % of the answerable
-#: (bench/RESULTS.md). It was 0.35 before chunks had windows, which raise every similarity a
-#: little: at 0.35 the model abstained on 87.6 % only.
-MIN_SIMILARITY = 0.40
+#: Retrieval similarity (calibrated, in [0, 1]) below which a passage is not read. Fitted with
+#: :data:`CONFIDENT_SIMILARITY` and the overlap shares below by ``bench/support_fit.py`` on the
+#: support evaluation's fit companies; figures and their history in bench/RESULTS.md.
+MIN_SIMILARITY = 0.30
+#: Above this retrieval similarity a passage is quoted on the usual overlap; between
+#: :data:`MIN_SIMILARITY` and it, only a sentence holding nearly all the question's weighted
+#: words is (a small knowledge base's passages score low even when they answer).
+CONFIDENT_SIMILARITY = 0.40
 
 SentenceScorer = Callable[[str, list[str]], list[float]]
 """``(question, sentences) -> similarities`` in [-1, 1], typically embedding cosines."""
@@ -63,13 +71,21 @@ _HEADING_PENALTY = 1.0
 @dataclass(frozen=True)
 class _Sentence:
     passage: Passage
-    position: int  # index of the sentence in its passage
-    text: str
-    terms: frozenset[str]
-    bigrams: frozenset[tuple[str, str]]
+    position: int  # index of the unit in its passage
+    unit: _passages.Unit
     answer: bool = False  # part of a Q&A pair's answer: its question says what it is about
-    heading: bool = False  # a heading line of the passage
-    context: frozenset[str] = frozenset()  # the terms of the headings above it
+
+    @property
+    def text(self) -> str:
+        return self.unit.text
+
+    @property
+    def terms(self) -> frozenset[str]:
+        return self.unit.terms
+
+    @property
+    def heading(self) -> bool:
+        return self.unit.kind == "heading"
 
 
 @dataclass(frozen=True)
@@ -103,6 +119,11 @@ class ExtractiveModel(ChatModel):
         max_words: int = 80,
         semantic_weight: float = 0.5,
         min_semantic: float = 0.55,
+        confident_similarity: float = CONFIDENT_SIMILARITY,
+        min_weak_overlap: float = 0.75,
+        min_qna_overlap: float = 0.6,
+        min_row_overlap: float = 0.5,
+        max_how_to_words: int = 120,
     ) -> None:
         """Create the model.
 
@@ -118,6 +139,15 @@ class ExtractiveModel(ChatModel):
             semantic_weight: Weight of the semantic score when a scorer is given.
             min_semantic: A sentence this similar to the question is quotable even with less
                 lexical overlap than ``min_overlap``.
+            confident_similarity: A passage retrieved with less similarity than this is quoted
+                only by a sentence holding ``min_weak_overlap`` of the question's weighted words.
+            min_weak_overlap: See ``confident_similarity``.
+            min_qna_overlap: Least share of the question's weighted words that a Q&A pair's
+                question and answer must hold for the answer to be quoted.
+            min_row_overlap: Least share of the question's weighted words a table row must hold:
+                a row names many things, so a question on what it lacks ("the boiler capacity
+                of the Duetto") must not get it for naming the Duetto and its boiler.
+            max_how_to_words: Most words of the steps that answer a "how do I" question.
         """
         self.provider = "extractive"
         self.name = "extractive"
@@ -128,13 +158,19 @@ class ExtractiveModel(ChatModel):
         self._max_words = max(8, max_words)
         self._semantic_weight = semantic_weight
         self._min_semantic = min_semantic
+        self._confident_similarity = confident_similarity
+        self._min_weak_overlap = min_weak_overlap
+        self._min_qna_overlap = min_qna_overlap
+        self._min_row_overlap = min_row_overlap
+        self._max_how_to_words = max(8, max_how_to_words)
 
     def __repr__(self) -> str:
         return "ExtractiveModel()"
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatEvent]:
         """Stream the quoted answer in small word groups; see :meth:`ChatModel.stream`."""
-        answer = await self.answer(request.question, request.passages)
+        said, asked = _previous_turn(request)
+        answer = await self.answer(request.question, request.passages, said, asked)
         groups = _word_groups(answer, _WORDS_PER_DELTA)
         for index, group in enumerate(groups):
             yield TextDelta(group)
@@ -144,26 +180,66 @@ class ExtractiveModel(ChatModel):
         read = request.question + " " + " ".join(p.content for p in request.passages)
         yield Usage(estimate_tokens(read), estimate_tokens(answer))
 
-    async def answer(self, question: str, passages: Sequence[Passage]) -> str:
-        """The whole answer to ``question`` from ``passages``, citations included."""
-        query = _text.content_terms(question)
+    async def answer(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        said_before: str = "",
+        asked_before: str = "",
+    ) -> str:
+        """The whole answer to ``question`` from ``passages``, citations included.
+
+        ``said_before`` is the chatbot's previous answer in the conversation and
+        ``asked_before`` the question it answered: a follow-up never gets the same answer
+        twice, but the clause of it that answers what the follow-up adds.
+        """
         sentences = [
             sentence
             for passage in passages
             if passage.similarity >= self.min_similarity
             for sentence in _sentences(passage)
         ]
+        vocabulary = {
+            term
+            for sentence in sentences
+            for term in sentence.terms | sentence.unit.context | _title_terms(sentence.passage)
+        }
+        query = _text.closest_terms(_text.content_terms(question), vocabulary)
         if not query or not sentences:
+            return NOT_FOUND_ANSWER
+        said = frozenset().union(*(s.unit.tokens for s in sentences))
+        said |= {w for p in passages for w in _text.exact_words(p.title)}
+        if not _text.names(question) <= said:
+            # "A store in Seattle?": a place, brand or product the knowledge never names.
+            return NOT_FOUND_ANSWER
+        required = _text.exact_tokens(question)
+        if required:
+            # A question about E07 is never answered from E03's row.
+            sentences = [s for s in sentences if _text.names_all(required, s.unit.tokens)]
+        if not sentences:
             return NOT_FOUND_ANSWER
         semantic: list[float] | None = None
         if self._score_sentences is not None:
             texts = [s.text for s in sentences]
             semantic = await asyncio.to_thread(self._score_sentences, question, texts)
-        ranked = self._rank(question, query, sentences, semantic)
+        ranked = self._rank(question, query, sentences, semantic, exact=bool(required))
         if not ranked:
             return NOT_FOUND_ANSWER
-        chosen = self._choose(ranked)
-        return " ".join(_quote(s, self._max_words, query) for s in chosen)
+        chosen = self._choose(ranked, sentences, how_to=_text.asks_how_to(question))
+        answer = _join(chosen, self._max_words, query, yes_no=_text.asks_yes_no(question))
+        if said_before and _text.without_markers(answer) == _text.without_markers(said_before):
+            # A follow-up ("How long does it take?") answered by the sentence already said:
+            # say only its clause that answers, never the same answer twice.
+            asked = [t for t in query if t not in _text.content_terms(asked_before)]
+            # The search query is the follow-up, then the question it follows.
+            current = question.strip().removesuffix(asked_before.strip()).strip() or question
+            clause = _text.answering_clause(
+                chosen[0].text, asked or query, _text.answer_kind(current)
+            )
+            if clause is None:
+                return NOT_FOUND_ANSWER
+            return f"…{clause}… [{chosen[0].passage.ref}]"
+        return answer
 
     def _rank(
         self,
@@ -171,8 +247,13 @@ class ExtractiveModel(ChatModel):
         query: list[str],
         sentences: list[_Sentence],
         semantic: list[float] | None,
+        *,
+        exact: bool = False,
     ) -> list[_Scored]:
-        """Score every quotable sentence, best first; empty when none is relevant enough."""
+        """Score every quotable sentence, best first; empty when none is relevant enough.
+
+        With ``exact``, every sentence left names the question's codes: that is its overlap.
+        """
         idf = _idf(query, sentences)
         weights = {term: idf[term] for term in query}
         # A measure ("how long") counts where a sentence says it, and nowhere against it.
@@ -185,59 +266,138 @@ class ExtractiveModel(ChatModel):
             ref = sentence.passage.ref
             titles.setdefault(ref, frozenset(_text.content_terms(sentence.passage.title)))
             passage_terms[ref] = (
-                passage_terms.get(ref, titles[ref]) | sentence.terms | sentence.context
+                passage_terms.get(ref, titles[ref]) | sentence.terms | sentence.unit.context
             )
         top_similarity = max(s.passage.similarity for s in sentences)
         kind = _text.answer_kind(question)
         scored: list[_Scored] = []
         for index, sentence in enumerate(sentences):
             ref = sentence.passage.ref
+            similarity = sentence.passage.similarity
             similar = semantic is not None and semantic[index] >= self._min_semantic
             # An answer of a Q&A pair ("Yes, in about ten days.") need not repeat its question,
             # nor a sentence its heading's words ("Parcels take ten days." under "Shipping").
-            own = sentence.terms | sentence.context
-            if not (own & weights.keys() or similar or sentence.answer):
+            own = sentence.terms | sentence.unit.context
+            if not (own & weights.keys() or similar or sentence.answer or exact):
                 continue
             # The title states the topic of every sentence under it ("Its elevation is ..."
             # under "Mount Everest"), so its words count as said by each of them.
-            said = sentence.terms | titles[ref] | sentence.context
+            said = sentence.terms | titles[ref] | sentence.unit.context
             coverage = sum(w for t, w in weights.items() if t in said) / total
             context = sum(w for t, w in weights.items() if t in passage_terms[ref])
-            pair_bonus = len(pairs & sentence.bigrams) / max(1, len(pairs))
+            pair_bonus = len(pairs & sentence.unit.pairs) / max(1, len(pairs))
             score = (
                 coverage
                 + _PAIR_WEIGHT * pair_bonus
                 + _CONTEXT_WEIGHT * context / total
-                + _SIMILARITY_WEIGHT * (sentence.passage.similarity - top_similarity)
+                + _SIMILARITY_WEIGHT * (similarity - top_similarity)
                 + _POSITION_WEIGHT / (1 + sentence.position)
                 + (_KIND_WEIGHT if kind and _text.mentions(kind, sentence.text) else 0.0)
                 - (_HEADING_PENALTY if sentence.heading else 0.0)
             )
             if semantic is not None:
                 score += self._semantic_weight * semantic[index]
-            if coverage >= self._min_overlap or similar:
+            # A Q&A pair answers only a question that means the same as its own; a passage
+            # retrieval is unsure of must be matched by nearly all of the question's words.
+            needed = self._min_overlap
+            if sentence.answer:
+                needed = max(needed, self._min_qna_overlap)
+            if sentence.unit.kind == "row":
+                needed = max(needed, self._min_row_overlap)
+            if similarity < self._confident_similarity:
+                needed = max(needed, self._min_weak_overlap)
+            if coverage >= needed or exact or (similar and not sentence.answer):
                 scored.append(_Scored(sentence, score))
         scored.sort(key=lambda s: s.score, reverse=True)
         return scored
 
-    def _choose(self, ranked: list[_Scored]) -> list[_Sentence]:
-        """The best sentence, then close runners-up in reading order, within the word budget."""
-        best = ranked[0]
-        budget = self._max_words - len(best.sentence.text.split())
+    def _choose(
+        self, ranked: list[_Scored], sentences: list[_Sentence], *, how_to: bool
+    ) -> list[_Sentence]:
+        """The best sentence, then close runners-up in reading order, within the word budget.
+
+        A heading is never said alone: the sentences under it stand for it. Asked how to do
+        something, the steps of the best sentence's section are the answer.
+        """
+        best = ranked[0].sentence
+        section = [
+            s
+            for s in sentences
+            if s.passage.ref == best.passage.ref
+            and s.unit.section == best.unit.section
+            and not s.heading
+        ]
+        steps = [s for s in section if s.unit.kind == "step"]
+        if (how_to or best.heading) and steps:
+            return _within_words(steps, self._max_how_to_words)
+        if best.heading:
+            below = [s for s in section if s.position > best.position]
+            if not below:
+                return [r.sentence for r in ranked if not r.sentence.heading][:1] or [best]
+            return _within_words(below[:2], self._max_words)
+        budget = self._max_words - len(best.text.split())
         extras: list[_Sentence] = []
-        said = {best.sentence.text}  # the same sentence in two passages is said once
+        said = {best.text}  # the same sentence in two passages is said once
+        best_score = ranked[0].score
         for candidate in ranked[1 : self._max_sentences * 3]:
             if len(extras) + 1 >= self._max_sentences:
                 break
             size = len(candidate.sentence.text.split())
-            if candidate.sentence.text in said:
+            if candidate.sentence.text in said or candidate.sentence.heading:
                 continue
-            if candidate.score >= 0.85 * best.score and size <= budget:
+            if candidate.score >= 0.85 * best_score and size <= budget:
                 extras.append(candidate.sentence)
                 said.add(candidate.sentence.text)
                 budget -= size
         extras.sort(key=lambda s: (s.passage.ref, s.position))
-        return [best.sentence, *extras]
+        return [best, *extras]
+
+
+def _title_terms(passage: Passage) -> frozenset[str]:
+    return frozenset(_text.content_terms(passage.title))
+
+
+def _previous_turn(request: ChatRequest) -> tuple[str, str]:
+    """The chatbot's previous answer in the conversation and the question it answered."""
+    history = list(request.messages[:-1])
+    for index in range(len(history) - 1, -1, -1):
+        if history[index].role == "assistant":
+            asked = next((m.content for m in reversed(history[:index]) if m.role == "user"), "")
+            return history[index].content, asked
+    return "", ""
+
+
+def _join(chosen: list[_Sentence], max_words: int, query: list[str], *, yes_no: bool) -> str:
+    """The quotes in order, one marker after each run from the same passage.
+
+    A leading "Yes." or "No." is kept for a yes-or-no question only: before the steps of
+    "how do I ..." it would answer nothing that was asked.
+    """
+    parts: list[str] = []
+    for index, sentence in enumerate(chosen):
+        text = _quote(sentence, max_words, query)
+        if not yes_no:
+            text = _LEADING_REPLY.sub("", text, count=1)
+        following = chosen[index + 1] if index + 1 < len(chosen) else None
+        if following is not None and following.passage.ref == sentence.passage.ref:
+            text = text.removesuffix(f" [{sentence.passage.ref}]")
+        parts.append(text)
+    return " ".join(parts)
+
+
+_LEADING_REPLY = re.compile(r"\A(?:Yes|No)[.!,]\s+(?=\S)", re.IGNORECASE)
+
+
+def _within_words(sentences: list[_Sentence], limit: int) -> list[_Sentence]:
+    kept: list[_Sentence] = []
+    used = 0
+    for sentence in sentences:
+        size = len(sentence.text.split())
+        if kept and used + size > limit:
+            break
+        kept.append(sentence)
+        used += size
+    return kept
 
 
 def _sentences(passage: Passage) -> list[_Sentence]:
@@ -249,43 +409,9 @@ def _sentences(passage: Passage) -> list[_Sentence]:
     else:
         body = _OKCHAT_HEADER.sub("", passage.content, count=1)
     return [
-        _Sentence(
-            passage,
-            position,
-            text,
-            terms,
-            pairs,
-            answer=qna is not None,
-            heading=heading,
-            context=context,
-        )
-        for position, (text, terms, pairs, heading, context) in enumerate(
-            _analyse(body, every=qna is not None)
-        )
+        _Sentence(passage, position, unit, answer=qna is not None)
+        for position, unit in enumerate(_passages.analyse(body, every=qna is not None))
     ]
-
-
-_Analysed = tuple[str, frozenset[str], frozenset[tuple[str, str]], bool, frozenset[str]]
-
-
-@lru_cache(maxsize=4096)  # popular passages are retrieved by chat after chat
-def _analyse(content: str, *, every: bool = False) -> tuple[_Analysed, ...]:
-    """The sentences of a passage that have content words (``every`` sentence of an answer),
-    with their terms, term pairs, whether each is a heading, and the terms of the headings
-    above it (an answer has no headings)."""
-    result: list[_Analysed] = []
-    context: frozenset[str] = frozenset()
-    above_was_heading = False
-    for text, heading in _text.split_units(content, headings=not every):
-        terms = _text.content_terms(text)
-        if heading:
-            # Stacked headings ("Shipping", "International") all say what follows.
-            context = (context if above_was_heading else frozenset()) | frozenset(terms)
-        above_was_heading = heading
-        if terms or every:
-            pairs = frozenset(itertools.pairwise(terms))
-            result.append((text, frozenset(terms), pairs, heading, context))
-    return tuple(result)
 
 
 def _idf(query: list[str], sentences: list[_Sentence]) -> dict[str, float]:

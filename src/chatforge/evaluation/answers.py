@@ -27,7 +27,7 @@ from typing import Any
 
 import anyio
 
-from chatforge.providers.chat.extractive import NOT_FOUND_ANSWER
+from chatforge.providers.chat.extractive import is_not_found
 from chatforge.rag.metrics import exact_match, normalize_answer, percentile, token_f1
 from chatforge.services import keys
 from chatforge.services.chat import ChatService, Incoming, IncomingMessage
@@ -234,7 +234,7 @@ def evaluate_answers(
             sources = answer.sources
             tally.citations.append(float(citations_valid(response, {s.ref for s in sources})))
             if number > len(answerable):
-                tally.abstained.append(float(response.strip() == NOT_FOUND_ANSWER))
+                tally.abstained.append(float(is_not_found(response)))
             else:
                 hits = retrieval.query(chatbot_id, question.text)
                 _score(tally, question, response, hits, paragraphs_of_item)
@@ -318,7 +318,7 @@ def _score(
     golds = [normalize_answer(a) for a in question.answers]
     passages = [normalize_answer(h.content) for h in hits[:5]]
     tally.in_context.append(float(any(g and f" {g} " in f" {p} " for g in golds for p in passages)))
-    not_found = response.strip() == NOT_FOUND_ANSWER
+    not_found = is_not_found(response)
     tally.not_found.append(float(not_found))
     prediction = "" if not_found else answer_text(response)
     tally.em.append(exact_match(prediction, question.answers))

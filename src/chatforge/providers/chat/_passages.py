@@ -1,0 +1,183 @@
+"""How the extractive model reads a passage: the units it may quote.
+
+A unit is a sentence of prose, a heading, a numbered step, or a table row. Rows arrive in two
+stored forms (``header: value`` lines from CSV, XLSX and Word tables; ``| a | b |`` lines from
+Markdown and HTML tables) and are said as one sentence built from their column names ("The
+Trailblazer 29 costs $1,649; sku: RB-TB29."), never as a raw row. A bare "Yes." or "No." is
+joined to the sentence after it: it is never said without the fact it rests on.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+from chatforge.providers.chat import _text
+
+Kind = Literal["prose", "heading", "step", "row"]
+
+_RECORD_LINE = re.compile(r"\A\s*([^:|\n]{1,40}):\s+(\S.*)\Z")
+_TABLE_LINE = re.compile(r"\A\s*\|.*\|\s*\Z")
+_TABLE_RULE = re.compile(r"\A[\s|:\-]+\Z")
+_STEP = re.compile(r"\A(?:\d{1,2}[.)]|[-*•▪◦])\s")
+_LEADING_HEADING = re.compile(r"\A(?=\S)(?:\S+\s){0,11}\S+(?<![.!:;,])\Z")
+_BARE_REPLY = re.compile(r"\A(?:yes|no)\W{0,3}\Z", re.IGNORECASE)
+_PRICE_HEADER = re.compile(r"\b(?:price|cost|fee|amount)\b")
+_CURRENCIES = {"usd": "$", "dollars": "$", "eur": "€", "euro": "€", "gbp": "£"}
+_FILLER = frozenset({"price", "cost", "fee", "amount", "in", "the"})
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One quotable unit of a passage.
+
+    ``context`` holds the terms of the headings above it (they say what it is about);
+    ``tokens`` its words and codes as written, lower-cased, headings above included (for the
+    exact tokens a question names); ``section`` numbers the heading it sits under.
+    """
+
+    text: str
+    kind: Kind
+    terms: frozenset[str]
+    pairs: frozenset[tuple[str, str]]
+    context: frozenset[str]
+    tokens: frozenset[str]
+    section: int
+
+
+@lru_cache(maxsize=4096)  # popular passages are retrieved by chat after chat
+def analyse(content: str, *, every: bool = False) -> tuple[Unit, ...]:
+    """The units of ``content`` that have content words (``every`` unit, for a Q&A answer)."""
+    units: list[Unit] = []
+    context: frozenset[str] = frozenset()
+    context_tokens: frozenset[str] = frozenset()
+    section = 0
+    above_was_heading = False
+    for text, kind, extra in _raw_units(content, headings=not every):
+        terms = _text.content_terms(text + " " + extra)
+        tokens = frozenset(_text.exact_words(text))
+        if kind == "heading":
+            # Stacked headings ("Shipping", "International") all say what follows.
+            if not above_was_heading:
+                context, context_tokens = frozenset(), frozenset()
+                section += 1
+            context |= frozenset(terms)
+            context_tokens |= tokens
+        above_was_heading = kind == "heading"
+        if terms or every:
+            pairs = frozenset(itertools.pairwise(terms))
+            units.append(
+                Unit(text, kind, frozenset(terms), pairs, context, tokens | context_tokens, section)
+            )
+    return tuple(units)
+
+
+def _raw_units(content: str, *, headings: bool) -> Iterator[tuple[str, Kind, str]]:
+    """``(text, kind, extra terms)`` in reading order; a row's extra terms are its headers."""
+    for block in re.split(r"\n\s*\n", content):
+        for segment, form in _segments(block):
+            if form == "table":
+                yield from _table_rows(segment)
+            elif form == "record":
+                pairs = [_split_record(line) for line in segment]
+                yield _row_sentence(pairs), "row", " ".join(h for h, _ in pairs)
+            else:
+                yield from _prose("\n".join(segment), headings=headings)
+
+
+def _segments(block: str) -> Iterator[tuple[list[str], str]]:
+    """Runs of a block's lines: ``table`` lines, ``record`` lines (two or more), ``prose``."""
+    lines = block.split("\n")
+
+    def form(line: str) -> str:
+        if _TABLE_LINE.match(line):
+            return "table"
+        return "record" if _RECORD_LINE.match(line) else "prose"
+
+    for kind, run in itertools.groupby(lines, key=form):
+        group = list(run)
+        if kind == "record" and len(group) < 2:
+            kind = "prose"  # "Note: ..." alone is a sentence, not a row
+        yield group, kind
+
+
+def _prose(text: str, *, headings: bool) -> Iterator[tuple[str, Kind, str]]:
+    lines = text.split("\n")
+    # A chunk starts with the headings of its section, one a line ("How do I reset the
+    # display?" above "1. Turn the bike off."): short lines that end no sentence.
+    while headings and len(lines) > 1 and _LEADING_HEADING.match(lines[0].strip()):
+        yield lines.pop(0).strip(), "heading", ""
+    pending: str | None = None
+    for sentence, is_heading in _prose_units(lines, headings=headings):
+        if pending is not None:
+            sentence = f"{pending} {sentence}"
+            pending = None
+        elif not is_heading and _BARE_REPLY.match(sentence):
+            pending = sentence  # said with the sentence after it
+            continue
+        kind: Kind = "heading" if is_heading else "step" if _STEP.match(sentence) else "prose"
+        yield sentence, kind, ""
+    if pending is not None:
+        yield pending, "prose", ""
+
+
+def _prose_units(lines: list[str], *, headings: bool) -> Iterator[tuple[str, bool]]:
+    """:func:`_text.split_units` of the lines, but a numbered step is one unit, whole."""
+    for is_step, run in itertools.groupby(lines, key=lambda line: bool(_STEP.match(line.strip()))):
+        if is_step:
+            yield from ((" ".join(line.split()), False) for line in run)
+        else:
+            yield from _text.split_units("\n".join(run), headings=headings)
+
+
+def _split_record(line: str) -> tuple[str, str]:
+    match = _RECORD_LINE.match(line)
+    assert match is not None  # only record lines reach here
+    return match[1].strip(), match[2].strip()
+
+
+def _table_rows(lines: Sequence[str]) -> Iterator[tuple[str, Kind, str]]:
+    rows = [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in lines
+        if not _TABLE_RULE.match(line)
+    ]
+    if len(rows) < 2:
+        for row in rows:
+            yield " | ".join(c for c in row if c), "prose", ""
+        return
+    header = rows[0]
+    for row in rows[1:]:
+        pairs = [(h, v) for h, v in zip(header, row, strict=False) if v]
+        if pairs:
+            yield _row_sentence(pairs), "row", " ".join(header)
+
+
+def _row_sentence(pairs: Sequence[tuple[str, str]]) -> str:
+    """A row said as a sentence from its column names: its first value names it."""
+    (_, key), rest = pairs[0], pairs[1:]
+    price = next(((h, v) for h, v in rest if _PRICE_HEADER.search(_header(h))), None)
+    parts = [f"{_header(h)}: {v}" for h, v in rest if (h, v) != price]
+    head = key
+    if price is not None:
+        head = f"{key} costs {_money(*price)}"
+    return (f"{head}; {'; '.join(parts)}" if parts else head).rstrip(".") + "."
+
+
+def _header(header: str) -> str:
+    return " ".join(header.replace("_", " ").split()).lower()
+
+
+def _money(header: str, value: str) -> str:
+    words = _header(header).split()
+    symbol = next((_CURRENCIES[w] for w in words if w in _CURRENCIES), "")
+    qualifier = " ".join(w for w in words if w not in _FILLER and w not in _CURRENCIES)
+    amount = value
+    if symbol and re.fullmatch(r"\d+(?:\.\d+)?", value):
+        whole, _, cents = value.partition(".")
+        amount = f"{symbol}{int(whole):,}" + (f".{cents}" if cents else "")
+    return f"{amount} {qualifier}".strip()
