@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -93,3 +94,25 @@ def test_another_organizations_conversation_is_not_found(
     assert stranger.post(f"{path}/takeover").status_code == 404
     assert stranger.post(f"{path}/reply", {"content": "gotcha"}).status_code == 404
     assert all(m["content"] != "gotcha" for m in messages_of(api, bot["id"], session_id))
+
+
+def test_inbox_filters_by_platform_and_date(
+    owner: Person, create_chatbot: Callable[..., dict[str, Any]], api: TestClient
+) -> None:
+    bot = create_chatbot()
+    web = _visitor_conversation(api, bot["id"], "visitor-web")
+    whatsapp = answer(api, bot["id"], "Hola", token="visitor-wa", platform="whatsapp")["session_id"]
+    page = owner.client.get("/console/inbox").text
+    assert '<option value="whatsapp"' in page and '<option value="web"' in page
+    only = owner.client.get("/console/inbox?platform=whatsapp").text
+    assert whatsapp in only and web not in only and "1 conversation<" in only
+    today = datetime.now(UTC).date()
+    tomorrow, yesterday = today + timedelta(days=1), today - timedelta(days=1)
+    current = owner.client.get(f"/console/inbox?since={today}&until={today}").text
+    assert web in current and whatsapp in current
+    later = owner.client.get(f"/console/inbox?since={tomorrow}").text
+    assert web not in later and "0 conversations" in later
+    earlier = owner.client.get(f"/console/inbox?until={yesterday}").text
+    assert web not in earlier and whatsapp not in earlier
+    ignored = owner.client.get("/console/inbox?since=not-a-day").text  # a bad day filters nothing
+    assert web in ignored and whatsapp in ignored

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from tests.console.helpers import Person
 from tests.factories.chat import answer, conversations_path, make_store_bot
+
+from chatforge.services.context import AppContext
+from chatforge.storage.models import ChatMessage, ChatSession, utcnow
 
 pytestmark = pytest.mark.usefixtures("reuse_embedder")
 
@@ -52,3 +57,26 @@ def test_insights_count_questions_unanswered_ones_and_feedback(
     assert _stat(stranger.client.get("/console/insights").text, "Conversations") == "0"
     agent = person("agent@acme.test", role="agent")
     assert agent.client.get("/console/insights").status_code == 403
+
+
+def test_insights_show_the_median_answer_time_per_day(
+    owner: Person, ctx: AppContext, create_chatbot: Callable[..., dict[str, Any]]
+) -> None:
+    bot = create_chatbot()
+    now = utcnow()
+    asked = max(now - timedelta(minutes=5), now.replace(hour=0, minute=0, second=0))
+    with ctx.sessions() as session:
+        for n, seconds in enumerate((2.0, 4.0, 9.0)):  # answered in 2, 4 and 9 s: median 4 s
+            chat = ChatSession(chatbot_id=bot["id"], platform="web", sns_user_id=f"v{n}")
+            session.add(chat)
+            session.flush()
+            session.add(ChatMessage(session_id=chat.id, sender_type="user", content="Hi?",
+                                    created_at=asked))  # fmt: skip
+            session.add(ChatMessage(session_id=chat.id, sender_type="bot", content="Hello.",
+                                    created_at=asked + timedelta(seconds=seconds)))  # fmt: skip
+        session.commit()
+    page = owner.client.get("/console/insights").text
+    assert _stat(page, "Median answer time") == "4.0 s"
+    assert f"{asked.strftime('%d %b')}: 4.0 s" in page  # the day's bar says it too
+    one = owner.client.get(f"/console/insights?chatbot={bot['id']}&days=7").text
+    assert _stat(one, "Median answer time") == "4.0 s"

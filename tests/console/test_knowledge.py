@@ -132,3 +132,66 @@ def test_deleting_an_item_removes_it(
     assert (
         api.get(f"/api/external/chatbot/{bot['id']}/knowledge-base").json()["knowledge_base"] == []
     )
+
+
+def test_search_filters_the_list_in_the_database(
+    owner: Person, create_chatbot: Callable[..., dict[str, Any]]
+) -> None:
+    bot = create_chatbot()
+    path = f"/console/chatbots/{bot['id']}/knowledge"
+    for title in ("Shipping rates", "Returns policy", "50% off_sale"):
+        owner.client.post(
+            f"{path}/sources", data={"kind": "text", "title": title, "content": f"About {title}."},
+            headers=_htmx(owner),
+        )  # fmt: skip
+    owner.client.post(
+        f"{path}/sources",
+        data={"kind": "qna", "question": "Do you SHIP abroad?", "answer": "Yes."},
+        headers=_htmx(owner),
+    )  # fmt: skip
+    found = owner.client.get(f"{path}/items", params={"q": "ship"}).text
+    assert "Shipping rates" in found and "Do you SHIP abroad?" in found
+    assert "Returns policy" not in found and "(2)" in found
+    qna_only = owner.client.get(path, params={"q": "ship", "kind": "qna"}).text
+    assert "Do you SHIP abroad?" in qna_only and "Shipping rates" not in qna_only
+    assert 'value="ship"' in qna_only  # the search box keeps what was typed
+    wildcard = owner.client.get(f"{path}/items", params={"q": "%"}).text  # no LIKE wildcard
+    assert "50% off_sale" in wildcard and "(1)" in wildcard
+    none = owner.client.get(f"{path}/items", params={"q": "zebra"}).text
+    assert "No item matches." in none
+
+
+def test_an_item_opens_with_its_chunks_and_a_qna_is_edited_in_place(
+    owner: Person, person: Callable[..., Person],
+    create_chatbot: Callable[..., dict[str, Any]], api: TestClient,
+) -> None:  # fmt: skip
+    bot = create_chatbot()
+    path = f"/console/chatbots/{bot['id']}/knowledge"
+    owner.client.post(
+        f"{path}/sources", data={"kind": "qna", "question": "When do you open?",
+                                 "answer": "From 9 to 5."}, headers=_htmx(owner),
+    )  # fmt: skip
+    ((item_id, status),) = STATUS.findall(_settled(owner, bot["id"]))
+    assert status == "ready"
+    page = owner.client.get(f"{path}/{item_id}")
+    assert page.status_code == 200
+    assert "From 9 to 5." in page.text and page.text.count("data-chunk=") == 1
+    assert f'href="/console/chatbots/{bot["id"]}/knowledge/{item_id}"' in _settled(owner, bot["id"])
+
+    edited = owner.post(
+        f"{path}/{item_id}/qna", {"question": "When are you open?", "answer": "From 8 to 6."}
+    )
+    assert edited.status_code == 303 and edited.headers["location"].endswith("?saved=1")
+    item = api.get(f"/api/external/chatbot/{bot['id']}/knowledge-base").json()["knowledge_base"][0]
+    assert item["title"] == "When are you open?"
+    _settled(owner, bot["id"])
+    again = owner.client.get(f"{path}/{item_id}").text
+    assert "From 8 to 6." in again and "From 9 to 5." not in again  # read again: new chunks
+
+    empty = owner.post(f"{path}/{item_id}/qna", {"question": "When?", "answer": " "})
+    assert empty.status_code == 400
+    stranger = person("eve@globex.test", org="globex")
+    assert stranger.client.get(f"{path}/{item_id}").status_code == 404
+    assert (
+        stranger.post(f"{path}/{item_id}/qna", {"question": "x", "answer": "y"}).status_code == 404
+    )

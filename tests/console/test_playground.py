@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 from tests.console.helpers import Person
-from tests.factories.chat import make_store_bot
+from tests.factories.chat import make_store_bot, parse_events
 
 pytestmark = pytest.mark.usefixtures("reuse_embedder")
 
@@ -55,3 +55,29 @@ def test_the_playground_is_for_owners_of_the_chatbot(
     )
     assert asked.status_code == 404
     assert api.get(f"/api/external/chatbot/{bot['id']}/conversations").json()["data"] == []
+
+
+def test_the_answer_streams_and_ends_with_its_sources_and_why(
+    owner: Person, api: TestClient
+) -> None:
+    bot = make_store_bot(api)
+    page = owner.client.get(f"/console/chatbots/{bot['id']}/playground").text
+    assert f'data-stream="/console/chatbots/{bot["id"]}/playground/stream"' in page
+    token = TOKEN.search(page)
+    assert token
+    path = f"/console/chatbots/{bot['id']}/playground/stream"
+    question = {"content": "How many days do I have to return a product?", "token": token[1]}
+    streamed = owner.post(path, question)
+    assert streamed.status_code == 200, streamed.text
+    assert streamed.headers["content-type"].startswith("text/event-stream")
+    events = parse_events(streamed.text)
+    deltas = "".join(data["text"] for name, data in events if name == "delta")
+    assert "30 days" in deltas
+    name, done = events[-1]
+    assert name == "done"
+    assert "30 days" in done["html"] and "cited in the answer" in done["html"]
+    assert re.search(r"similarity 0\.\d\d", done["html"])
+    sessions = api.get(f"/api/external/chatbot/{bot['id']}/conversations").json()["data"]
+    assert len(sessions) == 1 and sessions[0]["platform"] == "playground"
+    refused = owner.client.post(path, data=question)  # without the CSRF token
+    assert refused.status_code == 403

@@ -69,3 +69,43 @@ def test_agents_and_strangers_cannot_open_it(
     stranger = person("eve@globex.test", org="globex")
     assert stranger.client.get(path).status_code == 404
     assert stranger.post(path, THEME).status_code == 404
+
+
+def test_the_real_widget_previews_a_public_chatbot_and_a_private_one_says_why(
+    owner: Person, create_chatbot: Callable[..., dict[str, Any]], client: TestClient
+) -> None:
+    public = create_chatbot(name="Open", is_public=True)
+    private = create_chatbot(name="Closed")
+    page = owner.client.get(f"/console/chatbots/{public['id']}/widget").text
+    assert f'<script src="/widget.js" data-chatbot="{public["id"]}" async></script>' in page
+    assert client.get("/widget.js").status_code == 200  # the very script the page loads
+    closed = owner.client.get(f"/console/chatbots/{private['id']}/widget").text
+    assert '/widget.js" data-chatbot' not in closed.split("Embed code")[0]
+    assert "only answers for a public chatbot" in closed
+
+
+def test_voice_settings_are_saved_as_the_api_saves_them(
+    owner: Person, create_chatbot: Callable[..., dict[str, Any]], api: TestClient
+) -> None:
+    bot = create_chatbot()
+    path = f"/console/chatbots/{bot['id']}/widget/voice"
+    saved = owner.post(
+        path,
+        {"voice": "alloy", "temperature": "1.2", "start_call": "Call us", "threshold": "0.5",
+         "silence_ms": "800", "button_color": "#112233", "call_to_action": "Talk to us"},
+    )  # fmt: skip
+    assert saved.status_code == 303, saved.text
+    config = api.get(f"/api/external/chatbot/{bot['id']}").json()["chatbot"]["voice_widget_config"]
+    assert config["voice"] == "alloy" and config["model"]["temperature"] == 1.2
+    assert config["vad"] == {"threshold": 0.5, "silence_duration_ms": 800}
+    assert config["text"]["startCall"] == "Call us"
+    assert config["appearance"]["buttonColor"] == "#112233"
+    page = owner.client.get(f"/console/chatbots/{bot['id']}/widget?voice=1").text
+    assert "Voice settings saved." in page and 'value="alloy" selected' in page
+    # The API's own PATCH and the form write the same config: the form keeps what it lacks.
+    api.patch(f"/api/external/chatbot/{bot['id']}/voice-agent", json={"agentId": "a-1"})
+    owner.post(path, {"voice": "echo"})
+    config = api.get(f"/api/external/chatbot/{bot['id']}").json()["chatbot"]["voice_widget_config"]
+    assert config["agentId"] == "a-1" and config["voice"] == "echo"
+    wrong = owner.post(path, {"threshold": "3"})
+    assert wrong.status_code == 422

@@ -8,9 +8,9 @@ organization's own API keys. Every function is scoped to one organization.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from chatforge.errors import ChatforgeError, NotFound
@@ -67,6 +67,11 @@ class InboxFilters:
     rated_down: bool = False
     #: Only conversations whose last message is the visitor's (nobody has answered it yet).
     waiting: bool = False
+    #: Only conversations on this platform (``web``, ``api``, ``whatsapp``...).
+    platform: str | None = None
+    #: Only conversations active on or after this day (UTC), and on or before ``until``.
+    since: date | None = None
+    until: date | None = None
     #: Conversations of these platforms are left out (the console's own playground).
     hidden_platforms: tuple[str, ...] = ("playground",)
 
@@ -115,14 +120,22 @@ def inbox_page(
     session: Session, organization_id: str, filters: InboxFilters, page: int, limit: int
 ) -> tuple[list[InboxRow], int]:
     """A page of the organization's conversations, most recently active first, and the total."""
-    down = exists(
-        select(MessageFeedback.id)
-        .join(ChatMessage, ChatMessage.id == MessageFeedback.message_id)
-        .where(ChatMessage.session_id == ChatSession.id, MessageFeedback.rating == "down")
+    # The few sessions with a down rating, found from the (small) feedback table.
+    rated_down = (
+        select(ChatMessage.session_id)
+        .join(MessageFeedback, MessageFeedback.message_id == ChatMessage.id)
+        .where(MessageFeedback.rating == "down")
     )
     where = [Chatbot.organization_id == organization_id]
     if filters.hidden_platforms:
         where.append(ChatSession.platform.not_in(filters.hidden_platforms))
+    if filters.platform:
+        where.append(ChatSession.platform == filters.platform)
+    if filters.since:
+        where.append(ChatSession.updated_at >= datetime.combine(filters.since, time(), UTC))
+    if filters.until:
+        end = datetime.combine(filters.until + timedelta(days=1), time(), UTC)
+        where.append(ChatSession.updated_at < end)
     if filters.chatbot_id:
         where.append(ChatSession.chatbot_id == filters.chatbot_id)
     if filters.human_mode:
@@ -130,20 +143,37 @@ def inbox_page(
     if filters.has_lead:
         where.append(ChatSession.email.is_not(None))
     if filters.rated_down:
-        where.append(down)
+        where.append(ChatSession.id.in_(rated_down))
     if filters.waiting:
         where.append(ChatSession.last_sender_type == "user")
     base = select(ChatSession).join(Chatbot, Chatbot.id == ChatSession.chatbot_id).where(*where)
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    rows = session.execute(
-        select(ChatSession, Chatbot.name, down.label("rated_down"))
-        .join(Chatbot, Chatbot.id == ChatSession.chatbot_id)
-        .where(*where)
-        .order_by(ChatSession.updated_at.desc(), ChatSession.id)
-        .offset((page - 1) * limit)
-        .limit(limit)
+    rows = list(
+        session.execute(
+            select(ChatSession, Chatbot.name)
+            .join(Chatbot, Chatbot.id == ChatSession.chatbot_id)
+            .where(*where)
+            .order_by(ChatSession.updated_at.desc(), ChatSession.id)
+            .offset((page - 1) * limit)
+            .limit(limit)
+        )
     )
-    return [InboxRow(conv, name, bool(rated)) for conv, name, rated in rows], int(total)
+    ids = [conv.id for conv, _ in rows]
+    down = set(session.scalars(rated_down.where(ChatMessage.session_id.in_(ids)))) if ids else set()
+    return [InboxRow(conv, name, conv.id in down) for conv, name in rows], int(total)
+
+
+def platforms(session: Session, organization_id: str) -> list[str]:
+    """The platforms the organization's conversations came from (for the inbox's filter)."""
+    return sorted(
+        session.scalars(
+            select(ChatSession.platform)
+            .join(Chatbot, Chatbot.id == ChatSession.chatbot_id)
+            .where(Chatbot.organization_id == organization_id)
+            .where(ChatSession.platform.not_in(("playground",)))
+            .distinct()
+        )
+    )
 
 
 def chatbot_names(session: Session, organization_id: str, limit: int = 200) -> list[Chatbot]:

@@ -268,6 +268,8 @@ Index(
     ChatSession.platform,
     ChatSession.updated_at,
 )
+# The inbox: an organization's conversations, most recently active first.
+Index("ix_chat_sessions_updated", ChatSession.updated_at)
 
 
 class ChatMessage(Base):
@@ -293,6 +295,8 @@ class ChatMessage(Base):
 
 
 Index("ix_chat_messages_session_created", ChatMessage.session_id, ChatMessage.created_at)
+# Insights count the messages of a period (today's on every visit).
+Index("ix_chat_messages_created", ChatMessage.created_at)
 
 
 class MessageFeedback(Base):
@@ -308,6 +312,9 @@ class MessageFeedback(Base):
     comment: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+Index("ix_message_feedback_created", MessageFeedback.created_at)
 
 
 class User(Base):

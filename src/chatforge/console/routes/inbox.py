@@ -6,6 +6,7 @@ polls them), so a visitor's new message shows without reloading.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -26,17 +27,27 @@ MESSAGE_WINDOW = 200
 def inbox(
     request: Request, db: DbDep, user: UserDep, page: str = "1", chatbot: str = "",
     human: bool = False, lead: bool = False, down: bool = False, waiting: bool = False,
+    platform: str = "", since: str = "", until: str = "",
 ) -> Response:  # fmt: skip
     filters = workspace.InboxFilters(
         chatbot_id=chatbot or None, human_mode=human, has_lead=lead, rated_down=down,
-        waiting=waiting,
+        waiting=waiting, platform=platform[:32] or None, since=_day(since), until=_day(until),
     )  # fmt: skip
     number = page_of(page)
     rows, total = workspace.inbox_page(db, user.organization_id, filters, number, PAGE_SIZE)
     return render(
         request, "inbox.html", rows=rows, total=total, page=number, page_size=PAGE_SIZE,
         filters=filters, chatbots=workspace.chatbot_names(db, user.organization_id),
+        platforms=workspace.platforms(db, user.organization_id),
     )  # fmt: skip
+
+
+def _day(value: str) -> date | None:
+    """A ``YYYY-MM-DD`` day from a query string (None for anything else)."""
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
 
 
 def _conversation(

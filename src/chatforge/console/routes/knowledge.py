@@ -18,7 +18,7 @@ from chatforge.console.web import (
     render,
 )
 from chatforge.errors import BadRequest, ChatforgeError, PayloadTooLarge
-from chatforge.services import workspace
+from chatforge.services import knowledge_browser, workspace
 from chatforge.services.context import AppContext
 from chatforge.services.knowledge import KnowledgeService, Rejected, Upload
 from chatforge.services.uploads import save_upload
@@ -27,31 +27,36 @@ router = APIRouter(prefix="/chatbots/{chatbot_id}/knowledge")
 
 PAGE_SIZE = 25
 STATUSES = ("pending", "processing", "ready", "failed")
+TYPES = ("file", "url", "text", "qna")
 
 
 def _items(
     request: Request, knowledge: KnowledgeService, chatbot_id: str, page: int, status: str,
-    template: str, **extra: Any,
+    template: str, q: str = "", kind: str = "", **extra: Any,
 ) -> Response:  # fmt: skip
-    chatbot, items, total = knowledge.list_items(
-        chatbot_id, page=page, limit=PAGE_SIZE, status=status if status in STATUSES else None
-    )
+    chatbot, items, total = knowledge_browser.search_items(
+        knowledge, chatbot_id, page=page, limit=PAGE_SIZE,
+        status=status if status in STATUSES else None,
+        item_type=kind if kind in TYPES else None, search=q,
+    )  # fmt: skip
     busy = any(item.status in ("pending", "processing") for item in items)
     return render(
         request, template, chatbot=chatbot, items=items, total=total, page=page,
-        page_size=PAGE_SIZE, status=status, busy=busy, tab="knowledge", **extra,
+        page_size=PAGE_SIZE, status=status, q=q[:200], kind=kind if kind in TYPES else "",
+        busy=busy, tab="knowledge", **extra,
     )  # fmt: skip
 
 
 @router.get("", response_class=HTMLResponse)
 def knowledge_page(
     request: Request, ctx: ContextDep, db: DbDep, user: OwnerDep, chatbot_id: str,
-    page: str = "1", status: str = "", question: str = "",
+    page: str = "1", status: str = "", question: str = "", q: str = "", kind: str = "",
 ) -> Response:  # fmt: skip
-    """The page; ``question`` opens the Q&A form with it (from Insights' unanswered list)."""
+    """The page; ``question`` opens the Q&A form with it (from Insights' unanswered list);
+    ``q`` searches titles and addresses, ``status`` and ``kind`` filter."""
     knowledge = KnowledgeService(ctx, db, user.organization_id)
     return _items(
-        request, knowledge, chatbot_id, page_of(page), status, "knowledge.html",
+        request, knowledge, chatbot_id, page_of(page), status, "knowledge.html", q, kind,
         question=question[:2000],
     )  # fmt: skip
 
@@ -59,11 +64,44 @@ def knowledge_page(
 @router.get("/items", response_class=HTMLResponse)
 def knowledge_items(
     request: Request, ctx: ContextDep, db: DbDep, user: OwnerDep, chatbot_id: str,
-    page: str = "1", status: str = "",
+    page: str = "1", status: str = "", q: str = "", kind: str = "",
 ) -> Response:  # fmt: skip
-    """The list alone: htmx polls it while an item is being read."""
+    """The list alone: htmx polls it while an item is being read, and the search asks it."""
     knowledge = KnowledgeService(ctx, db, user.organization_id)
-    return _items(request, knowledge, chatbot_id, page_of(page), status, "_knowledge_items.html")
+    return _items(
+        request, knowledge, chatbot_id, page_of(page), status, "_knowledge_items.html", q, kind
+    )
+
+
+@router.get("/{item_id}", response_class=HTMLResponse)
+def item_page(
+    request: Request, ctx: ContextDep, db: DbDep, user: OwnerDep, chatbot_id: str, item_id: str,
+    saved: bool = False,
+) -> Response:  # fmt: skip
+    """One item: what it is, its status, its chunks; a Q&A pair is edited here."""
+    knowledge = KnowledgeService(ctx, db, user.organization_id)
+    item, chunks = knowledge_browser.item_with_chunks(knowledge, chatbot_id, item_id)
+    return render(
+        request, "knowledge_item.html", chatbot=knowledge.chatbots.get(chatbot_id), item=item,
+        chunks=chunks, limit=knowledge_browser.CHUNK_LIMIT, saved=saved, tab="knowledge",
+    )  # fmt: skip
+
+
+@router.post("/{item_id}/qna", response_class=HTMLResponse)
+def edit_qna(
+    request: Request, ctx: ContextDep, db: DbDep, user: OwnerActorDep, chatbot_id: str,
+    item_id: str, question: Annotated[str, Form(max_length=2000)] = "",
+    answer: Annotated[str, Form(max_length=20_000)] = "",
+) -> Response:  # fmt: skip
+    """Edit a Q&A pair in place, as the API's PATCH does: it is read again."""
+    knowledge = KnowledgeService(ctx, db, user.organization_id)
+    item = knowledge.get(chatbot_id, item_id)
+    if item.type != "qna":
+        raise BadRequest("Only a Q&A pair is edited here.")
+    if not question.strip() or not answer.strip():
+        raise BadRequest("Fill in the question and the answer.")
+    knowledge.update(chatbot_id, item_id, {"question": question.strip(), "answer": answer.strip()})
+    return redirect(request, f"/chatbots/{chatbot_id}/knowledge/{item_id}?saved=1")
 
 
 @router.post("/files", response_class=HTMLResponse)

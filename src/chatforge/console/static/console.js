@@ -67,6 +67,67 @@
     form.addEventListener("input", update);
   }
 
+  // The playground streams its answer (Server-Sent Events over a POST, read with fetch); the
+  // server sends the finished turn, sources and why included, as HTML to put in its place.
+  function setupStream(root) {
+    var form = root.querySelector("form[data-stream]");
+    if (!form || !window.fetch || !window.TextDecoder) return;  // htmx posts it whole instead
+    var log = root.querySelector("#log");
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      event.stopImmediatePropagation();
+      var box = form.querySelector("textarea");
+      var button = form.querySelector("button");
+      var question = box.value;
+      if (!question.trim()) return;
+      var turn = document.createElement("div");
+      turn.className = "turn streaming";
+      var mine = document.createElement("div");
+      mine.className = "msg user";
+      mine.innerHTML = '<div class="who">You</div><div class="bubble"></div>';
+      mine.querySelector(".bubble").textContent = question;
+      var bot = document.createElement("div");
+      bot.className = "msg bot";
+      bot.innerHTML = '<div class="who">Bot</div><div class="bubble" aria-busy="true">…</div>';
+      var bubble = bot.querySelector(".bubble");
+      turn.appendChild(mine);
+      turn.appendChild(bot);
+      log.appendChild(turn);
+      log.scrollTop = log.scrollHeight;
+      var body = new FormData(form);  // the question, the conversation's token, the CSRF token
+      button.disabled = true;
+      box.value = "";
+      var text = "";
+      fetch(form.dataset.stream, { method: "POST", body: body, credentials: "same-origin" }).then(function (response) {
+        if (!response.ok || !response.body) throw new Error("The answer failed (" + response.status + ").");
+        var reader = response.body.getReader();
+        var decoder = new TextDecoder();
+        var buffer = "";
+        var pump = function () {
+          return reader.read().then(function (chunk) {
+            if (chunk.done) return;
+            buffer += decoder.decode(chunk.value, { stream: true });
+            var blocks = buffer.split("\n\n");
+            buffer = blocks.pop();
+            blocks.forEach(function (block) {
+              var name = (block.match(/^event: (.*)$/m) || [])[1];
+              var data = JSON.parse((block.match(/^data: (.*)$/m) || [null, "{}"])[1]);
+              if (name === "delta") { text += data.text; bubble.textContent = text; }
+              else if (name === "done") { turn.outerHTML = data.html; }
+              else if (name === "error") { bubble.textContent = data.message; bubble.classList.add("error-text"); }
+              log.scrollTop = log.scrollHeight;
+            });
+            return pump();
+          });
+        };
+        return pump();
+      }).catch(function (error) {
+        bubble.textContent = error.message;
+        bubble.classList.add("error-text");
+      }).finally(function () { button.disabled = false; });
+    }, true);
+  }
+
   // Forms that ask first: the question is data (never code), shown by confirm().
   document.addEventListener("submit", function (event) {
     var form = event.target;
@@ -80,5 +141,6 @@
     setupDropzone(document);
     setupSources(document);
     setupCopy(document);
+    setupStream(document);
   });
 })();
