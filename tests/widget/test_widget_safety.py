@@ -88,6 +88,16 @@ def test_a_phone_gets_the_whole_screen(
         expect(panel).to_be_visible()
         assert panel.bounding_box() == {"x": 0, "y": 0, "width": 390, "height": 844}
         expect(bubble).to_be_hidden()  # the panel covers the screen; it closes from its header
+        # Covering the page, it is modal: Tab goes round inside it, never to the page behind.
+        assert panel.get_attribute("aria-modal") == "true"
+        for _ in range(12):
+            page.keyboard.press("Tab")
+            inside = page.evaluate(
+                "() => document.activeElement.id === 'chatforge-widget'"
+                " && !!document.activeElement.shadowRoot.activeElement"
+                "    ?.closest('#cf-panel')"
+            )
+            assert inside, "Tab left the full-screen chat"
         panel.get_by_role("button", name="Close chat").click()
         expect(panel).to_be_hidden()
         expect(page.get_by_role("button", name="Open chat")).to_be_visible()

@@ -450,6 +450,10 @@ textarea{resize:none;height:42px;max-height:132px}
 .email .go{flex:none;border:0;border-radius:12px;padding:0 16px;background:var(--primary);color:var(--on-primary);cursor:pointer;font-weight:600}
 .err{color:#b91c1c;font-size:13px}
 .foot{flex:none;font-size:11px;color:#6b7280;text-align:center;padding:0 0 6px;background:#fff}
+.callbar{flex:none;display:flex;align-items:center;gap:10px;padding:8px 12px;border-top:1px solid #e5e7eb;background:#fff}
+.call{flex:none;border:0;padding:9px 16px;font-weight:600;cursor:pointer;background:var(--primary);color:var(--on-primary);border-radius:8px}
+.call[aria-pressed="true"]{box-shadow:0 0 0 3px rgba(220,38,38,.35)}
+.call-state{font-size:13px;color:#374151;min-width:0;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 .fatal{flex:1;display:grid;place-items:center;padding:24px;text-align:center;color:#374151;background:#f9fafb}
 .fatal div{display:flex;flex-direction:column;gap:12px;align-items:center}
 .fatal button{border:0;border-radius:10px;padding:8px 16px;background:var(--primary);color:var(--on-primary);cursor:pointer}
@@ -511,7 +515,7 @@ textarea{resize:none;height:42px;max-height:132px}
     fatal = h("div", { class: "fatal", hidden: true });
     panel = h("div", {
       class: "panel", id: "cf-panel", role: PAGE ? "main" : "dialog", "aria-labelledby": "cf-title",
-      hidden: !PAGE, onkeydown: (e) => { if (e.key === "Escape" && !PAGE) hide(); },
+      hidden: !PAGE, onkeydown: onPanelKey,
     }, header, banner, log, fatal, sugg, alertBox, emailForm, composer,
       h("p", { class: "foot", text: "" }), status);
     root.append(panel, PAGE ? null : bubble);
@@ -565,6 +569,7 @@ textarea{resize:none;height:42px;max-height:132px}
     open = true;
     root.classList.add("open");
     panel.hidden = false;
+    if (!PAGE) panel.setAttribute("aria-modal", String(fullScreen()));
     setBubble();
     try { sessionStorage.setItem(STORE_KEY + ":open", "1"); } catch { /* no storage */ }
     if (byVisitor) focusInput();
@@ -595,6 +600,18 @@ textarea{resize:none;height:42px;max-height:132px}
       e.preventDefault();
       send(input.value);
     }
+  };
+  // On a phone the open panel covers the page: it is modal there, and Tab stays inside it.
+  const fullScreen = () => !PAGE && window.matchMedia("(max-width: 480px)").matches;
+  const onPanelKey = (e) => {
+    if (e.key === "Escape" && !PAGE) return hide();
+    if (e.key !== "Tab" || !fullScreen()) return;
+    const items = [...panel.querySelectorAll("button, [href], textarea, input, select, [tabindex]")]
+      .filter((el) => !el.disabled && el.tabIndex >= 0 && el.getClientRects().length);
+    if (!items.length) return;
+    const first = items[0], last = items[items.length - 1], at = panel.getRootNode().activeElement;
+    if (e.shiftKey && (at === first || !panel.contains(at))) { e.preventDefault(); last.focus(); }
+    else if (!e.shiftKey && at === last) { e.preventDefault(); first.focus(); }
   };
   const nearBottom = () => log.scrollHeight - log.scrollTop - log.clientHeight < 80;
   // Whether the visitor is following the end of the conversation, as of their last scroll:
@@ -1009,9 +1026,142 @@ textarea{resize:none;height:42px;max-height:132px}
       problem(err, boot);
     }
     setComposer();
+    if (config.voice) setupVoice();
     let wasOpen = false;
     try { wasOpen = sessionStorage.getItem(STORE_KEY + ":open") === "1"; } catch { /* no storage */ }
     if (PAGE || wasOpen || script.dataset.open === "true") show(PAGE);
+  }
+
+  // ------------------------------------------------ voice: the call button (docs/voice.md)
+  let callBar = null;
+  async function setupVoice() {
+    let look;
+    try {
+      look = await (await request("/voice", { headers: { Accept: "application/json" } })).json();
+    } catch {
+      return; // no voice agent after all: no button
+    }
+    if (callBar) callBar.remove();
+    const a = look.appearance || {};
+    const words = look.text || {};
+    const say = (key, fallback) => (typeof words[key] === "string" && words[key].trim()) || fallback;
+    const button = h("button", { class: "call", type: "button", "aria-pressed": "false" });
+    const line = h("span", { class: "call-state", role: "status" });
+    const bg = colour(a.buttonColor);
+    if (bg) button.style.background = bg;
+    const fg = colour(a.buttonTextColor) || (bg && textOn(bg));
+    if (fg) button.style.color = fg;
+    if (Number.isFinite(a.buttonRadius)) button.style.borderRadius = `${Math.max(0, a.buttonRadius)}px`;
+    callBar = h("div", { class: "callbar" }, button, line);
+    panel.insertBefore(callBar, composer);
+    const labels = {
+      listening: say("listeningStatus", "Listening"),
+      thinking: t("typing"),
+      speaking: say("speakingStatus", "Talk to interrupt"),
+    };
+    let call = null;
+    const idle = () => {
+      button.textContent = say("startCall", "Start a call");
+      button.setAttribute("aria-pressed", "false");
+      line.textContent = say("callToAction", "");
+    };
+    const end = () => {
+      if (!call) return;
+      const c = call;
+      call = null;
+      try { if (c.ws.readyState === 1) c.ws.send(JSON.stringify({ type: "end" })); c.ws.close(); } catch { /* closed */ }
+      for (const track of c.media.getTracks()) track.stop();
+      c.mic.close();
+      c.out.close();
+      if (c.live) { c.live.typing = false; if (!c.live.text) c.live.el.remove(); else render(c.live); }
+      busy = false;
+      setComposer();
+      idle();
+    };
+    const start = async () => {
+      clearAlert();
+      let media;
+      try {
+        media = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true } });
+      } catch {
+        problem(new Problem("unavailable"));
+        return;
+      }
+      const mic = new AudioContext({ sampleRate: look.input_sample_rate || 16000 });
+      const out = new AudioContext();
+      try {
+        await mic.audioWorklet.addModule(`${API}/voice/worklet.js`);
+      } catch {
+        for (const track of media.getTracks()) track.stop();
+        problem(new Problem("unavailable"));
+        return;
+      }
+      const node = new AudioWorkletNode(mic, "chatforge-mic");
+      // Silent output: a node that reaches no destination is never run.
+      const sink = mic.createGain();
+      sink.gain.value = 0;
+      mic.createMediaStreamSource(media).connect(node).connect(sink).connect(mic.destination);
+      const query = new URLSearchParams();
+      if (state.session) query.set("session_id", state.session);
+      if (state.token) query.set("visitor_token", state.token);
+      const ws = new WebSocket(`${API.replace(/^http/, "ws")}/voice/realtime?${query}`);
+      ws.binaryType = "arraybuffer";
+      const c = (call = { ws, media, mic, out, rate: 22050, at: 0, playing: [], live: null });
+      node.port.onmessage = (e) => { if (ws.readyState === 1) ws.send(e.data); };
+      const hush = () => {
+        for (const s of c.playing) try { s.stop(); } catch { /* ended */ }
+        c.playing = [];
+        c.at = 0;
+      };
+      const play = (data) => {
+        const pcm = new Int16Array(data);
+        if (!pcm.length) return;
+        const buffer = out.createBuffer(1, pcm.length, c.rate);
+        const channel = buffer.getChannelData(0);
+        for (let i = 0; i < pcm.length; i++) channel[i] = pcm[i] / 32768;
+        const source = out.createBufferSource();
+        source.buffer = buffer;
+        source.connect(out.destination);
+        c.at = Math.max(c.at, out.currentTime + 0.05);
+        source.start(c.at);
+        c.at += buffer.duration;
+        c.playing.push(source);
+        source.onended = () => { c.playing = c.playing.filter((s) => s !== source); };
+      };
+      ws.onmessage = (e) => {
+        if (typeof e.data !== "string") return play(e.data);
+        let ev;
+        try { ev = JSON.parse(e.data); } catch { return; }
+        if (ev.type === "ready") c.rate = ev.output_sample_rate || c.rate;
+        else if (ev.type === "state") line.textContent = labels[ev.state] || "";
+        else if (ev.type === "transcript") {
+          sugg.hidden = true;
+          pending.push(addMessage("user", ev.text));
+          c.live = addMessage("bot", "", { typing: true });
+        } else if (ev.type === "session") remember(ev);
+        else if (ev.type === "sources" && c.live) {
+          c.live.sources = ev.sources || [];
+          renderSources(c.live);
+        } else if (ev.type === "answer" && c.live) {
+          const message = ev.text == null ? null : { id: ev.message_id, content: ev.text, sources: c.live.sources };
+          finish(c.live, message);
+          c.live = null;
+        } else if (ev.type === "interrupted") {
+          hush();
+          if (c.live) { c.live.typing = false; if (!c.live.text) c.live.el.remove(); c.live = null; }
+        } else if (ev.type === "error") {
+          problem(problemOf(ev.error && ev.error.code === "not_found" ? 404 : 0, ev.error || {}, null));
+        }
+      };
+      ws.onclose = () => { if (call === c) end(); };
+      busy = true; // typing waits while the call lasts (and polling pauses)
+      setComposer();
+      button.textContent = say("endCall", "End");
+      button.setAttribute("aria-pressed", "true");
+      line.textContent = labels.listening;
+    };
+    button.onclick = () => (call ? end() : start());
+    idle();
   }
 
   boot();
