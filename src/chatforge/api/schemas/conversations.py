@@ -152,7 +152,11 @@ class SessionUpdate(RequestModel):
 class HumanReply(RequestModel):
     """``POST .../conversations/{sessionId}/messages``: a human agent's reply."""
 
-    content: Annotated[str, StringConstraints(min_length=1, max_length=20000, pattern=r"\S")]
+    # Some character that is not space to Python's str.strip() (which also strips \x1c-\x1f and
+    # \x85) nor to JSON Schema's \s: an empty-looking reply is refused by the schema itself.
+    content: Annotated[
+        str, StringConstraints(min_length=1, max_length=20000, pattern=r"[^\s\x1c-\x1f\x85]")
+    ]
 
 
 class HumanReplyOut(BaseModel):
