@@ -279,3 +279,15 @@ def redis_url(redis_server: int) -> str:
     """The session's Redis server, emptied for this test, as a ``redis://`` URL."""
     assert _redis_command(redis_server, "FLUSHALL").startswith(b"+OK")
     return f"redis://127.0.0.1:{redis_server}/0"
+
+
+#: Fixtures whose tests are slow by nature: a real browser, a real Redis, processes of their own.
+SLOW_FIXTURES = frozenset({"browser", "redis_server"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that drive a browser or a Redis server ``slow``: ``scripts/test --fast``
+    leaves them out (with PostgreSQL's runs), the full run keeps every one."""
+    for item in items:
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -24,6 +24,8 @@ from chatforge.settings import Settings
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 
+pytestmark = pytest.mark.slow  # thousands of requests
+
 
 @pytest.fixture
 def server(tmp_path: Path, sqlite_template: Path) -> Iterator[tuple[LiveServer, str]]:
