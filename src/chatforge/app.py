@@ -26,6 +26,7 @@ from chatforge.api.routers import (
     openai_compat,
     public,
     query,
+    voice,
     widget,
 )
 from chatforge.console.app import install_console
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None, *, public_base_url: str | None 
     app.include_router(conversations.router)
     app.include_router(openai_compat.router)
     app.include_router(public.router)
+    app.include_router(voice.router)
     app.include_router(widget.router)
     install_console(app, ctx)  # the web console under /console, and / sends there
     return app

@@ -342,6 +342,43 @@ class ConsoleSettings(BaseModel):
     )
 
 
+class VoiceSettings(BaseModel):
+    """The voice agent: speech models, audio limits and recordings (docs/voice.md)."""
+
+    stt: str = Field(
+        "local",
+        description=(
+            "Speech-to-text model: 'local' (faster-whisper, Whisper tiny.en, offline), "
+            "'local:<CTranslate2 model folder>', or 'openai:whisper-1' / "
+            "'openai:gpt-4o-mini-transcribe' (needs models.openai_api_key)."
+        ),
+    )
+    tts: str = Field(
+        "local",
+        description=(
+            "Text-to-speech model: 'local' (Piper, offline) or 'openai:tts-1' / "
+            "'openai:gpt-4o-mini-tts' (needs models.openai_api_key)."
+        ),
+    )
+    threads: int | None = Field(
+        None, ge=1, le=64, description="CPU threads of one local transcription or synthesis."
+    )
+    max_audio_bytes: int = Field(
+        10 * 1024 * 1024, gt=0, description="Largest audio file accepted, in bytes."
+    )
+    max_audio_seconds: float = Field(
+        60.0, gt=0, le=3600, description="Longest audio accepted, in seconds."
+    )
+    max_speak_chars: int = Field(
+        4000, gt=0, le=100_000, description="Longest text that /voice/speak reads out."
+    )
+    recording_retention_days: int = Field(
+        30,
+        ge=0,
+        description="Days a conversation's recordings are kept once it is quiet; 0 keeps none.",
+    )
+
+
 class Settings(BaseSettings):
     """All of Chatforge's configuration."""
 
@@ -400,6 +437,9 @@ class Settings(BaseSettings):
     )
     console: ConsoleSettings = Field(
         default_factory=ConsoleSettings, description="The web console (CHATFORGE_CONSOLE__*)."
+    )
+    voice: VoiceSettings = Field(
+        default_factory=VoiceSettings, description="The voice agent (CHATFORGE_VOICE__*)."
     )
 
     def resolved_database_url(self) -> str:

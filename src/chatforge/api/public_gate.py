@@ -13,9 +13,10 @@ key-authenticated paths, like okchat). On a public path it:
    chat page and the console, under whatever host name the browser used): 403
    ``origin_not_allowed`` (with CORS headers, so that the widget can say it is not allowed on
    this site);
-4. counts chat and lead calls (each can open a session) against ``public.chat_per_ip`` for their
-   client address, then chat calls against ``public.chat_per_visitor`` for their
-   ``X-Visitor-Token``;
+4. counts chat, lead and voice calls (each can open a session or cost a model's work) against
+   ``public.chat_per_ip`` for their client address, then chat turns, typed or spoken, against
+   ``public.chat_per_visitor`` for their ``X-Visitor-Token``; a live call (WebSocket) is
+   counted per address when it starts, and refused at the handshake over a limit;
 5. passes the rest on without its ``Origin`` header (so that the global CORS stays out of it),
    and adds its own CORS headers to the response, errors and 429s included.
 
@@ -52,9 +53,9 @@ log = logging.getLogger(__name__)
 
 PUBLIC_PREFIX = "/api/public/"
 _CHATBOT = re.compile(r"^/api/public/chatbot/([^/]+)(/.*)?$")
-_CHAT = re.compile(r"^/api/public/chatbot/[^/]+/chat$")
-#: Calls that can open a session (and cost an answer): counted per address by chat_per_ip.
-_STARTS_SESSIONS = re.compile(r"^/api/public/chatbot/[^/]+/(chat|lead)$")
+_VISITOR_TURN = re.compile(r"^/api/public/chatbot/[^/]+/(chat|voice/chat)$")
+#: Calls that can open a session or cost a model's work: counted per address by chat_per_ip.
+_COSTLY = re.compile(r"^/api/public/chatbot/[^/]+/(chat|lead|voice/(chat|transcribe|speak))$")
 _ALLOW_METHODS = "GET, POST, OPTIONS"
 _ALLOW_HEADERS = "Content-Type, X-Visitor-Token"
 _PREFLIGHT_MAX_AGE = "600"
@@ -79,8 +80,12 @@ class PublicGateMiddleware:
         self._store_down_until = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(PUBLIC_PREFIX):
+        kind = scope["type"]
+        if kind not in ("http", "websocket") or not scope["path"].startswith(PUBLIC_PREFIX):
             await self.app(scope, receive, send)
+            return
+        if kind == "websocket":
+            await self._call(scope, receive, send)
             return
         headers = Headers(scope=scope)
         origin = headers.get("origin")
@@ -108,7 +113,7 @@ class PublicGateMiddleware:
             )
             await refused(scope, receive, send)
             return
-        if self.enabled and scope["method"] == "POST" and _STARTS_SESSIONS.match(scope["path"]):
+        if self.enabled and scope["method"] == "POST" and _COSTLY.match(scope["path"]):
             # Per address first: a client can always drop its token and be issued a new one.
             wait = await self._hit(self.chat_per_ip, "public-chat-ip", address)
             if wait is not None:
@@ -116,13 +121,26 @@ class PublicGateMiddleware:
                 await _too_many(message, wait, cors)(scope, receive, send)
                 return
             token = visitors.usable_token(headers.get("x-visitor-token"))
-            if token is not None and _CHAT.match(scope["path"]):
+            if token is not None and _VISITOR_TURN.match(scope["path"]):
                 wait = await self._hit(self.per_visitor, "visitor", visitors.token_hash(token))
                 if wait is not None:
                     message = f"Too many messages; wait {wait} seconds before sending another."
                     await _too_many(message, wait, cors)(scope, receive, send)
                     return
         await self.app(_without_origin(scope), receive, _with_headers(send, cors))
+
+    async def _call(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A live voice call: counted like a chat message of its address (the service checks its
+        origin and visitor); over a limit, the handshake is refused (HTTP 403 to the browser)."""
+        if self.enabled:
+            headers = Headers(scope=scope)
+            address = client_address(scope, headers, trust_forwarded_for=self.trust_forwarded_for)
+            for item, name in ((self.per_ip, "public-ip"), (self.chat_per_ip, "public-chat-ip")):
+                if await self._hit(item, name, address) is not None:
+                    await receive()  # the handshake's websocket.connect
+                    await send({"type": "websocket.close", "code": 1008, "reason": "rate limited"})
+                    return
+        await self.app(scope, receive, send)
 
     async def _preflight(self, path: str, origin: str | None, host: str | None) -> Response:
         """The answer to a CORS preflight (it runs no handler)."""

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chatforge.errors import Conflict, NotFound, ValidationFailed
+from chatforge.providers.speech.voices import check_voice
 from chatforge.services import quotas
 from chatforge.services.context import AppContext
 from chatforge.services.images import check_image
@@ -304,6 +305,8 @@ class ChatbotService:
         if patch is None:
             chatbot.voice_widget_config = None
         else:
+            if isinstance(patch.get("voice"), str):
+                check_voice(patch["voice"])  # 422 now, not when a visitor starts a call
             chatbot.voice_widget_config = deep_merge(chatbot.voice_widget_config or {}, patch)
 
     def _set_openai_key(self, chatbot: Chatbot, key: str | None) -> None:

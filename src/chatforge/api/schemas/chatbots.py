@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from chatforge.api.schemas.common import WHOLE, HexColor, OpenModel, RequestModel, Timestamp
+from chatforge.providers.speech.voices import VOICE_NAMES
 from chatforge.services.chatbots import Chatbot
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -127,7 +128,11 @@ class VoiceConfig(OpenModel):
     model: VoiceModel | None = None
     text: VoiceText | None = None
     vad: VoiceVad | None = None
-    voice: str | None = None
+    voice: str | None = Field(
+        None,
+        description="okchat's voice name; an unknown one is a 422 (docs/voice.md, Voices).",
+        json_schema_extra={"enum": [*VOICE_NAMES, None]},
+    )
 
 
 class ChatWidgetConfig(OpenModel):

