@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from tests.console.helpers import Person
 from tests.factories.chat import answer, conversations_path, make_store_bot
 
 from chatforge.services.context import AppContext
-from chatforge.storage.models import ChatMessage, ChatSession, utcnow
+from chatforge.storage.models import ChatMessage, ChatSession, MessageFeedback, utcnow
 
 pytestmark = pytest.mark.usefixtures("reuse_embedder")
 
@@ -80,3 +81,46 @@ def test_insights_show_the_median_answer_time_per_day(
     assert f"{asked.strftime('%d %b')}: 4.0 s" in page  # the day's bar says it too
     one = owner.client.get(f"/console/insights?chatbot={bot['id']}&days=7").text
     assert _stat(one, "Median answer time") == "4.0 s"
+
+
+def test_past_days_follow_a_deleted_chatbot_and_a_changed_rating_at_once(
+    owner: Person, api: TestClient, ctx: AppContext, create_chatbot: Callable[..., dict[str, Any]]
+) -> None:
+    kept, deleted = create_chatbot(name="Kept"), create_chatbot(name="Deleted")
+    asked = utcnow() - timedelta(days=3)
+    with ctx.sessions() as session:
+        answers = []
+        for n, bot in enumerate((kept, kept, deleted)):
+            chat = ChatSession(chatbot_id=bot["id"], platform="web", sns_user_id=f"v{n}",
+                               created_at=asked, updated_at=asked)  # fmt: skip
+            session.add(chat)
+            session.flush()
+            session.add(ChatMessage(session_id=chat.id, sender_type="user", content="Hi?",
+                                    created_at=asked))  # fmt: skip
+            reply = ChatMessage(session_id=chat.id, sender_type="bot", content="Hello.",
+                                created_at=asked)  # fmt: skip
+            session.add(reply)
+            session.flush()
+            answers.append(reply.id)
+        session.add(MessageFeedback(message_id=answers[0], rating="up", created_at=asked))
+        session.commit()
+
+    page = owner.client.get("/console/insights").text
+    assert _stat(page, "Conversations") == "3" and _stat(page, "Questions") == "3"
+    assert "▲ 1" in page and "▼ 0" in page
+
+    # The visitor changes their mind about an answer of three days ago; a chatbot goes.
+    with ctx.sessions() as session:
+        rating = session.scalar(
+            select(MessageFeedback).where(MessageFeedback.message_id == answers[0])
+        )
+        assert rating is not None
+        rating.rating = "down"
+        session.commit()
+    assert api.delete(f"/api/external/chatbot/{deleted['id']}").status_code == 200
+
+    page = owner.client.get("/console/insights").text
+    assert _stat(page, "Conversations") == "2" and _stat(page, "Questions") == "2"
+    assert "▲ 0" in page and "▼ 1" in page
+    one = owner.client.get(f"/console/insights?chatbot={kept['id']}").text
+    assert _stat(one, "Conversations") == "2"

@@ -6,8 +6,12 @@ answers and the answers that found nothing (those that begin with the offline mo
 time a chatbot took to answer; and the questions asked most often that found nothing, to answer
 with a Q&A.
 
-Days before today no longer change (but for a deleted conversation): their counts are kept in
-memory for :data:`CLOSED_DAYS_TTL` seconds, so a page counts only today's rows on each visit.
+Counting a month of a large organization's messages takes longer than a page may (the answer
+times pair every question with its answer), and days before today do not change but when a
+chatbot is deleted with its conversations: their counts are kept in memory with the set of
+chatbots they came from (a deleted chatbot's conversations leave the page at once, in every
+process), for :data:`CLOSED_DAYS_TTL` seconds at most, and a visit counts only today's messages.
+Ratings, which change after their day, are counted on every visit.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -31,6 +35,7 @@ CLOSED_DAYS_TTL = 600.0
 _CACHE_SIZE = 256
 #: An answer that came later than this after the question is not an answer time (a retry).
 _LONGEST_ANSWER_S = 600
+_NOT_FOUND = ChatMessage.content.startswith(NOT_FOUND_ANSWER, autoescape=True)
 
 
 @dataclass
@@ -91,7 +96,9 @@ class _Counted:
     unanswered: Counter[tuple[str, str, str]]
 
 
-_closed: dict[tuple[Any, ...], tuple[float, _Counted]] = {}
+#: Closed days' counts by (database, organization, chatbot, period), with when they were
+#: counted and the chatbots they were counted from.
+_closed: dict[tuple[Any, ...], tuple[float, frozenset[str], _Counted]] = {}
 _lock = threading.Lock()
 
 
@@ -102,28 +109,27 @@ def insights(
     now = utcnow()
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     since = today - timedelta(days=days - 1)
+    # The organization's chatbots are read first, and conversations are scoped by their
+    # chatbot id: the planner then knows how many there are (a join to ``chatbots`` made
+    # PostgreSQL walk every conversation when it guessed one chatbot).
+    named = select(Chatbot.id, Chatbot.name).where(Chatbot.organization_id == organization_id)
+    if chatbot_id:
+        named = named.where(Chatbot.id == chatbot_id)
+    bots = {str(bot): str(name) for bot, name in session.execute(named)}
     scope: list[ColumnElement[bool]] = [
-        Chatbot.organization_id == organization_id,
+        ChatSession.chatbot_id.in_(sorted(bots)),
         ChatSession.platform.not_in(HIDDEN_PLATFORMS),
     ]
-    if chatbot_id:
-        scope.append(Chatbot.id == chatbot_id)
-    key = (str(session.get_bind().engine.url), organization_id, chatbot_id, since, today)
-    with _lock:
-        cached = _closed.get(key)
-    if cached is None or time.monotonic() - cached[0] > CLOSED_DAYS_TTL:
-        cached = (time.monotonic(), _count(session, scope, since, today))
-        with _lock:
-            if len(_closed) >= _CACHE_SIZE:
-                _closed.pop(next(iter(_closed)))
-            _closed[key] = cached
-    closed = cached[1]
-    live = _count(session, scope, today, None)
+    closed = _closed_days(session, scope, bots, (organization_id, chatbot_id), since, today)
+    live = _count(session, scope, bots, today, None)
     by_day = {
         since.date() + timedelta(days=n): Day(since.date() + timedelta(days=n)) for n in range(days)
     }
-    by_day.update({d: v for d, v in closed.days.items() if d in by_day})
+    by_day.update({d: replace(v) for d, v in closed.days.items() if d in by_day})
     by_day.update({d: v for d, v in live.days.items() if d in by_day})
+    for day, ups, downs in _ratings(session, sorted(bots), since):
+        if day in by_day:
+            by_day[day].up, by_day[day].down = ups, downs
     unanswered = closed.unanswered + live.unanswered
     top = sorted(unanswered.items(), key=lambda pair: (-pair[1], pair[0][2]))[:10]
     return Insights(
@@ -138,123 +144,155 @@ def forget_closed_days() -> None:
         _closed.clear()
 
 
-def _count(
-    session: Session, scope: list[ColumnElement[bool]], since: datetime, until: datetime | None
+def _closed_days(
+    session: Session,
+    scope: list[ColumnElement[bool]],
+    bots: dict[str, str],
+    who: tuple[str, str | None],
+    since: datetime,
+    today: datetime,
 ) -> _Counted:
-    """Every count of the rows made in ``[since, until)`` (``until`` None: up to now)."""
-    by_day: dict[date, Day] = {}
+    """The counts of the period's days before today, kept while they cannot have changed.
 
-    def day_of(value: object) -> Day:
-        key = value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
-        return by_day.setdefault(key, Day(key))
+    Messages are only ever added, at the time they are written (``sessions.add_message``), and a
+    conversation goes only with its chatbot: past days change only when one of the chatbots
+    goes, so the counts are kept with the set of chatbots they were counted from, and for
+    :data:`CLOSED_DAYS_TTL` seconds at most. (A way to delete one conversation would have to
+    be part of this key too.)
+    """
+    key = (str(session.get_bind().engine.url), *who, since)
+    chatbots = frozenset(bots)
+    with _lock:
+        kept = _closed.get(key)
+    if kept and kept[1] == chatbots and time.monotonic() - kept[0] <= CLOSED_DAYS_TTL:
+        return kept[2]
+    found = _count(session, scope, bots, since, today)
+    with _lock:
+        if key not in _closed and len(_closed) >= _CACHE_SIZE:
+            _closed.pop(next(iter(_closed)))
+        _closed[key] = (time.monotonic(), chatbots, found)
+    return found
+
+
+def _day_of(value: object) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _count(
+    session: Session,
+    scope: list[ColumnElement[bool]],
+    bots: dict[str, str],
+    since: datetime,
+    until: datetime | None,
+) -> _Counted:
+    """The conversations, messages, answer times and unanswered questions of ``[since, until)``
+    (``until`` None: up to now); ratings are counted apart (:func:`_ratings`)."""
+    by_day: dict[date, Day] = {}
 
     def during(column: Any) -> list[ColumnElement[bool]]:
         return [column >= since, *([column < until] if until is not None else [])]
 
-    # Messages are scoped by their session (not by joins through the chatbot), and the
-    # session id is wrapped (``|| ''``) so that no index on it is used: the database then walks
-    # the period's messages by their time, not every conversation of the organization.
-    sessions_in_scope = (
-        select(ChatSession.id).join(Chatbot, Chatbot.id == ChatSession.chatbot_id).where(*scope)
-    )
-    in_scope = (ChatMessage.session_id + "").in_(sessions_in_scope)
     started = func.date(ChatSession.created_at)
     for day, total in session.execute(
         select(started, func.count())
-        .join(Chatbot, Chatbot.id == ChatSession.chatbot_id)
         .where(*scope, *during(ChatSession.created_at))
         .group_by(started)
     ):
-        day_of(day).conversations = int(total)
-
-    def of_sender(sender: str, extra: ColumnElement[bool] | None = None) -> Any:
-        condition = ChatMessage.sender_type == sender
-        if extra is not None:
-            condition = condition & extra
-        return func.sum(case((condition, 1), else_=0))
-
-    not_found = ChatMessage.content.startswith(NOT_FOUND_ANSWER, autoescape=True)
-    sent = func.date(ChatMessage.created_at)
-    messages = (
-        select(sent, of_sender("user"), of_sender("bot"), of_sender("bot", not_found))
-        .where(in_scope, *during(ChatMessage.created_at))
-        .group_by(sent)
-    )
-    for day, questions, answers, missed in session.execute(messages):
-        row = day_of(day)
-        row.questions, row.answers, row.not_found = int(questions), int(answers), int(missed)
-    rated = func.date(MessageFeedback.created_at)
-    up = func.sum(case((MessageFeedback.rating == "up", 1), else_=0))
-    down = func.sum(case((MessageFeedback.rating == "down", 1), else_=0))
-    for day, ups, downs in session.execute(
-        select(rated, up, down)
-        .join(ChatMessage, ChatMessage.id == MessageFeedback.message_id)
-        .where(in_scope, *during(MessageFeedback.created_at))
-        .group_by(rated)
-    ):
-        day_of(day).up, day_of(day).down = int(ups), int(downs)
-    for day, median in _answer_times(
-        # (here by session: the answer times pair each session's messages in order)
-        session,
-        [ChatMessage.session_id.in_(sessions_in_scope), *during(ChatMessage.created_at)],
-    ).items():
-        day_of(day).answer_seconds = median
-    question = func.lower(ChatMessage.meta["search_query"].as_string())
-    unanswered: Counter[tuple[str, str, str]] = Counter()
-    for bot_id, name, text, times in session.execute(
-        select(Chatbot.id, Chatbot.name, question, func.count())
-        .join(ChatSession, ChatSession.id == ChatMessage.session_id)
-        .join(Chatbot, Chatbot.id == ChatSession.chatbot_id)
-        .where(in_scope, *during(ChatMessage.created_at), ChatMessage.sender_type == "bot")
-        .where(not_found, question.is_not(None))
-        .group_by(Chatbot.id, Chatbot.name, question)
-        .order_by(func.count().desc(), question)
-        .limit(200)
-    ):
-        if text:
-            unanswered[(str(bot_id), str(name), str(text))] = int(times)
-    return _Counted(by_day, unanswered)
+        by_day.setdefault(_day_of(day), Day(_day_of(day))).conversations = int(total)
+    # A conversation's messages are never newer than its ``updated_at`` (adding one moves it):
+    # only the conversations active since the period began are read, each by its own index.
+    active = select(ChatSession.id).where(*scope, ChatSession.updated_at >= since)
+    in_scope = [ChatMessage.session_id.in_(active), *during(ChatMessage.created_at)]
+    histograms: dict[date, list[tuple[float, int]]] = {}
+    for day, sender, missed, tenths, total in _messages(session, in_scope):
+        row = by_day.setdefault(_day_of(day), Day(_day_of(day)))
+        if sender == "user":
+            row.questions += int(total)
+        elif sender == "bot":
+            row.answers += int(total)
+            row.not_found += int(total) if missed else 0
+            if tenths is not None:
+                histograms.setdefault(row.day, []).append((float(tenths) / 10, int(total)))
+    for key, values in histograms.items():
+        by_day[key].answer_seconds = _median(values)
+    return _Counted(by_day, _unanswered(session, bots, in_scope))
 
 
-def _answer_times(session: Session, where: list[ColumnElement[bool]]) -> dict[date, float]:
-    """Each day's median seconds from a visitor's message to the chatbot's answer after it.
+def _messages(session: Session, where: list[ColumnElement[bool]]) -> Any:
+    """The messages counted in one pass: rows of (day, sender, "not found", tenths of a second
+    since the visitor's question for an answer that follows one, how many).
 
-    The gaps are counted in the database to the tenth of a second (a histogram per day), so
-    only a few rows come back whatever the number of messages.
+    The answer times are counted to the tenth of a second (a histogram per day), so only a few
+    rows come back whatever the number of messages.
     """
-    previous_at = func.lag(ChatMessage.created_at).over(
-        partition_by=ChatMessage.session_id, order_by=ChatMessage.created_at
-    )
-    previous_sender = func.lag(ChatMessage.sender_type).over(
-        partition_by=ChatMessage.session_id, order_by=ChatMessage.created_at
-    )
-    pairs = (
+    by = ChatMessage.session_id
+    rows = (
         select(
             ChatMessage.created_at.label("at"),
             ChatMessage.sender_type.label("sender"),
-            previous_at.label("previous_at"),
-            previous_sender.label("previous_sender"),
+            case((_NOT_FOUND, 1), else_=0).label("missed"),
+            func.lag(ChatMessage.created_at)
+            .over(partition_by=by, order_by=ChatMessage.created_at)
+            .label("previous_at"),
+            func.lag(ChatMessage.sender_type)
+            .over(partition_by=by, order_by=ChatMessage.created_at)
+            .label("previous_sender"),
         )
         .where(*where)
         .subquery()
     )
     if session.get_bind().dialect.name == "sqlite":
-        gap: Any = (func.julianday(pairs.c.at) - func.julianday(pairs.c.previous_at)) * 86400.0
+        gap: Any = (func.julianday(rows.c.at) - func.julianday(rows.c.previous_at)) * 86400.0
     else:
-        gap = func.extract("epoch", pairs.c.at - pairs.c.previous_at)
-    tenths = func.round(gap * 10)
-    day = func.date(pairs.c.at)
-    rows = session.execute(
-        select(day, tenths, func.count())
-        .where(pairs.c.sender == "bot", pairs.c.previous_sender == "user")
-        .where(gap >= 0, gap <= _LONGEST_ANSWER_S)
-        .group_by(day, tenths)
+        gap = func.extract("epoch", rows.c.at - rows.c.previous_at)
+    answer = (rows.c.sender == "bot") & (rows.c.previous_sender == "user")
+    tenths = case((answer & (gap >= 0) & (gap <= _LONGEST_ANSWER_S), func.round(gap * 10)))
+    day = func.date(rows.c.at)
+    return session.execute(
+        select(day, rows.c.sender, rows.c.missed, tenths, func.count()).group_by(
+            day, rows.c.sender, rows.c.missed, tenths
+        )
     )
-    histograms: dict[date, list[tuple[float, int]]] = {}
-    for when, tenth, count in rows:
-        key = when if isinstance(when, date) else date.fromisoformat(str(when)[:10])
-        histograms.setdefault(key, []).append((float(tenth) / 10, int(count)))
-    return {key: _median(values) for key, values in histograms.items()}
+
+
+def _unanswered(
+    session: Session, bots: dict[str, str], in_scope: list[ColumnElement[bool]]
+) -> Counter[tuple[str, str, str]]:
+    """The questions whose answer found nothing, by chatbot: ``(id, name, question) -> times``."""
+    question = func.lower(ChatMessage.meta["search_query"].as_string())
+    found: Counter[tuple[str, str, str]] = Counter()
+    for bot_id, text, times in session.execute(
+        select(ChatSession.chatbot_id, question, func.count())
+        .join(ChatSession, ChatSession.id == ChatMessage.session_id)
+        .where(*in_scope, ChatMessage.sender_type == "bot", _NOT_FOUND)
+        .where(question.is_not(None))
+        .group_by(ChatSession.chatbot_id, question)
+        .order_by(func.count().desc(), question)
+        .limit(200)
+    ):
+        if text and bot_id in bots:
+            found[(str(bot_id), bots[bot_id], str(text))] = int(times)
+    return found
+
+
+def _ratings(session: Session, bots: list[str], since: datetime) -> list[tuple[date, int, int]]:
+    """Each day's ratings up and down since ``since`` (counted on every visit: a rating can
+    change after its day, and the feedback table is small)."""
+    rated = func.date(MessageFeedback.created_at)
+    up = func.sum(case((MessageFeedback.rating == "up", 1), else_=0))
+    down = func.sum(case((MessageFeedback.rating == "down", 1), else_=0))
+    # The chatbot id is wrapped (``|| ''``) so that no index on it is used: the database starts
+    # from the period's ratings, not from every conversation of the organization.
+    rows = session.execute(
+        select(rated, up, down)
+        .join(ChatMessage, ChatMessage.id == MessageFeedback.message_id)
+        .join(ChatSession, ChatSession.id == ChatMessage.session_id)
+        .where((ChatSession.chatbot_id + "").in_(bots))
+        .where(ChatSession.platform.not_in(HIDDEN_PLATFORMS))
+        .where(MessageFeedback.created_at >= since)
+        .group_by(rated)
+    )
+    return [(_day_of(day), int(ups or 0), int(downs or 0)) for day, ups, downs in rows]
 
 
 def _median(histogram: list[tuple[float, int]]) -> float:

@@ -148,14 +148,26 @@ def inbox_page(
         where.append(ChatSession.last_sender_type == "user")
     base = select(ChatSession).join(Chatbot, Chatbot.id == ChatSession.chatbot_id).where(*where)
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
+    # The page's ids first, sorted from narrow rows; then only those 25 conversations whole
+    # (sorting every conversation with its last message made deep pages slow).
+    order = (ChatSession.updated_at.desc(), ChatSession.id)
+    ids_of_page = (
+        select(ChatSession.id)
+        .join(Chatbot, Chatbot.id == ChatSession.chatbot_id)
+        .where(*where)
+        .order_by(*order)
+        .offset((page - 1) * limit)
+        .limit(limit)
+    )
     rows = list(
         session.execute(
             select(ChatSession, Chatbot.name)
             .join(Chatbot, Chatbot.id == ChatSession.chatbot_id)
-            .where(*where)
-            .order_by(ChatSession.updated_at.desc(), ChatSession.id)
-            .offset((page - 1) * limit)
-            .limit(limit)
+            .where(ChatSession.id.in_(list(session.scalars(ids_of_page))))
+            # (checked on each of those rows, wrapped so that SQLite picks them by their ids
+            # rather than walking the organization's conversations again)
+            .where((Chatbot.organization_id + "") == organization_id)
+            .order_by(*order)
         )
     )
     ids = [conv.id for conv, _ in rows]

@@ -270,6 +270,8 @@ Index(
 )
 # The inbox: an organization's conversations, most recently active first.
 Index("ix_chat_sessions_updated", ChatSession.updated_at)
+# Insights: the conversations each chatbot started in a period.
+Index("ix_chat_sessions_chatbot_created", ChatSession.chatbot_id, ChatSession.created_at)
 
 
 class ChatMessage(Base):
