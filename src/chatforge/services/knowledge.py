@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 from sqlalchemy import func, select
@@ -23,6 +23,7 @@ from chatforge.errors import (
     ChatforgeError,
     FetchRefused,
     NotFound,
+    PayloadTooLarge,
     UnsupportedMediaType,
     ValidationFailed,
 )
@@ -31,6 +32,7 @@ from chatforge.services import quotas, waiting
 from chatforge.services.chatbots import ChatbotService
 from chatforge.services.context import AppContext
 from chatforge.services.indexing import disable_item, enable_item
+from chatforge.services.uploads import save_upload
 from chatforge.storage.models import Chatbot, Job, KnowledgeItem, utcnow
 
 __all__ = ["KnowledgeItem", "KnowledgeService", "Upload"]
@@ -117,6 +119,38 @@ class KnowledgeService:
         if item is None:
             raise NotFound(f"Knowledge item {item_id} not found.")
         return item
+
+    def upload_files(
+        self, chatbot_id: str, parts: Sequence[tuple[str, BinaryIO]]
+    ) -> tuple[list[KnowledgeItem], list[Rejected]]:
+        """Stream received files (name, stream) to disk within the upload limits, then
+        :meth:`add_files` them; the copies are removed once stored.
+
+        A file over ``uploads.max_file_bytes`` is refused alone; more files than
+        ``uploads.max_files_per_request`` is a 413 for the whole request.
+        """
+        limits = self.ctx.settings.uploads
+        if len(parts) > limits.max_files_per_request:
+            raise PayloadTooLarge(f"At most {limits.max_files_per_request} files per request.")
+        uploads: list[Upload] = []
+        too_large: list[Rejected] = []
+        try:
+            for name, stream in parts:
+                try:
+                    path = save_upload(
+                        stream,
+                        directory=self.ctx.tmp_dir,
+                        max_bytes=limits.max_file_bytes,
+                        what=name,
+                    )
+                except PayloadTooLarge as exc:  # this file is refused, the others go on
+                    too_large.append(Rejected(name, exc))
+                    continue
+                uploads.append(Upload(filename=name, path=path))
+            return self.add_files(chatbot_id, uploads, too_large)
+        finally:
+            for upload in uploads:
+                upload.path.unlink(missing_ok=True)
 
     def add_files(
         self, chatbot_id: str, uploads: list[Upload], refused: Sequence[Rejected] = ()

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
-from chatforge.api.deps import ContextDep, KnowledgeDep
+from chatforge.api.deps import KnowledgeDep
 from chatforge.api.openapi import required_query
 from chatforge.api.schemas.chatbots import chatbot_full
 from chatforge.api.schemas.common import ERROR_RESPONSES, UNSUPPORTED_TYPE, Pagination
@@ -22,10 +22,8 @@ from chatforge.api.schemas.knowledge import (
     item_out,
     rejected_out,
 )
-from chatforge.errors import BadRequest, NotFound, PayloadTooLarge
-from chatforge.services.context import AppContext
-from chatforge.services.knowledge import KnowledgeService, Rejected, Upload
-from chatforge.services.uploads import save_upload
+from chatforge.errors import BadRequest, NotFound
+from chatforge.services.knowledge import KnowledgeService
 
 router = APIRouter(prefix="/api/external/chatbot", tags=["knowledge"], responses=ERROR_RESPONSES)
 
@@ -68,14 +66,13 @@ def list_knowledge(
 async def upload_files(
     chatbotId: str,  # noqa: N803
     knowledge: KnowledgeDep,
-    ctx: ContextDep,
     request: Request,
     files: Annotated[list[UploadFile] | None, File(description="One or more files.")] = None,
     file: Annotated[UploadFile | None, File(description="One file (alternative).")] = None,
     wait: Wait = False,
 ) -> FilesCreated:
     # Storing streams files on a thread; waiting holds none (chatforge.services.waiting).
-    created = await run_in_threadpool(store_files, chatbotId, knowledge, ctx, files, file)
+    created = await run_in_threadpool(store_files, chatbotId, knowledge, files, file)
     if wait:
         ids = [item.id for item in created.knowledge_base]
         waited = await knowledge.wait_indexed(ids, disconnected=request.is_disconnected)
@@ -86,7 +83,6 @@ async def upload_files(
 def store_files(
     chatbotId: str,  # noqa: N803
     knowledge: KnowledgeService,
-    ctx: AppContext,
     files: list[UploadFile] | None,
     file: UploadFile | None,
 ) -> FilesCreated:
@@ -96,26 +92,8 @@ def store_files(
     received = [*(files or []), *([file] if file else [])]
     if not received:
         raise BadRequest("Send the files in the multipart field 'files' (or 'file').")
-    limits = ctx.settings.uploads
-    if len(received) > limits.max_files_per_request:
-        raise PayloadTooLarge(f"At most {limits.max_files_per_request} files per request.")
-    uploads: list[Upload] = []
-    too_large: list[Rejected] = []
-    try:
-        for part in received:
-            name = part.filename or "upload"
-            try:
-                path = save_upload(
-                    part.file, directory=ctx.tmp_dir, max_bytes=limits.max_file_bytes, what=name
-                )
-            except PayloadTooLarge as exc:  # this file is refused, the others go on
-                too_large.append(Rejected(name, exc))
-                continue
-            uploads.append(Upload(filename=name, path=path))
-        items, rejected = knowledge.add_files(chatbotId, uploads, too_large)
-    finally:
-        for upload in uploads:
-            upload.path.unlink(missing_ok=True)
+    parts = [(part.filename or "upload", part.file) for part in received]
+    items, rejected = knowledge.upload_files(chatbotId, parts)
     return FilesCreated(
         knowledge_base=[item_out(i) for i in items],
         message=(

@@ -17,11 +17,9 @@ from chatforge.console.web import (
     redirect,
     render,
 )
-from chatforge.errors import BadRequest, ChatforgeError, PayloadTooLarge
+from chatforge.errors import BadRequest, ChatforgeError
 from chatforge.services import knowledge_browser, workspace
-from chatforge.services.context import AppContext
-from chatforge.services.knowledge import KnowledgeService, Rejected, Upload
-from chatforge.services.uploads import save_upload
+from chatforge.services.knowledge import KnowledgeService, Rejected
 
 router = APIRouter(prefix="/chatbots/{chatbot_id}/knowledge")
 
@@ -110,7 +108,7 @@ async def upload_files(
     files: Annotated[list[UploadFile] | None, File()] = None,
 ) -> Response:  # fmt: skip
     knowledge = KnowledgeService(ctx, db, user.organization_id)
-    stored, rejected = await run_in_threadpool(_store, ctx, knowledge, chatbot_id, files or [])
+    stored, rejected = await run_in_threadpool(_store, knowledge, chatbot_id, files or [])
     if not request.headers.get("hx-request"):  # a plain form post (no JavaScript)
         return redirect(request, f"/chatbots/{chatbot_id}/knowledge")
     message = f"{stored} file{'s' if stored != 1 else ''} added."
@@ -123,33 +121,12 @@ async def upload_files(
 
 
 def _store(
-    ctx: AppContext, knowledge: KnowledgeService, chatbot_id: str, files: list[UploadFile]
+    knowledge: KnowledgeService, chatbot_id: str, files: list[UploadFile]
 ) -> tuple[int, list[Rejected]]:
-    received = [f for f in files if f.filename]
+    received = [(f.filename, f.file) for f in files if f.filename]
     if not received:
         raise BadRequest("Choose one or more files to upload.")
-    limits = ctx.settings.uploads
-    if len(received) > limits.max_files_per_request:
-        raise PayloadTooLarge(f"At most {limits.max_files_per_request} files at once.")
-    uploads: list[Upload] = []
-    too_large: list[Rejected] = []
-    try:
-        for part in received:
-            name = part.filename or "upload"
-            try:
-                path = save_upload(
-                    part.file, directory=ctx.tmp_dir, max_bytes=limits.max_file_bytes, what=name
-                )
-            except PayloadTooLarge as exc:
-                too_large.append(Rejected(name, exc))
-                continue
-            uploads.append(Upload(filename=name, path=path))
-        if not uploads:
-            raise too_large[0].error
-        items, rejected = knowledge.add_files(chatbot_id, uploads, too_large)
-    finally:
-        for upload in uploads:
-            upload.path.unlink(missing_ok=True)
+    items, rejected = knowledge.upload_files(chatbot_id, received)
     return len(items), rejected
 
 
