@@ -12,6 +12,7 @@ visitors of a public chatbot whose voice agent is configured.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -264,7 +265,29 @@ class _Voice:
         )
 
 
-class VoiceService:
+class _Speaking(ABC):
+    """What both voice services do the same way once they know the chatbot's voice profile."""
+
+    _voice: _Voice
+
+    @abstractmethod
+    async def profile(self, reference: str) -> VoiceProfile:
+        """The voice profile of ``reference``; NotFound when the caller may not use it."""
+
+    async def transcribe(self, reference: str, data: bytes) -> Transcript:
+        """What is said in a recording; see :meth:`_Voice.hear` for the errors."""
+        transcript, _audio = await self._voice.hear(await self.profile(reference), data)
+        return transcript
+
+    async def speak(
+        self, reference: str, text: str, voice: str | None, audio_format: AudioFormat = "wav"
+    ) -> SpeechStream:
+        """Speak ``text`` with the chatbot's voice (or ``voice``) in ``audio_format``."""
+        profile = await self.profile(reference)
+        return await self._voice.speak(profile, text, voice, audio_format)
+
+
+class VoiceService(_Speaking):
     """The voice agent of an organization's chatbots (API-key paths)."""
 
     def __init__(self, ctx: AppContext, organization_id: str) -> None:
@@ -285,18 +308,6 @@ class VoiceService:
                 return VoiceProfile.of(chatbots.get_by_reference(reference))
 
         return await anyio.to_thread.run_sync(load)
-
-    async def transcribe(self, reference: str, data: bytes) -> Transcript:
-        """What is said in a recording; see :meth:`_Voice.hear` for the errors."""
-        transcript, _audio = await self._voice.hear(await self.profile(reference), data)
-        return transcript
-
-    async def speak(
-        self, reference: str, text: str, voice: str | None, audio_format: AudioFormat = "wav"
-    ) -> SpeechStream:
-        """Speak ``text`` with the chatbot's voice (or ``voice``) in ``audio_format``."""
-        profile = await self.profile(reference)
-        return await self._voice.speak(profile, text, voice, audio_format)
 
     async def chat(
         self, reference: str, data: bytes, platform: str, session_token: str | None
@@ -329,7 +340,7 @@ class VoiceService:
         raise AssertionError("the chat stream ended without done or error")  # pragma: no cover
 
 
-class PublicVoiceService:
+class PublicVoiceService(_Speaking):
     """The voice agent of public chatbots, for visitors (no key).
 
     Only a public chatbot whose voice agent is configured (a ``voice_widget_config``) speaks
@@ -371,18 +382,6 @@ class PublicVoiceService:
                 return _look_by_id(db, profile.chatbot_id)
 
         return await anyio.to_thread.run_sync(load)
-
-    async def transcribe(self, reference: str, data: bytes) -> Transcript:
-        """What is said in a visitor's recording."""
-        transcript, _audio = await self._voice.hear(await self.profile(reference), data)
-        return transcript
-
-    async def speak(
-        self, reference: str, text: str, voice: str | None, audio_format: AudioFormat = "wav"
-    ) -> SpeechStream:
-        """Speak ``text`` with the chatbot's voice (or ``voice``) in ``audio_format``."""
-        profile = await self.profile(reference)
-        return await self._voice.speak(profile, text, voice, audio_format)
 
     async def chat(
         self, reference: str, data: bytes, session_id: str | None, token: str | None

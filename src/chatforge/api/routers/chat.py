@@ -96,6 +96,11 @@ def _wire(event: ChatStreamEvent) -> tuple[str, Any]:
     if isinstance(event, AnswerDone):
         return "done", done_data(event.message, event.usage)
     assert isinstance(event, AnswerFailed)
+    return failed_event(event)
+
+
+def failed_event(event: AnswerFailed) -> tuple[str, Any]:
+    """The ``error`` event of a stream that failed; a ``Retry-After`` goes into its details."""
     error = event.error
     details = error.details
     retry_after = error.headers.get("Retry-After")

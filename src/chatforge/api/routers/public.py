@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from chatforge.api.deps import ContextDep
 from chatforge.api.errors import error_body
-from chatforge.api.routers.chat import STREAM_HEADERS, format_event
+from chatforge.api.routers.chat import STREAM_HEADERS, failed_event, format_event
 from chatforge.api.schemas.common import ErrorBody
 from chatforge.api.schemas.conversations import feedback_out
 from chatforge.api.schemas.public import (
@@ -196,9 +196,4 @@ def _wire(turn: PublicTurn, event: PublicEvent) -> tuple[str, Any]:
     if isinstance(event, PublicDone):
         return "done", public_done_data(event.message)
     assert isinstance(event, AnswerFailed)
-    error = event.error
-    details = error.details
-    retry_after = error.headers.get("Retry-After")
-    if retry_after is not None:
-        details = {**(details or {}), "retry_after": retry_after}
-    return "error", error_body(error.code, error.message, details)
+    return failed_event(event)
