@@ -3,7 +3,8 @@
 Every fit company is ingested once; each question's passages are retrieved once (as the chat
 would, with the floor at 0), then answered by an :class:`ExtractiveModel` for every setting of
 the grid below and judged as ``chatforge eval support`` judges. Follow-ups are left out (they
-need the conversation). The held-out companies are never read: their figures stay honest.
+need the conversation). The dev and held-out companies are never read: their figures stay
+honest.
 
     .venv/bin/python bench/support/make_files.py
     .venv/bin/python bench/support_fit.py [--companies bench/support/companies]

@@ -70,9 +70,9 @@ def make_pdf(spec: Path, target: Path) -> None:
             lines = content if isinstance(content, list) else [content]
             story.extend(Paragraph(line, styles["BodyText"]) for line in lines)
         story.append(Spacer(1, 6))
-    SimpleDocTemplate(str(target), pagesize=A4, invariant=1, title=spec.name.split(".")[0]).build(
-        story
-    )
+    # A PDF saved from a word processor declares its title: the document's first heading.
+    title = next((str(c) for k, c in _blocks(spec.read_text(encoding="utf-8")) if k == "h1"), "")
+    SimpleDocTemplate(str(target), pagesize=A4, invariant=1, title=title).build(story)
 
 
 def make_docx(spec: Path, target: Path) -> None:

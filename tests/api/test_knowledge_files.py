@@ -39,6 +39,8 @@ from tests.factories.knowledge import (
     upload,
 )
 
+from chatforge.rag.filetypes import detect_kind
+from chatforge.rag.parsers import parse_file
 from chatforge.services.context import AppContext
 from chatforge.settings import Settings
 
@@ -181,7 +183,10 @@ def test_every_file_type_is_parsed_chunked_and_indexed(
         for row in rows:
             form = CONTENT_FORM.match(row.content)
             assert form is not None, (kind, row.content)
-            assert form["title"] == path.stem and int(form["n"]) == row.chunk_index
+            # A chunk carries the title the document declares, else its file's name.
+            declared = parse_file(path, detect_kind(path, filename=path.name)).title
+            assert form["title"] == (declared or path.stem), kind
+            assert int(form["n"]) == row.chunk_index
         found = found_text(ctx, chatbot["id"], query)
         assert any(expected in content for content in found), (kind, query, found)
         assert any(c in {r.content for r in rows} for c in found), f"{kind}: hit is not its chunk"

@@ -80,7 +80,7 @@ def test_the_bench_data_meets_the_issues_counts_and_every_question_is_well_forme
     questions = [q for c in companies for q in c.questions]
 
     assert len(companies) >= 4
-    assert {c.split for c in companies} == {"fit", "held-out"}
+    assert {c.split for c in companies} == {"fit", "dev", "held-out"}
     assert sum(q.answerable for q in questions) >= 150
     assert sum(not q.answerable for q in questions) >= 50
     assert len({q.id for q in questions}) == len(questions)
@@ -117,6 +117,9 @@ def test_the_binary_files_are_generated_and_read_by_chatforge(tmp_path: Path) ->
     assert sorted(p.name for p in written) == ["manual.docx", "policy.pdf", "prices.xlsx"]
     texts = {p.name: _text_of(p) for p in written}
     assert "within 30 days" in texts["policy.pdf"]
+    # The PDF declares its first heading as its title, as a word processor's export does.
+    pdf = written[[p.name for p in written].index("policy.pdf")]
+    assert parse_file(pdf, detect_kind(pdf, filename=pdf.name)).title == "Shop policy"
     assert "Hold M." in texts["manual.docx"]
     assert "price_usd: 1649" in texts["prices.xlsx"]
 
@@ -156,6 +159,7 @@ def _shop(root: Path, split: str) -> None:
 @pytest.mark.usefixtures("reuse_embedder")
 def test_eval_support_reports_each_split_through_the_real_chat(tmp_path: Path) -> None:
     _shop(tmp_path / "companies", "fit")
+    _shop(tmp_path / "companies", "dev")
     _shop(tmp_path / "companies", "held-out")
     out = tmp_path / "report.json"
 
@@ -165,13 +169,15 @@ def test_eval_support_reports_each_split_through_the_real_chat(tmp_path: Path) -
 
     assert result.exit_code == 0, result.output
     figures = json.loads(result.stdout.strip().splitlines()[-1])
-    for split in ("fit", "held-out", "all"):
+    for split in ("fit", "dev", "held-out", "all"):
         numbers = figures["splits"][split]
         assert numbers["answered_correct"] == pytest.approx(1.0), (split, result.stdout)
         assert numbers["cited_correct"] == pytest.approx(1.0)
         assert numbers["abstention"] == pytest.approx(1.0)
         assert numbers["harmful_count"] == 0
-    assert figures["splits"]["all"]["answerable"] == 6
+        # The offline model quotes what it cites: no answer is flagged for its citations.
+        assert numbers["flagged"] == 0.0
+    assert figures["splits"]["all"]["answerable"] == 9
     assert figures["goals"] == {
         "answered_correct": True,
         "abstention": True,

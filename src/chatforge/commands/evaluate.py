@@ -250,7 +250,8 @@ def support(
     """Ingest each company into a fresh chatbot, ask its labelled questions by chat, judge them.
 
     Prints answered-correct, cited-correct, abstention and harmful for the fit companies, the
-    held-out ones and all (docs/retrieval.md, "The support evaluation").
+    dev ones (looked at while developing), the held-out ones and all (docs/retrieval.md, "The
+    support evaluation").
     """
     if not directory.is_dir():
         raise fail(f"{directory} is not a directory", 2)
@@ -275,13 +276,13 @@ def support(
 def _support_table(report: SupportReport) -> str:
     lines = [
         f"{'split':<9} {'cos':>3} {'ans':>4} {'unans':>5} {'correct':>8} {'cited':>7} "
-        f"{'abstain':>8} {'harmful':>8} {'p95 ms':>7}"
+        f"{'abstain':>8} {'harmful':>8} {'flagged':>8} {'p95 ms':>7}"
     ]
     for name, f in report.splits.items():
         lines.append(
             f"{name:<9} {f.companies:>3} {f.answerable:>4} {f.unanswerable:>5} "
             f"{f.answered_correct:>8.1%} {f.cited_correct:>7.1%} {f.abstention:>8.1%} "
-            f"{f.harmful_count:>8} {f.chat_p95_ms:>7.0f}"
+            f"{f.harmful_count:>8} {f.flagged:>8.1%} {f.chat_p95_ms:>7.0f}"
         )
     goals = report.goals()
     if goals:

@@ -2,7 +2,7 @@
 
 A directory holds one folder per company::
 
-    COMPANY/company.json      {"name": ..., "split": "fit" | "held-out", "about": ...}
+    COMPANY/company.json      {"name": ..., "split": "fit" | "dev" | "held-out", "about": ...}
     COMPANY/knowledge/*       the files a support team would upload (PDF, DOCX, XLSX, CSV,
                               Markdown, HTML...); ``qna.json`` is a list of Q&A pairs
                               ({"question", "answer"}) added as Q&A items instead
@@ -18,7 +18,10 @@ turns. Each answer is judged (:func:`judge`):
   of a labelled source file;
 - abstention: an unanswerable question got the not-found reply;
 - harmful: an unanswerable question got a claim instead: an answer that starts with a bare
-  yes or no, or holds one of the tempting wrong facts labelled for it (its ``traps``).
+  yes or no, or holds one of the tempting wrong facts labelled for it (its ``traps``);
+- flagged: of the answers given (not "not found"), those the chat service flagged for their
+  citations (``metadata.citations``: a marker naming no source, a source that does not hold the
+  sentence citing it, or no citation at all; :mod:`chatforge.rag.citations`).
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ Progress = Callable[[str, int, int], None]
 #: Issue 16's goals, on the held-out companies.
 GOALS = {"answered_correct": 0.85, "abstention": 0.95, "harmful": 0.0, "cited_correct": 0.95}
 QNA_FILE = "qna.json"
+#: A company's ``split``: fitted on, looked at while developing, or never looked at.
+SPLITS = ("fit", "dev", "held-out")
 _PLATFORM = "eval-support"
 _CITATION = re.compile(r"\[(\d+)\]")
 _DIGIT_COMMA = re.compile(r"(?<=\d),(?=\d{3})")
@@ -103,6 +108,7 @@ class Outcome:
     cited: bool
     harmful: bool
     latency_ms: float
+    flagged: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,11 +125,13 @@ class Figures:
     harmful_count: int
     chat_p50_ms: float
     chat_p95_ms: float
+    flagged: float = 0.0
 
 
 @dataclass(frozen=True)
 class SupportReport:
-    """The evaluation's figures per split (``fit``, ``held-out``, ``all``) and every outcome."""
+    """The evaluation's figures per split (``fit``, ``dev``, ``held-out``, ``all``) and every
+    outcome."""
 
     splits: dict[str, Figures]
     outcomes: list[Outcome] = field(default_factory=list)
@@ -266,11 +274,8 @@ def evaluate_support(
         report(f"ingest {company.slug}", number, len(companies))
         chat = ChatService(ctx, organization_id)
         outcomes.extend(anyio.run(_ask_all, chat, chatbot_id, company, files_of_items, report))
-    groups = {
-        "fit": [o for o in outcomes if o.split == "fit"],
-        "held-out": [o for o in outcomes if o.split != "fit"],
-        "all": outcomes,
-    }
+    groups = {name: [o for o in outcomes if o.split == name] for name in SPLITS}
+    groups["all"] = outcomes
     splits = {
         name: _figures(group, {c.slug for c in companies if c.slug in {o.company for o in group}})
         for name, group in groups.items()
@@ -336,7 +341,7 @@ async def _ask_all(
     report: Progress,
 ) -> list[Outcome]:
     outcomes = []
-    split = "fit" if company.split == "fit" else "held-out"
+    split = company.split if company.split in SPLITS else "held-out"
     for number, question in enumerate(company.questions, start=1):
         messages: list[IncomingMessage] = []
         for earlier in question.history:
@@ -351,6 +356,7 @@ async def _ask_all(
         by_ref = {s.ref: files_of_items.get(s.knowledge_id) for s in answer.sources}
         cited_files = [by_ref.get(int(n)) for n in _CITATION.findall(text)]
         abstained, correct, cited, harmful = judge(question, text, cited_files)
+        check = (answer.message.meta or {}).get("citations") if answer.message else None
         outcomes.append(
             Outcome(
                 question.id,
@@ -365,6 +371,7 @@ async def _ask_all(
                 cited,
                 harmful,
                 round(latency, 1),
+                flagged=bool(check and check.get("flagged")),
             )
         )
         report(f"ask {company.slug}", number, len(company.questions))
@@ -375,6 +382,7 @@ def _figures(outcomes: Sequence[Outcome], companies: set[str]) -> Figures:
     answerable = [o for o in outcomes if o.answerable]
     unanswerable = [o for o in outcomes if not o.answerable]
     correct = [o for o in answerable if o.correct]
+    answered = [o for o in outcomes if not o.abstained]
 
     def share(part: int, whole: int) -> float:
         return round(part / whole, 4) if whole else 0.0
@@ -391,4 +399,5 @@ def _figures(outcomes: Sequence[Outcome], companies: set[str]) -> Figures:
         harmful_count=sum(o.harmful for o in unanswerable),
         chat_p50_ms=round(percentile(latencies, 50), 1),
         chat_p95_ms=round(percentile(latencies, 95), 1),
+        flagged=share(sum(o.flagged for o in answered), len(answered)),
     )

@@ -35,6 +35,7 @@ from chatforge.providers.chat import (
     streaming,
 )
 from chatforge.providers.chat.extractive import is_not_found
+from chatforge.rag.citations import check_citations
 from chatforge.rag.prompt import (
     Persona,
     SourceText,
@@ -45,6 +46,7 @@ from chatforge.rag.prompt import (
     follow_up_question,
     standalone_question_prompt,
 )
+from chatforge.rag.text import correct_spelling, known_words
 from chatforge.services import sessions
 from chatforge.services.chat_events import (
     AnswerDelta,
@@ -62,7 +64,7 @@ from chatforge.services.chatbots import DEFAULT_GREETING, ChatbotService
 from chatforge.services.context import AppContext
 from chatforge.services.knowledge import KnowledgeService
 from chatforge.services.query import retrieval_defaults
-from chatforge.services.retrieval import Retriever
+from chatforge.services.retrieval import Hit, Retriever
 from chatforge.services.sessions import ChatMessage, ChatSession, Incoming
 from chatforge.services.small_talk import small_talk_reply
 
@@ -276,6 +278,13 @@ class ChatService:
                 text = "".join(parts)
             usage = usage or Usage(_prompt_tokens(request), estimate_tokens(text))
             meta = _metadata(sources, query if turn.search else None)
+            if turn.search:
+                # Every [n] must name a given source that holds what it cites; flagged if not.
+                check = check_citations(text, {s.ref: s.content for s in sources})
+                if sources or check.flagged:  # nothing given and nothing cited: nothing to say
+                    meta["citations"] = check.as_dict()
+                if check.flagged:
+                    log.info("chat on chatbot %s: citations flagged", turn.chatbot_id)
             message = await self._store(turn, text, model=model, usage=usage, metadata=meta)
             parts = []  # stored whole: nothing is left to keep as partial
             yield AnswerDone(message, usage)
@@ -338,15 +347,25 @@ class ChatService:
         if not turn.search:
             return ()
         defaults = turn.retrieval
-        hits = await anyio.to_thread.run_sync(
-            lambda: Retriever(self.ctx).search(
-                turn.chatbot_id,
-                query,
-                limit=defaults.limit,
-                threshold=max(defaults.threshold, floor),
-                mode=defaults.mode,
+
+        def search(text: str) -> list[Hit]:
+            return Retriever(self.ctx).search(
+                turn.chatbot_id, text, limit=defaults.limit, threshold=0.0, mode=defaults.mode
             )
-        )
+
+        def find() -> list[Hit]:
+            # Searched once with no floor: the best passages, even weak ones, show how the
+            # knowledge spells the question's words. A word it never says but nearly does
+            # ("finacing") is read as that word, and the question is searched again.
+            hits = search(query)
+            known = known_words(f"{h.title}\n{h.content}" for h in hits)
+            corrected = correct_spelling(query, known) if known else query
+            if corrected != query:
+                hits = search(corrected)
+            threshold = max(defaults.threshold, floor)
+            return [h for h in hits if h.similarity >= threshold]
+
+        hits = await anyio.to_thread.run_sync(find)
         return tuple(
             Source(index, h.knowledge_id, h.title, h.source, h.content, h.similarity)
             for index, h in enumerate(hits, start=1)

@@ -79,12 +79,20 @@ class ReadResult:
     fetched_bytes: int | None = None
 
 
+def _file_title(request: ReadRequest, document: ParsedDocument) -> str:
+    """The title a file's chunks carry: the one the document declares (PDF metadata, a DOCX
+    title, a first heading) in place of a title that is only the file's name; a title the user
+    gave stays."""
+    named = request.filename is not None and request.title == Path(request.filename).stem
+    return (document.title or request.title) if named else request.title
+
+
 def read(request: ReadRequest) -> ReadResult:
     """Read an item here, in this process (the child runs this; so may a caller without limits)."""
     if request.kind == "file":
         path = Path(request.source)
         document = parse_file(path, detect_kind(path, filename=request.filename))
-        return ReadResult([Document(request.title, document)])
+        return ReadResult([Document(_file_title(request, document), document)])
     from chatforge.providers.web import crawl, read_sitemap
 
     fetcher = request.fetcher or WebFetcher()

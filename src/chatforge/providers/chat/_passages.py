@@ -37,7 +37,9 @@ class Unit:
 
     ``context`` holds the terms of the headings above it (they say what it is about);
     ``tokens`` its words and codes as written, lower-cased, headings above included (for the
-    exact tokens a question names); ``section`` numbers the heading it sits under.
+    exact tokens a question names); ``section`` numbers the heading it sits under; ``faq``
+    says that heading is a question ("Do you offer financing?"): what follows is its answer,
+    to be said only to a question that means the same, as a Q&A pair's is.
     """
 
     text: str
@@ -47,6 +49,7 @@ class Unit:
     context: frozenset[str]
     tokens: frozenset[str]
     section: int
+    faq: bool = False
 
 
 @lru_cache(maxsize=4096)  # popular passages are retrieved by chat after chat
@@ -57,6 +60,7 @@ def analyse(content: str, *, every: bool = False) -> tuple[Unit, ...]:
     context_tokens: frozenset[str] = frozenset()
     section = 0
     above_was_heading = False
+    faq = False
     for text, kind, extra in _raw_units(content, headings=not every):
         terms = _text.content_terms(text + " " + extra)
         tokens = frozenset(_text.exact_words(text))
@@ -65,13 +69,24 @@ def analyse(content: str, *, every: bool = False) -> tuple[Unit, ...]:
             if not above_was_heading:
                 context, context_tokens = frozenset(), frozenset()
                 section += 1
+                faq = False
+            faq = faq or text.rstrip().endswith("?")
             context |= frozenset(terms)
             context_tokens |= tokens
         above_was_heading = kind == "heading"
         if terms or every:
             pairs = frozenset(itertools.pairwise(terms))
             units.append(
-                Unit(text, kind, frozenset(terms), pairs, context, tokens | context_tokens, section)
+                Unit(
+                    text,
+                    kind,
+                    frozenset(terms),
+                    pairs,
+                    context,
+                    tokens | context_tokens,
+                    section,
+                    faq=faq,
+                )
             )
     return tuple(units)
 
@@ -98,11 +113,17 @@ def _segments(block: str) -> Iterator[tuple[list[str], str]]:
             return "table"
         return "record" if _RECORD_LINE.match(line) else "prose"
 
+    runs: list[tuple[list[str], str]] = []
     for kind, run in itertools.groupby(lines, key=form):
         group = list(run)
         if kind == "record" and len(group) < 2:
             kind = "prose"  # "Note: ..." alone is a sentence, not a row
-        yield group, kind
+        if kind == "prose" and runs and runs[-1][1] == "prose":
+            # "Yes, through Affirm: 0% APR ..." under its heading is prose, read with it.
+            runs[-1][0].extend(group)
+        else:
+            runs.append((group, kind))
+    yield from runs
 
 
 def _prose(text: str, *, headings: bool) -> Iterator[tuple[str, Kind, str]]:

@@ -6,6 +6,7 @@ overlap that is stable and fast; a small suffix stripper does that without a nat
 
 from __future__ import annotations
 
+import itertools
 import re
 from functools import lru_cache
 
@@ -21,7 +22,7 @@ _STOPWORDS = """
     within without would you your yours yourself yourselves
     many name named kind type called tell know please explain describe say said give find
     get gets getting got use used using take takes took taken happen happens happened
-    come comes came
+    come comes came go goes went gone
     whats wheres whos hows u r ur pls plz im ive dont cant can't won't i'm i've hi hello thanks
 """
 STOPWORDS = frozenset(_STOPWORDS.split())
@@ -196,6 +197,19 @@ _DERIVATIONAL = (
 )
 
 
+# Irregular verb forms a customer and a policy word differently ("I paid" and "paid users",
+# "rode it" and "50 miles ridden"): each read as its base form.
+_IRREGULAR_FORMS = """
+    paid:pay bought:buy sold:sell sent:send made:make kept:keep left:leave brought:bring
+    spent:spend rode:ride ridden:ride broke:break broken:break chose:choose chosen:choose
+    lost:lose held:hold met:meet ran:run won:win built:build caught:catch fed:feed fell:fall
+    fallen:fall forgot:forget forgotten:forget froze:freeze frozen:freeze hid:hide hidden:hide
+    lent:lend shook:shake shaken:shake stole:steal stolen:steal tore:tear torn:tear
+    wore:wear worn:wear wrote:write written:write drove:drive driven:drive flew:fly flown:fly
+"""
+_IRREGULAR = dict(pair.split(":") for pair in _IRREGULAR_FORMS.split())
+
+
 @lru_cache(maxsize=65536)  # a vocabulary is small and chats repeat it: stemming is the hot path
 def stem(word: str) -> str:
     """Reduce an English word to a stem shared by its inflections and close derivations.
@@ -204,6 +218,8 @@ def stem(word: str) -> str:
     suffixes are stripped, so that *located*, *locates* and *location* meet at ``locat``. Numbers
     and short words are kept whole.
     """
+    if word in _IRREGULAR:
+        return stem(_IRREGULAR[word])
     if len(word) <= 3 or not word.isalpha():
         return word.removesuffix("'s").removesuffix("’s")
     word = word.removesuffix("'s").removesuffix("’s")
@@ -354,15 +370,19 @@ def closest_terms(query: list[str], vocabulary: set[str]) -> list[str]:
 
 
 def _within(a: str, b: str, limit: int) -> bool:
-    """Whether the edit distance of ``a`` and ``b`` is at most ``limit`` (banded DP)."""
+    """Whether ``a`` is at most ``limit`` edits from ``b``; a swap of neighbours ("trail",
+    "trial") is one edit (optimal string alignment)."""
+    before: list[int] = []
     previous = list(range(len(b) + 1))
     for i, ca in enumerate(a, start=1):
         current = [i] + [0] * len(b)
         for j, cb in enumerate(b, start=1):
             current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb))
+            if before and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                current[j] = min(current[j], before[j - 2] + 1)
         if min(current) > limit:
             return False
-        previous = current
+        before, previous = previous, current
     return previous[-1] <= limit
 
 
@@ -377,6 +397,30 @@ def names(question: str) -> frozenset[str]:
     """
     text = question.strip()
     return frozenset(m.lower() for m in _NAME_WORD.findall(text) if m != "I")
+
+
+def qualifies_otherwise(query: list[str], unknown: frozenset[str], heading: frozenset[str]) -> bool:
+    """Whether the question narrows a heading's topic by a word the knowledge never says.
+
+    "Student discount?" puts "student", said nowhere, before "discount", a word of the
+    heading "Do you offer discounts for nonprofits?": the heading answers another question.
+    """
+    pairs = itertools.pairwise(query)
+    return any(first in unknown and second in heading for first, second in pairs)
+
+
+_WHAT_OF = re.compile(
+    r"\A\W*what(?:'s|’s|s| is| are| was)?\s+(?:the|a|an|your)\s+((?:\w+\s+){0,2}?\w+)\s+of\b",
+    re.IGNORECASE,
+)
+
+
+def asked_attribute(question: str) -> str | None:
+    """What a "what is the X of Y?" question asks for: X's last term ("torqu" of "What is the
+    torque of the Voyager motor?"); None for a question of another form."""
+    match = _WHAT_OF.match(question)
+    terms = content_terms(match[1]) if match else []
+    return terms[-1] if terms else None
 
 
 def asks_yes_no(question: str) -> bool:

@@ -19,7 +19,7 @@ from typing import ClassVar
 
 import httpx
 
-from chatforge.providers.chat import _passages, _text
+from chatforge.providers.chat import _passages, _text, places
 from chatforge.providers.chat.base import (
     ChatEvent,
     ChatModel,
@@ -120,7 +120,7 @@ class ExtractiveModel(ChatModel):
         semantic_weight: float = 0.5,
         min_semantic: float = 0.55,
         confident_similarity: float = CONFIDENT_SIMILARITY,
-        min_weak_overlap: float = 0.75,
+        min_weak_overlap: float = 0.6,
         min_qna_overlap: float = 0.6,
         min_row_overlap: float = 0.5,
         max_how_to_words: int = 120,
@@ -204,12 +204,18 @@ class ExtractiveModel(ChatModel):
             for sentence in sentences
             for term in sentence.terms | sentence.unit.context | _title_terms(sentence.passage)
         }
-        query = _text.closest_terms(_text.content_terms(question), vocabulary)
-        if not query or not sentences:
-            return NOT_FOUND_ANSWER
         said = frozenset().union(*(s.unit.tokens for s in sentences))
         said |= {w for p in passages for w in _text.exact_words(p.title)}
-        if not _text.names(question) <= said:
+        # "Ship to Germany?" asks about Europe when the knowledge speaks of Europe only.
+        regions = places.regions_said(question, said)
+        read = question
+        for place, region in regions.items():
+            read = re.sub(rf"\b{re.escape(place)}\b", region, read, flags=re.IGNORECASE)
+        query = _text.closest_terms(_text.content_terms(read), vocabulary)
+        if not query or not sentences:
+            return NOT_FOUND_ANSWER
+        placed = {w for place in regions for w in place.split()}
+        if not _text.names(question) - placed <= said:
             # "A store in Seattle?": a place, brand or product the knowledge never names.
             return NOT_FOUND_ANSWER
         required = _text.exact_tokens(question)
@@ -222,7 +228,13 @@ class ExtractiveModel(ChatModel):
         if self._score_sentences is not None:
             texts = [s.text for s in sentences]
             semantic = await asyncio.to_thread(self._score_sentences, question, texts)
-        ranked = self._rank(question, query, sentences, semantic, exact=bool(required))
+        unknown = frozenset(t for t in query if t not in vocabulary)
+        if _text.asked_attribute(read) in unknown:
+            # "What is the torque of the Voyager motor?": what is asked is never said.
+            return NOT_FOUND_ANSWER
+        ranked = self._rank(
+            question, query, sentences, semantic, exact=bool(required), unknown=unknown
+        )
         if not ranked:
             return NOT_FOUND_ANSWER
         chosen = self._choose(ranked, sentences, how_to=_text.asks_how_to(question))
@@ -249,10 +261,12 @@ class ExtractiveModel(ChatModel):
         semantic: list[float] | None,
         *,
         exact: bool = False,
+        unknown: frozenset[str] = frozenset(),
     ) -> list[_Scored]:
         """Score every quotable sentence, best first; empty when none is relevant enough.
 
         With ``exact``, every sentence left names the question's codes: that is its overlap.
+        ``unknown`` holds the question's terms that no retrieved passage says.
         """
         idf = _idf(query, sentences)
         weights = {term: idf[term] for term in query}
@@ -300,7 +314,13 @@ class ExtractiveModel(ChatModel):
             # A Q&A pair answers only a question that means the same as its own; a passage
             # retrieval is unsure of must be matched by nearly all of the question's words.
             needed = self._min_overlap
-            if sentence.answer:
+            if sentence.answer or (
+                sentence.unit.faq
+                and _text.qualifies_otherwise(query, unknown, sentence.unit.context)
+            ):
+                # So is the answer under an FAQ heading when the question narrows the
+                # heading's topic by a word the knowledge never says: "Student discount?"
+                # never gets the answer under "Do you offer discounts for nonprofits?".
                 needed = max(needed, self._min_qna_overlap)
             if sentence.unit.kind == "row":
                 needed = max(needed, self._min_row_overlap)
@@ -424,7 +444,9 @@ def _idf(query: list[str], sentences: list[_Sentence]) -> dict[str, float]:
     df: Counter[str] = Counter()
     wanted = set(query)
     for sentence in sentences:
-        df.update(wanted & sentence.terms)
+        # A title's words are said by every sentence under it: "Voyager" in the manual's title
+        # is no rarer than "motor" in its text.
+        df.update(wanted & (sentence.terms | _title_terms(sentence.passage)))
     n = len(sentences)
     return {term: math.log(1 + (n + 1) / (df[term] + 0.5)) for term in wanted}
 
