@@ -138,14 +138,18 @@ def test_an_owner_builds_a_chatbot_and_answers_a_visitor(
     page.get_by_role("link", name="Chatbots").first.click()
     check(page, "chatbots")
 
-    # A visitor writes; the owner takes the conversation over and answers as a person.
+    # A visitor writes through the public API (as the widget does, with no key); the owner takes
+    # the conversation over and answers as a person; the visitor reads the answer there.
     key = make_key("acme")
     api = httpx.Client(base_url=base, headers={"x-api-key": key}, timeout=30)
-    chat = f"/api/external/chatbot/{chatbot_id}/chat"
-    first = api.post(chat, json={"messages": [{"role": "user", "content": "Can I return shoes?"}],
-                                 "sessionToken": "visitor-7"})  # fmt: skip
+    published = api.patch(f"/api/external/chatbot/{chatbot_id}", json={"is_public": True})
+    assert published.status_code == 200, published.text
+    visitor = httpx.Client(base_url=f"{base}/api/public/chatbot/{chatbot_id}", timeout=30)
+    question = {"messages": [{"role": "user", "content": "Can I return shoes?"}]}
+    first = visitor.post("/chat", json=question)
     assert first.status_code == 200, first.text
-    session_id = first.json()["session_id"]
+    session_id, token = first.json()["session_id"], first.json()["visitor_token"]
+    visitor.headers["X-Visitor-Token"] = token
     page.get_by_role("link", name="Inbox").click()
     check(page, "inbox")
     page.locator(f"a[href$='{session_id}']").click()
@@ -154,11 +158,13 @@ def test_an_owner_builds_a_chatbot_and_answers_a_visitor(
     page.get_by_label("Your reply").fill("Yes! I'm Ann from support; I've started your return.")
     page.get_by_role("button", name="Send").click()
     page.locator(".msg.human", has_text="started your return").wait_for()
-    messages = api.get(f"/api/external/chatbot/{chatbot_id}/conversations/{session_id}/messages")
-    assert messages.json()["data"][-1]["content"].startswith("Yes! I'm Ann")
+    seen = visitor.get(f"/sessions/{session_id}").json()
+    assert seen["session"]["is_human_mode"] is True
+    assert seen["messages"][-1]["sender_type"] == "human"
+    assert seen["messages"][-1]["content"].startswith("Yes! I'm Ann")
     # The visitor answers; the open conversation shows it without a reload.
-    api.post(chat, json={"messages": [{"role": "user", "content": "Thank you, Ann!"}],
-                         "sessionToken": "visitor-7"})  # fmt: skip
+    visitor.post("/chat", json={"messages": [{"role": "user", "content": "Thank you, Ann!"}],
+                                "session_id": session_id})  # fmt: skip
     page.locator(".msg.user", has_text="Thank you, Ann!").wait_for(timeout=15_000)
     check(page, "conversation")
 
