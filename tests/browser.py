@@ -52,9 +52,14 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the test session (a Playwright ``Browser``)."""
+    """A headless Chromium for one test module (a Playwright ``Browser``).
+
+    Per module, not per session: Playwright's sync API runs an event loop on the main thread
+    while it is started, and the tests after it that run their own loop (``asyncio.run``) would
+    find one running. Stopping it with the module lets them run in any order.
+    """
     from playwright.sync_api import sync_playwright
 
     executable = chromium_path()
