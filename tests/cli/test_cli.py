@@ -188,3 +188,23 @@ def test_serve_does_not_trust_a_forged_forwarded_for_from_a_local_peer(tmp_path:
         process.wait(timeout=20)
     # The unknown chatbot answers 404 until the peer's own address is over its limit.
     assert statuses == [404, 404, 404, 429, 429]
+
+
+def test_a_bad_setting_is_one_line_that_names_it_not_a_traceback(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "CHATFORGE_DATA_DIR": str(tmp_path / "data"),
+        "CHATFORGE_INGESTION__WORKERS": "0",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "chatforge", "serve", "--port", str(_free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 2
+    assert "Invalid setting CHATFORGE_INGESTION__WORKERS: " in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
