@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from chatforge.services import keys
+from chatforge.services.accounts import keys
 from chatforge.services.context import AppContext
 from chatforge.settings import Settings
 from chatforge.storage import migrate

@@ -51,11 +51,11 @@ from chatforge.providers.embeddings.cache import CachedEmbedder
 from chatforge.providers.embeddings.local import LocalMiniLMEmbedder
 from chatforge.providers.embeddings.queries import MAX_BATCH
 from chatforge.rag.metrics import percentile
-from chatforge.services import keys
-from chatforge.services.chatbots import ChatbotService
+from chatforge.services.accounts import keys
+from chatforge.services.chatbots.service import ChatbotService
 from chatforge.services.context import AppContext
-from chatforge.services.knowledge import KnowledgeService
-from chatforge.services.worker import Worker
+from chatforge.services.knowledge.service import KnowledgeService
+from chatforge.services.knowledge.worker import Worker
 from chatforge.settings import Settings
 from chatforge.storage import migrate
 from pg import temporary_postgres

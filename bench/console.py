@@ -34,7 +34,7 @@ import httpx
 from sqlalchemy import insert, text
 
 from chatforge.providers.chat.extractive import NOT_FOUND_ANSWER
-from chatforge.services import users
+from chatforge.services.accounts import users
 from chatforge.services.context import AppContext
 from chatforge.settings import Settings
 from chatforge.storage import migrate

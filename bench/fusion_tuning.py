@@ -26,7 +26,7 @@ from chatforge.rag.fusion import FusionParams, Windows, best_cosines, fuse, rocc
 from chatforge.rag.metrics import ndcg_at_k, recall_at_k
 from chatforge.rag.text import analyze
 from chatforge.services.context import AppContext
-from chatforge.services.retrieval import Retriever
+from chatforge.services.search.retrieval import Retriever
 from chatforge.settings import Settings
 from chatforge.storage.models import Chatbot, KnowledgeItem
 

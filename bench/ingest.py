@@ -57,13 +57,13 @@ from sqlalchemy import func, select, text
 
 from chatforge.providers.embeddings import Vectors, normalise, register_embedder
 from chatforge.providers.embeddings.local import LocalMiniLMEmbedder, available_cores
-from chatforge.services import keys
-from chatforge.services.chatbots import ChatbotService
+from chatforge.services.accounts import keys
+from chatforge.services.chatbots.service import ChatbotService
 from chatforge.services.context import AppContext
-from chatforge.services.indexing import body_of
-from chatforge.services.ingestion import window_contents
-from chatforge.services.knowledge import KnowledgeService, Upload
-from chatforge.services.worker import Worker
+from chatforge.services.knowledge.indexing import body_of
+from chatforge.services.knowledge.ingestion import window_contents
+from chatforge.services.knowledge.service import KnowledgeService, Upload
+from chatforge.services.knowledge.worker import Worker
 from chatforge.settings import Settings
 from chatforge.storage import migrate
 from chatforge.storage.db import create_db_engine

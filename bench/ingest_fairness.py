@@ -35,11 +35,11 @@ from sqlalchemy import func, select
 from tests.factories.files import make_pdf
 from tests.hardening.test_ingestion_limits import make_shared_stream_pdf
 
-from chatforge.services import keys
-from chatforge.services.chatbots import ChatbotService
+from chatforge.services.accounts import keys
+from chatforge.services.chatbots.service import ChatbotService
 from chatforge.services.context import AppContext
-from chatforge.services.knowledge import KnowledgeService, Upload
-from chatforge.services.worker import Worker
+from chatforge.services.knowledge.service import KnowledgeService, Upload
+from chatforge.services.knowledge.worker import Worker
 from chatforge.settings import Settings
 from chatforge.storage import migrate
 from chatforge.storage.models import Chunk, Job, KnowledgeItem

@@ -33,11 +33,11 @@ import numpy as np
 
 from chatforge.rag.chunking import chunk_document
 from chatforge.rag.parsers import parse_text
-from chatforge.services import keys
-from chatforge.services.chatbots import ChatbotService
+from chatforge.services.accounts import keys
+from chatforge.services.chatbots.service import ChatbotService
 from chatforge.services.context import AppContext
-from chatforge.services.indexing import ChunkRow, replace_chunks
-from chatforge.services.retrieval import Retriever
+from chatforge.services.knowledge.indexing import ChunkRow, replace_chunks
+from chatforge.services.search.retrieval import Retriever
 from chatforge.settings import SearchSettings, Settings
 from chatforge.storage import migrate
 from chatforge.storage.models import KnowledgeItem

@@ -24,12 +24,12 @@ from tests.factories.chat import STORE_KNOWLEDGE
 from tests.factories.files import make_pdf
 
 from chatforge.providers.chat import NOT_FOUND_ANSWER
-from chatforge.services import keys
-from chatforge.services.chat import ChatService, Incoming, IncomingMessage
-from chatforge.services.chatbots import ChatbotService
+from chatforge.services.accounts import keys
+from chatforge.services.chat.service import ChatService, Incoming, IncomingMessage
+from chatforge.services.chatbots.service import ChatbotService
 from chatforge.services.context import AppContext
-from chatforge.services.knowledge import KnowledgeService, Upload
-from chatforge.services.worker import Worker
+from chatforge.services.knowledge.service import KnowledgeService, Upload
+from chatforge.services.knowledge.worker import Worker
 from chatforge.settings import Settings
 from chatforge.storage import migrate
 

@@ -25,8 +25,8 @@ from chatforge.commands.common import opened
 from chatforge.evaluation.support import _ingest, judge, read_companies
 from chatforge.providers.chat.base import Passage
 from chatforge.providers.chat.extractive import ExtractiveModel
-from chatforge.services.query import retrieval_defaults
-from chatforge.services.retrieval import Retriever
+from chatforge.services.search.query import retrieval_defaults
+from chatforge.services.search.retrieval import Retriever
 from chatforge.settings import Settings
 
 SEMANTIC_GRID = {

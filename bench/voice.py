@@ -38,11 +38,11 @@ from fastapi.testclient import TestClient
 from chatforge.app import create_app
 from chatforge.providers.speech import synthesize
 from chatforge.providers.speech.audio import decode, wav_bytes
-from chatforge.services import keys
-from chatforge.services.chat import ChatService, IncomingMessage
+from chatforge.services.accounts import keys
+from chatforge.services.chat.service import ChatService, IncomingMessage
 from chatforge.services.context import AppContext
-from chatforge.services.sessions import Incoming
-from chatforge.services.voice import VoiceService, speech_registry
+from chatforge.services.conversations.sessions import Incoming
+from chatforge.services.voice.service import VoiceService, speech_registry
 from chatforge.settings import Settings
 from chatforge.storage import migrate
 

@@ -22,7 +22,8 @@ from sqlalchemy import text
 
 from chatforge.app import create_app
 from chatforge.providers.embeddings import Embedder, make_embedder
-from chatforge.services import context, keys
+from chatforge.services import context
+from chatforge.services.accounts import keys
 from chatforge.services.context import AppContext
 from chatforge.settings import EmbeddingSettings, Settings
 from chatforge.storage import migrate

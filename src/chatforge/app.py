@@ -32,8 +32,8 @@ from chatforge.api.routers import (
 from chatforge.console.app import install_console
 from chatforge.services import health as service_health
 from chatforge.services.context import AppContext
-from chatforge.services.retrieval import warm_search
-from chatforge.services.worker import BackgroundWorker
+from chatforge.services.knowledge.worker import BackgroundWorker
+from chatforge.services.search.retrieval import warm_search
 from chatforge.settings import Settings
 
 DESCRIPTION = """Self-hosted AI chatbots grounded in your knowledge.

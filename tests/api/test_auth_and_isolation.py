@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import select
 
-from chatforge.services import keys
+from chatforge.services.accounts import keys
 from chatforge.services.context import AppContext
 from chatforge.storage.models import ApiKey
 

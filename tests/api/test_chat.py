@@ -24,7 +24,7 @@ from tests.factories.chat import (
 
 from chatforge.providers.chat import NOT_FOUND_ANSWER
 from chatforge.providers.chat.extractive import MIN_SIMILARITY
-from chatforge.services.chat import EMAIL_REQUEST
+from chatforge.services.chat.service import EMAIL_REQUEST
 
 pytestmark = pytest.mark.usefixtures("reuse_embedder")
 

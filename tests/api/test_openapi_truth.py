@@ -19,7 +19,7 @@ import pytest
 from tests.browser import LiveServer, serve_app
 
 from chatforge.app import create_app
-from chatforge.services import keys
+from chatforge.services.accounts import keys
 from chatforge.settings import Settings
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")

@@ -21,8 +21,8 @@ from tests.factories.files import LOREM, make_docx, make_pdf, make_png, make_tex
 from typer.testing import CliRunner, Result
 
 from chatforge.cli import app
-from chatforge.services import keys
-from chatforge.services.chatbots import ChatbotService
+from chatforge.services.accounts import keys
+from chatforge.services.chatbots.service import ChatbotService
 from chatforge.services.context import AppContext
 from chatforge.settings import Settings
 from chatforge.storage.models import Chunk, Job, KnowledgeItem

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 from tests.console.helpers import PASSWORD, Person, sign_in
 
-from chatforge.services import users
+from chatforge.services.accounts import users
 from chatforge.services.context import AppContext
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from chatforge.api.errors import is_database_busy
 from chatforge.app import create_app
-from chatforge.services import keys
+from chatforge.services.accounts import keys
 from chatforge.services.context import AppContext
 from chatforge.settings import IngestionSettings, LimitSettings, Settings
 from chatforge.storage import db

@@ -4,7 +4,8 @@ A hostile file (a small PDF whose pages all share one huge compressed content st
 parsers decompress again for every page) must fail on its own instead of holding the queue; one
 tenant's backlog must not hold another's item; a worker that is stopped, killed or hung must let
 its jobs go within seconds. Items are added through the API of an app without a background worker;
-the tests drive :class:`~chatforge.services.worker.Worker` or real ``chatforge`` processes.
+the tests drive :class:`~chatforge.services.knowledge.worker.Worker` or
+real ``chatforge`` processes.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ from sqlalchemy import update
 from tests.factories.files import make_pdf, make_text
 from tests.factories.knowledge import add, chunks_of, index_rows, item_by_id, jobs_of, upload
 
-from chatforge.services import keys
+from chatforge.services.accounts import keys
 from chatforge.services.context import AppContext
-from chatforge.services.worker import Worker
+from chatforge.services.knowledge.worker import Worker
 from chatforge.settings import Settings
 from chatforge.storage.models import Job, utcnow
 

@@ -23,7 +23,7 @@ from tests.public.helpers import (
     visitor_headers,
 )
 
-from chatforge.services.chat import EMAIL_REQUEST
+from chatforge.services.chat.service import EMAIL_REQUEST
 
 pytestmark = pytest.mark.usefixtures("reuse_embedder")
 

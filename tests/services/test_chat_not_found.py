@@ -7,7 +7,7 @@ from tests.factories.chat import answer, make_store_bot
 from tests.factories.knowledge import add
 
 from chatforge.providers.chat import NOT_FOUND_ANSWER
-from chatforge.services.chat import offer_examples
+from chatforge.services.chat.service import offer_examples
 
 OUTSIDE = "Who won the football world cup in 1998?"
 

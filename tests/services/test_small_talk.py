@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatforge.services.small_talk import GOODBYE_REPLY, THANKS_REPLY, small_talk_reply
+from chatforge.services.chat.small_talk import GOODBYE_REPLY, THANKS_REPLY, small_talk_reply
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,8 @@
 """The ingestion worker on SQLite and PostgreSQL: leases, takeovers, idempotence and retries.
 
 Items are added through the API of an app that runs no background worker; the test then drives
-:class:`~chatforge.services.worker.Worker` itself, so that it decides exactly when a worker
-claims, dies, or comes back.
+:class:`~chatforge.services.knowledge.worker.Worker` itself, so that it decides exactly when a
+worker claims, dies, or comes back.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from tests.providers.servers import Failure, ModelServer, model_server
 from chatforge.providers.embeddings import Embedder
 from chatforge.providers.embeddings.base import Vectors
 from chatforge.services.context import AppContext
-from chatforge.services.ingestion import Ingestor
-from chatforge.services.worker import Worker
+from chatforge.services.knowledge.ingestion import Ingestor
+from chatforge.services.knowledge.worker import Worker
 from chatforge.storage.models import Chunk, Job, utcnow
 
 # The real local model, loaded once for all these tests (see conftest).

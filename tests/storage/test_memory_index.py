@@ -14,7 +14,7 @@ from tests.factories.knowledge import add, patch, ready
 
 from chatforge.rag.text import analyze
 from chatforge.services.context import AppContext
-from chatforge.services.indexing import chunk_terms
+from chatforge.services.knowledge.indexing import chunk_terms
 from chatforge.storage.memory_index import MemorySearchIndex
 from chatforge.storage.models import Chunk
 from chatforge.storage.search import Weights

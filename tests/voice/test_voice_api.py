@@ -233,7 +233,7 @@ def test_recordings_go_with_their_chatbot_and_with_quiet_conversations(
     from datetime import timedelta
 
     from chatforge.errors import NotFound
-    from chatforge.services.voice_recordings import purge_recordings
+    from chatforge.services.voice.recordings import purge_recordings
     from chatforge.storage.models import ChatSession, utcnow
 
     quiet = make_store_bot(api, name="Quiet")

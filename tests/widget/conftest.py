@@ -23,7 +23,7 @@ from tests.factories.chat import STORE_KNOWLEDGE
 from tests.widget.support import Chatforge, Site
 
 from chatforge.app import create_app
-from chatforge.services import keys
+from chatforge.services.accounts import keys
 from chatforge.settings import Settings
 
 __all__ = ["browser", "chromium_path"]

@@ -21,7 +21,7 @@ from tests.browser import chromium_path, free_port, serve_directory
 from tests.factories.chat import STORE_KNOWLEDGE
 
 from chatforge.app import create_app
-from chatforge.services import keys
+from chatforge.services.accounts import keys
 from chatforge.settings import Settings
 from chatforge.storage import migrate
 from chatforge.storage.db import create_db_engine

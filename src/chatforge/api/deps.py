@@ -10,13 +10,13 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session
 
 from chatforge.errors import Unauthorized
-from chatforge.services import keys
-from chatforge.services.chat import ChatService
-from chatforge.services.chatbots import ChatbotService
+from chatforge.services.accounts import keys
+from chatforge.services.chat.service import ChatService
+from chatforge.services.chatbots.service import ChatbotService
 from chatforge.services.context import AppContext
-from chatforge.services.conversations import ConversationService
-from chatforge.services.knowledge import KnowledgeService
-from chatforge.services.query import QueryService
+from chatforge.services.conversations.service import ConversationService
+from chatforge.services.knowledge.service import KnowledgeService
+from chatforge.services.search.query import QueryService
 
 _api_key_header = APIKeyHeader(name="x-api-key", auto_error=False, description="Your API key.")
 _bearer = HTTPBearer(auto_error=False, description="The same API key as a Bearer token.")

@@ -42,10 +42,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from chatforge.api.errors import error_response
 from chatforge.api.ratelimit import STORE_RETRY_SECONDS, Counter, client_address, make_counter
 from chatforge.errors import NotFound
-from chatforge.services import visitors
 from chatforge.services.context import AppContext
-from chatforge.services.origins import origin_allowed
-from chatforge.services.public import get_public_chatbot, own_origin
+from chatforge.services.public import visitors
+from chatforge.services.public.origins import origin_allowed
+from chatforge.services.public.service import get_public_chatbot, own_origin
 
 __all__ = ["PUBLIC_PREFIX", "PublicGateMiddleware"]
 

@@ -29,7 +29,7 @@ from chatforge.evaluation.retrieval import RetrievalReport, evaluate_retrieval
 from chatforge.evaluation.support import SupportReport, evaluate_support, read_companies
 from chatforge.providers.embeddings.cache import CachedEmbedder
 from chatforge.services.context import AppContext
-from chatforge.services.retrieval import Mode
+from chatforge.services.search.retrieval import Mode
 from chatforge.settings import Settings
 
 app = typer.Typer(help="Measure retrieval and answer quality.", no_args_is_help=True)

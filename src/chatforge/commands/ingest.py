@@ -35,9 +35,9 @@ from chatforge.commands.common import fail_on, opened, stop_on_signals
 from chatforge.errors import ChatforgeError, NotFound, PayloadTooLarge, UnsupportedMediaType
 from chatforge.services import operator
 from chatforge.services.context import AppContext
-from chatforge.services.knowledge import KnowledgeItem, KnowledgeService, Upload
-from chatforge.services.uploads import save_upload
-from chatforge.services.worker import Worker
+from chatforge.services.knowledge.service import KnowledgeItem, KnowledgeService, Upload
+from chatforge.services.knowledge.uploads import save_upload
+from chatforge.services.knowledge.worker import Worker
 from chatforge.settings import Settings
 
 DONE = ("ready", "failed")

@@ -8,7 +8,7 @@ import typer
 
 from chatforge.commands.common import fail_on, opened
 from chatforge.errors import ChatforgeError
-from chatforge.services import keys
+from chatforge.services.accounts import keys
 
 app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
 

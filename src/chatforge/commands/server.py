@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from chatforge.commands.common import configure_logging, opened
-from chatforge.services import keys, users
+from chatforge.services.accounts import keys, users
 from chatforge.settings import Settings
 from chatforge.storage import migrate as migrations
 

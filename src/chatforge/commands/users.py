@@ -9,7 +9,7 @@ import typer
 
 from chatforge.commands.common import fail_on, opened
 from chatforge.errors import ChatforgeError
-from chatforge.services import users
+from chatforge.services.accounts import users
 
 app = typer.Typer(help="Manage console users.", no_args_is_help=True)
 

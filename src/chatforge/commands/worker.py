@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from chatforge.commands.common import configure_logging, opened, stop_on_signals
-from chatforge.services.worker import Worker, stop_workers
+from chatforge.services.knowledge.worker import Worker, stop_workers
 from chatforge.settings import Settings
 
 log = logging.getLogger("chatforge.worker")

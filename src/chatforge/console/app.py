@@ -33,8 +33,8 @@ from chatforge.console.web import (
     render,
 )
 from chatforge.errors import ChatforgeError
+from chatforge.services.accounts.web_sessions import LoginThrottle
 from chatforge.services.context import AppContext
-from chatforge.services.web_sessions import LoginThrottle
 
 
 def create_console(ctx: AppContext) -> FastAPI:

@@ -19,9 +19,9 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
-from chatforge.services import web_sessions
+from chatforge.services.accounts import web_sessions
+from chatforge.services.accounts.web_sessions import SignedIn
 from chatforge.services.context import AppContext
-from chatforge.services.web_sessions import SignedIn
 
 PREFIX = "/console"
 SESSION_COOKIE = "chatforge_console"

@@ -29,13 +29,13 @@ import anyio
 
 from chatforge.providers.chat.extractive import is_not_found
 from chatforge.rag.metrics import exact_match, normalize_answer, percentile, token_f1
-from chatforge.services import keys
-from chatforge.services.chat import ChatService, Incoming, IncomingMessage
-from chatforge.services.chatbots import ChatbotService
+from chatforge.services.accounts import keys
+from chatforge.services.chat.service import ChatService, Incoming, IncomingMessage
+from chatforge.services.chatbots.service import ChatbotService
 from chatforge.services.context import AppContext
-from chatforge.services.knowledge import KnowledgeService
-from chatforge.services.query import Hit, QueryService
-from chatforge.services.worker import Worker
+from chatforge.services.knowledge.service import KnowledgeService
+from chatforge.services.knowledge.worker import Worker
+from chatforge.services.search.query import Hit, QueryService
 
 Progress = Callable[[str, int, int], None]
 

@@ -18,13 +18,13 @@ from typing import Any
 from sqlalchemy import func, select
 
 from chatforge.rag.metrics import ndcg_at_k, percentile, recall_at_k
-from chatforge.services import keys
-from chatforge.services.chatbots import ChatbotService
+from chatforge.services.accounts import keys
+from chatforge.services.chatbots.service import ChatbotService
 from chatforge.services.context import AppContext
-from chatforge.services.knowledge import KnowledgeService
-from chatforge.services.query import QueryService
-from chatforge.services.retrieval import Mode
-from chatforge.services.worker import Worker
+from chatforge.services.knowledge.service import KnowledgeService
+from chatforge.services.knowledge.worker import Worker
+from chatforge.services.search.query import QueryService
+from chatforge.services.search.retrieval import Mode
 from chatforge.storage.models import KnowledgeItem
 
 Progress = Callable[[str, int, int], None]

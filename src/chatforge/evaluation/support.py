@@ -40,12 +40,12 @@ import anyio
 
 from chatforge.providers.chat.extractive import is_not_found
 from chatforge.rag.metrics import percentile
-from chatforge.services import keys
-from chatforge.services.chat import ChatService, Incoming, IncomingMessage
-from chatforge.services.chatbots import ChatbotService
+from chatforge.services.accounts import keys
+from chatforge.services.chat.service import ChatService, Incoming, IncomingMessage
+from chatforge.services.chatbots.service import ChatbotService
 from chatforge.services.context import AppContext
-from chatforge.services.knowledge import KnowledgeService, Upload
-from chatforge.services.worker import Worker
+from chatforge.services.knowledge.service import KnowledgeService, Upload
+from chatforge.services.knowledge.worker import Worker
 
 Progress = Callable[[str, int, int], None]
 

@@ -22,9 +22,9 @@ from chatforge.providers.embeddings import Embedder, make_embedder
 from chatforge.providers.embeddings.queries import QueryEmbedder
 from chatforge.providers.files import FileStore, LocalFileStore
 from chatforge.providers.web import WebFetcher
-from chatforge.services.indexing import chunk_terms
+from chatforge.services.knowledge.indexing import chunk_terms
+from chatforge.services.knowledge.waiting import Waiters
 from chatforge.services.secrets import SecretBox
-from chatforge.services.waiting import Waiters
 from chatforge.settings import Settings
 from chatforge.storage.db import create_db_engine, make_sessionmaker
 from chatforge.storage.memory_index import MemorySearchIndex
@@ -46,7 +46,8 @@ class AppContext:
     #: Sessions on ``read_engine`` for requests that only read (GET): on SQLite they never take
     #: the write lock, so reads neither queue behind writers nor make writers queue.
     read_sessions: sessionmaker[Session] | None = None
-    #: The ``?wait=true`` requests waiting in this process (:mod:`chatforge.services.waiting`).
+    #: The ``?wait=true`` requests waiting in this process
+    #: (:mod:`chatforge.services.knowledge.waiting`).
     waiters: Waiters = field(default_factory=Waiters)
     _embedder: Embedder | None = None
     _search_index: SearchIndex | None = None

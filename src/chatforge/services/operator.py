@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from chatforge.errors import NotFound
 from chatforge.services.context import AppContext
-from chatforge.services.knowledge import KnowledgeService
+from chatforge.services.knowledge.service import KnowledgeService
 from chatforge.storage.models import Chatbot, KnowledgeItem, Organization
 
 

@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from chatforge.errors import ChatforgeError, NotFound
-from chatforge.services import keys
+from chatforge.services.accounts import keys
 from chatforge.services.context import AppContext
-from chatforge.services.knowledge import KnowledgeService
+from chatforge.services.knowledge.service import KnowledgeService
 from chatforge.storage.models import (
     ApiKey,
     Chatbot,

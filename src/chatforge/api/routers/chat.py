@@ -14,7 +14,7 @@ from chatforge.api.deps import ChatDep
 from chatforge.api.errors import error_body
 from chatforge.api.schemas.chat import ChatBody, ChatResponse, chat_response, done_data, source_out
 from chatforge.api.schemas.common import ERROR_RESPONSES
-from chatforge.services.chat import (
+from chatforge.services.chat.service import (
     AnswerDelta,
     AnswerDone,
     AnswerFailed,

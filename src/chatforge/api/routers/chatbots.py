@@ -32,7 +32,7 @@ from chatforge.api.schemas.common import (
     MessageOut,
 )
 from chatforge.errors import BadRequest, PayloadTooLarge
-from chatforge.services.uploads import save_upload
+from chatforge.services.knowledge.uploads import save_upload
 
 router = APIRouter(prefix="/api/external", tags=["chatbots"], responses=ERROR_RESPONSES)
 

@@ -25,7 +25,7 @@ from chatforge.api.schemas.conversations import (
     session_out,
 )
 from chatforge.errors import ValidationFailed
-from chatforge.services.conversations import Page, SessionPatch
+from chatforge.services.conversations.service import Page, SessionPatch
 
 MAX_PAGE = 1_000_000_000
 

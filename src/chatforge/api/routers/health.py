@@ -11,7 +11,7 @@ from chatforge.api.deps import ContextDep
 from chatforge.api.errors import error_response
 from chatforge.api.metrics import CONTENT_TYPE
 from chatforge.services import health
-from chatforge.services import media as media_files
+from chatforge.services.chatbots import media as media_files
 
 router = APIRouter(tags=["operations"])
 

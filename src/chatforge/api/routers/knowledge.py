@@ -23,7 +23,7 @@ from chatforge.api.schemas.knowledge import (
     rejected_out,
 )
 from chatforge.errors import BadRequest, NotFound
-from chatforge.services.knowledge import KnowledgeService
+from chatforge.services.knowledge.service import KnowledgeService
 
 router = APIRouter(prefix="/api/external/chatbot", tags=["knowledge"], responses=ERROR_RESPONSES)
 
@@ -71,7 +71,7 @@ async def upload_files(
     file: Annotated[UploadFile | None, File(description="One file (alternative).")] = None,
     wait: Wait = False,
 ) -> FilesCreated:
-    # Storing streams files on a thread; waiting holds none (chatforge.services.waiting).
+    # Storing streams files on a thread; waiting holds none (chatforge.services.knowledge.waiting).
     created = await run_in_threadpool(store_files, chatbotId, knowledge, files, file)
     if wait:
         ids = [item.id for item in created.knowledge_base]

@@ -34,7 +34,7 @@ from chatforge.api.schemas.openai_compat import (
     usage_dict,
 )
 from chatforge.errors import ChatforgeError, NotFound
-from chatforge.services.chat import (
+from chatforge.services.chat.service import (
     AnswerDelta,
     AnswerDone,
     AnswerFailed,

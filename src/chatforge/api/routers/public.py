@@ -34,8 +34,8 @@ from chatforge.api.schemas.public import (
     public_session_out,
     public_source_out,
 )
-from chatforge.services.chat import AnswerDelta, AnswerFailed, SessionStarted
-from chatforge.services.public import (
+from chatforge.services.chat.service import AnswerDelta, AnswerFailed, SessionStarted
+from chatforge.services.public.service import (
     PublicDone,
     PublicEvent,
     PublicService,

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from chatforge.api.deps import QueryDep
 from chatforge.api.schemas.common import ERROR_RESPONSES
 from chatforge.api.schemas.query import QueryRequest, QueryResponse, QueryResult
-from chatforge.services.query import SearchFilter
+from chatforge.services.search.query import SearchFilter
 
 router = APIRouter(prefix="/api/external/chatbot", tags=["knowledge"], responses=ERROR_RESPONSES)
 

@@ -27,10 +27,10 @@ from chatforge.api.schemas.voice import (
     voice_look_out,
 )
 from chatforge.errors import ChatforgeError
-from chatforge.services import keys
+from chatforge.services.accounts import keys
 from chatforge.services.context import AppContext
-from chatforge.services.voice import PublicVoiceService, SpeechStream, VoiceService
-from chatforge.services.voice_call import VoiceCall, open_key_call, open_public_call
+from chatforge.services.voice.call import VoiceCall, open_key_call, open_public_call
+from chatforge.services.voice.service import PublicVoiceService, SpeechStream, VoiceService
 
 _AUDIO_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "The audio is damaged."},

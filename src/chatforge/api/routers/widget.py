@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from chatforge.api import widget as assets
 from chatforge.api.deps import ContextDep
 from chatforge.errors import NotFound
-from chatforge.services import public
+from chatforge.services.public import service as public
 
 router = APIRouter(tags=["widget"])
 

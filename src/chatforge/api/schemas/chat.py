@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from chatforge.api.schemas.common import RequestModel
 from chatforge.api.schemas.conversations import MessageOut, message_out
-from chatforge.services.chat import ChatAnswer, ChatMessage, IncomingMessage, Source, Usage
+from chatforge.services.chat.service import ChatAnswer, ChatMessage, IncomingMessage, Source, Usage
 
 
 class ChatMessageIn(RequestModel):

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from chatforge.api.schemas.common import WHOLE, HexColor, OpenModel, RequestModel, Timestamp
 from chatforge.providers.speech.voices import VOICE_NAMES
-from chatforge.services.chatbots import Chatbot
+from chatforge.services.chatbots.service import Chatbot
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Slug = Annotated[

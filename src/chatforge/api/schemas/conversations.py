@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from chatforge.api.schemas.common import Pagination, RequestModel, Timestamp
-from chatforge.services.conversations import ChatMessage, ChatSession, MessageFeedback
-from chatforge.services.visitors import visible_metadata
+from chatforge.services.conversations.service import ChatMessage, ChatSession, MessageFeedback
+from chatforge.services.public.visitors import visible_metadata
 
 
 class MessageOut(BaseModel):
@@ -92,7 +92,7 @@ def _session_fields(chat_session: ChatSession) -> dict[str, Any]:
         "created_at": chat_session.created_at,
         "id": chat_session.id,
         "is_human_mode": chat_session.is_human_mode,
-        # A visitor's token hash is the server's, never shown (services/visitors.py).
+        # A visitor's token hash is the server's, never shown (services/public/visitors.py).
         "metadata": visible_metadata(chat_session.meta),
         "migrated_data": chat_session.migrated_data,
         "platform": chat_session.platform,

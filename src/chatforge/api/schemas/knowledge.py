@@ -20,7 +20,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from chatforge.api.schemas.chatbots import ChatbotFull
 from chatforge.api.schemas.common import WHOLE, Pagination, RequestModel, Timestamp
 from chatforge.errors import ChatforgeError
-from chatforge.services.knowledge import KnowledgeItem
+from chatforge.services.knowledge.service import KnowledgeItem
 
 HttpUrl = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^https?://\S+$", max_length=2000)

@@ -7,9 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chatforge.services.chat import IncomingMessage, Usage
-from chatforge.services.chat_events import Role
-from chatforge.services.chatbots import Chatbot
+from chatforge.services.chat.events import Role
+from chatforge.services.chat.service import IncomingMessage, Usage
+from chatforge.services.chatbots.service import Chatbot
 
 
 class CompletionMessage(BaseModel):

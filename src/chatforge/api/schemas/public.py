@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from chatforge.api.schemas.common import RequestModel, Timestamp
 from chatforge.api.schemas.conversations import FeedbackOut
-from chatforge.services.public import PublicAnswer, PublicChatbot
-from chatforge.services.visitors import PublicMessage, PublicSource, SessionView
+from chatforge.services.public.service import PublicAnswer, PublicChatbot
+from chatforge.services.public.visitors import PublicMessage, PublicSource, SessionView
 
 SessionId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 

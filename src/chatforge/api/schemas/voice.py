@@ -15,7 +15,7 @@ from chatforge.api.schemas.public import public_source_out as public_source
 from chatforge.providers.speech import Transcript
 from chatforge.providers.speech.encode import AudioFormat
 from chatforge.providers.speech.voices import VOICE_NAMES
-from chatforge.services.voice import PublicSpokenTurn, SpokenAudio, SpokenTurn, VoiceLook
+from chatforge.services.voice.service import PublicSpokenTurn, SpokenAudio, SpokenTurn, VoiceLook
 
 
 class TranscriptOut(BaseModel):

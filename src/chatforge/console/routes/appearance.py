@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from chatforge.console.web import ContextDep, DbDep, OwnerActorDep, OwnerDep, redirect, render
 from chatforge.errors import ChatforgeError
-from chatforge.services.chatbots import Chatbot, ChatbotService
+from chatforge.services.chatbots.service import Chatbot, ChatbotService
 from chatforge.services.context import AppContext
 
 router = APIRouter(prefix="/chatbots/{chatbot_id}/widget")

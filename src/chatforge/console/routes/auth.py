@@ -20,8 +20,8 @@ from chatforge.console.web import (
     render,
 )
 from chatforge.errors import RateLimited
-from chatforge.services import users, web_sessions
-from chatforge.services.web_sessions import LoginThrottle
+from chatforge.services.accounts import users, web_sessions
+from chatforge.services.accounts.web_sessions import LoginThrottle
 
 router = APIRouter()
 

@@ -18,7 +18,7 @@ from chatforge.console.web import (
 )
 from chatforge.errors import ChatforgeError, ValidationFailed
 from chatforge.services import workspace
-from chatforge.services.chatbots import ChatbotService
+from chatforge.services.chatbots.service import ChatbotService
 
 router = APIRouter(prefix="/chatbots")
 

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from chatforge.console.web import ActorDep, ContextDep, DbDep, UserDep, page_of, redirect, render
 from chatforge.services import workspace
-from chatforge.services.conversations import ConversationService, Page, SessionPatch
+from chatforge.services.conversations.service import ConversationService, Page, SessionPatch
 
 router = APIRouter(prefix="/inbox")
 

@@ -7,7 +7,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from chatforge.console.web import DbDep, OwnerDep, render
 from chatforge.services import workspace
-from chatforge.services.insights import insights
+from chatforge.services.conversations.insights import insights
 
 router = APIRouter(prefix="/insights")
 

@@ -18,8 +18,9 @@ from chatforge.console.web import (
     render,
 )
 from chatforge.errors import BadRequest, ChatforgeError
-from chatforge.services import knowledge_browser, workspace
-from chatforge.services.knowledge import KnowledgeService, Rejected
+from chatforge.services import workspace
+from chatforge.services.knowledge import browser as knowledge_browser
+from chatforge.services.knowledge.service import KnowledgeService, Rejected
 
 router = APIRouter(prefix="/chatbots/{chatbot_id}/knowledge")
 

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from chatforge.console.web import DbDep, OwnerActorDep, OwnerDep, redirect, render
 from chatforge.errors import ChatforgeError
-from chatforge.services import users
+from chatforge.services.accounts import users
 
 router = APIRouter(prefix="/users")
 

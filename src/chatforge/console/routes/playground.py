@@ -18,8 +18,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from chatforge.console.web import ContextDep, DbDep, OwnerActorDep, OwnerDep, render
-from chatforge.services.chat import ChatService
-from chatforge.services.chat_events import (
+from chatforge.services.chat.events import (
     AnswerDelta,
     AnswerDone,
     AnswerFailed,
@@ -28,8 +27,9 @@ from chatforge.services.chat_events import (
     Source,
     SourcesFound,
 )
-from chatforge.services.chatbots import ChatbotService
-from chatforge.services.sessions import Incoming
+from chatforge.services.chat.service import ChatService
+from chatforge.services.chatbots.service import ChatbotService
+from chatforge.services.conversations.sessions import Incoming
 
 router = APIRouter(prefix="/chatbots/{chatbot_id}/playground")
 

@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from chatforge.errors import BadRequest, NotFound, ValidationFailed
-from chatforge.services import sessions
-from chatforge.services.chatbots import ChatbotService
+from chatforge.services.chatbots.service import ChatbotService
 from chatforge.services.context import AppContext
-from chatforge.services.sessions import ChatMessage, ChatSession
+from chatforge.services.conversations import sessions
+from chatforge.services.conversations.sessions import ChatMessage, ChatSession
 from chatforge.storage.models import MessageFeedback, utcnow
 
 __all__ = [

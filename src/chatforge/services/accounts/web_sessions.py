@@ -23,7 +23,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from chatforge.errors import RateLimited
-from chatforge.services.users import Role, UserInfo, get_user
+from chatforge.services.accounts.users import Role, UserInfo, get_user
 from chatforge.settings import ConsoleSettings, LimitSettings
 from chatforge.storage.models import User, WebSession, utcnow
 

@@ -47,8 +47,7 @@ from chatforge.rag.prompt import (
     standalone_question_prompt,
 )
 from chatforge.rag.text import correct_spelling, known_words
-from chatforge.services import sessions
-from chatforge.services.chat_events import (
+from chatforge.services.chat.events import (
     AnswerDelta,
     AnswerDone,
     AnswerFailed,
@@ -60,13 +59,14 @@ from chatforge.services.chat_events import (
     Source,
     SourcesFound,
 )
-from chatforge.services.chatbots import DEFAULT_GREETING, ChatbotService
+from chatforge.services.chat.small_talk import small_talk_reply
+from chatforge.services.chatbots.service import DEFAULT_GREETING, ChatbotService
 from chatforge.services.context import AppContext
-from chatforge.services.knowledge import KnowledgeService
-from chatforge.services.query import retrieval_defaults
-from chatforge.services.retrieval import Hit, Retriever
-from chatforge.services.sessions import ChatMessage, ChatSession, Incoming
-from chatforge.services.small_talk import small_talk_reply
+from chatforge.services.conversations import sessions
+from chatforge.services.conversations.sessions import ChatMessage, ChatSession, Incoming
+from chatforge.services.knowledge.service import KnowledgeService
+from chatforge.services.search.query import retrieval_defaults
+from chatforge.services.search.retrieval import Hit, Retriever
 
 __all__ = [
     "EMAIL_REQUEST",

@@ -4,7 +4,7 @@ Every call names a chatbot; its ``voice_widget_config`` gives the voice and the 
 settings. A recording is decoded (:mod:`chatforge.providers.speech.audio`), cut to its speech by
 the VAD, and transcribed; a spoken turn then goes through the same chat pipeline as a typed one
 (:class:`ChatService` for API keys, :class:`PublicService` for visitors), is stored in the session
-with its recording (:mod:`chatforge.services.voice_recordings`), and its answer is spoken.
+with its recording (:mod:`chatforge.services.voice.recordings`), and its answer is spoken.
 
 :class:`VoiceService` serves an organization's API key; :class:`PublicVoiceService` serves
 visitors of a public chatbot whose voice agent is configured.
@@ -34,8 +34,7 @@ from chatforge.providers.speech import (
 from chatforge.providers.speech.audio import decode, wav_bytes
 from chatforge.providers.speech.encode import AudioFormat, encode_stream, media_type
 from chatforge.providers.speech.voices import DEFAULT_VOICE, check_voice
-from chatforge.services import sessions
-from chatforge.services.chat import (
+from chatforge.services.chat.service import (
     AnswerDone,
     AnswerFailed,
     ChatAnswer,
@@ -44,10 +43,11 @@ from chatforge.services.chat import (
     PreparedTurn,
     SourcesFound,
 )
-from chatforge.services.chatbots import ChatbotService
+from chatforge.services.chatbots.service import ChatbotService
 from chatforge.services.context import AppContext
-from chatforge.services.public import PublicAnswer, PublicService
-from chatforge.services.voice_recordings import keep_recording
+from chatforge.services.conversations import sessions
+from chatforge.services.public.service import PublicAnswer, PublicService
+from chatforge.services.voice.recordings import keep_recording
 from chatforge.storage.models import Chatbot
 
 __all__ = [

@@ -39,8 +39,7 @@ from chatforge.errors import ChatforgeError
 from chatforge.providers.speech import RECOGNITION_RATE, TextToSpeech
 from chatforge.providers.speech.base import Audio
 from chatforge.providers.speech.turns import SileroStream, SpeechStarted, TurnDetector
-from chatforge.services import sessions
-from chatforge.services.chat import (
+from chatforge.services.chat.service import (
     AnswerDelta,
     AnswerDone,
     AnswerFailed,
@@ -50,10 +49,16 @@ from chatforge.services.chat import (
     SourcesFound,
 )
 from chatforge.services.context import AppContext
-from chatforge.services.origins import origin_allowed
-from chatforge.services.public import PublicDone, PublicService, PublicSources, own_origin
-from chatforge.services.voice import PublicVoiceService, VoiceProfile, VoiceService, speech_registry
-from chatforge.services.voice_recordings import keep_recording
+from chatforge.services.conversations import sessions
+from chatforge.services.public.origins import origin_allowed
+from chatforge.services.public.service import PublicDone, PublicService, PublicSources, own_origin
+from chatforge.services.voice.recordings import keep_recording
+from chatforge.services.voice.service import (
+    PublicVoiceService,
+    VoiceProfile,
+    VoiceService,
+    speech_registry,
+)
 
 __all__ = [
     "CallChannel",

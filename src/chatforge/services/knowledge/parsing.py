@@ -3,9 +3,9 @@
 A parser library can take an hour on a small hostile file (a PDF whose 500 pages share one huge
 compressed content stream) or exhaust memory on a decompression bomb; in the worker's own process
 neither can be stopped. Each worker therefore keeps one long-lived child process
-(``python -m chatforge.services.parsing``) that reads its items: its address space is capped
-(``RLIMIT_AS``, ``parse_memory_mb`` above what the child uses at start), and the worker waits at
-most ``parse_timeout_seconds`` for an answer before it kills the child and starts another. Either
+(``python -m chatforge.services.knowledge.parsing``) that reads its items: its address space is
+capped (``RLIMIT_AS``, ``parse_memory_mb`` above what the child uses at start), and the worker waits
+at most ``parse_timeout_seconds`` for an answer before it kills the child and starts another. Either
 way the item fails with a reason that names the setting. The child is a fresh interpreter, never
 a fork: the worker's process holds the embedding model's threads, which a fork would copy broken.
 """
@@ -216,7 +216,7 @@ class Parser:
         to_child_r, to_child_w = os.pipe()
         to_parent_r, to_parent_w = os.pipe()
         fds = (to_child_r, to_parent_w)
-        command = [sys.executable, "-m", "chatforge.services.parsing", *map(str, fds)]
+        command = [sys.executable, "-m", "chatforge.services.knowledge.parsing", *map(str, fds)]
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [*command, str(self.config.parse_memory_mb)],
             pass_fds=fds,
@@ -326,6 +326,6 @@ def main(argv: list[str]) -> None:
 if __name__ == "__main__":
     # Run as the imported module, not as ``__main__``: the replies' classes must pickle under
     # the names the worker knows them by.
-    from chatforge.services.parsing import main as child_main
+    from chatforge.services.knowledge.parsing import main as child_main
 
     child_main(sys.argv[1:])

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from chatforge.services.chatbots import ChatbotService
+from chatforge.services.chatbots.service import ChatbotService
 from chatforge.services.context import AppContext
-from chatforge.services.retrieval import (
+from chatforge.services.search.retrieval import (
     DEFAULT_LIMIT,
     DEFAULT_MODE,
     DEFAULT_THRESHOLD,

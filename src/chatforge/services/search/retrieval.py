@@ -353,7 +353,7 @@ def _cited(row: Row[Any]) -> tuple[str, str]:
     """The title and source a hit cites: its item's, or for a web item the page it came from."""
     urls = (row.meta or {}).get("page_urls")
     if not isinstance(urls, list):
-        # A file or a text: its chunks carry the document's title (services/parsing.py).
+        # A file or a text: its chunks carry the document's title (services/knowledge/parsing.py).
         return str(row.page_title or row.title), str(row.source)
     # One page is the item itself: its own title stays (the user may have named it).
     if isinstance(urls, list) and len(urls) > 1 and row.page and 0 < row.page <= len(urls):

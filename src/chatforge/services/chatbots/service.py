@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from chatforge.errors import Conflict, NotFound, ValidationFailed
 from chatforge.providers.speech.voices import check_voice
-from chatforge.services import quotas
+from chatforge.services.accounts import quotas
+from chatforge.services.chatbots.images import check_image
 from chatforge.services.context import AppContext
-from chatforge.services.images import check_image
-from chatforge.services.origins import check_allowed_origins
+from chatforge.services.public.origins import check_allowed_origins
 from chatforge.services.secrets import mask_secret
 from chatforge.storage.models import Chatbot, Chunk, utcnow
 

@@ -3,8 +3,8 @@
 Only a chatbot whose ``is_public`` is true (and that is active) has a public face; any other
 reference is :class:`NotFound`, the same as one that does not exist. A visitor chats, gives an
 email, rates answers and reads back only the sessions their visitor token owns
-(:mod:`chatforge.services.visitors`). Answers come from :class:`ChatService`, in the chatbot's
-organization, on platform ``web``: operators see these sessions like any other.
+(:mod:`chatforge.services.public.visitors`). Answers come from :class:`ChatService`, in the
+chatbot's organization, on platform ``web``: operators see these sessions like any other.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chatforge.errors import NotFound, ValidationFailed
-from chatforge.services import sessions, visitors
-from chatforge.services.chat import (
+from chatforge.services.chat.service import (
     AnswerDelta,
     AnswerDone,
     AnswerFailed,
@@ -30,11 +29,13 @@ from chatforge.services.chat import (
     SourcesFound,
     Usage,
 )
-from chatforge.services.chatbots import DEFAULT_GREETING
+from chatforge.services.chatbots.service import DEFAULT_GREETING
 from chatforge.services.context import AppContext
-from chatforge.services.conversations import ConversationService, MessageFeedback
-from chatforge.services.origins import normalize_origin
-from chatforge.services.visitors import PublicMessage, PublicSource, SessionView
+from chatforge.services.conversations import sessions
+from chatforge.services.conversations.service import ConversationService, MessageFeedback
+from chatforge.services.public import visitors
+from chatforge.services.public.origins import normalize_origin
+from chatforge.services.public.visitors import PublicMessage, PublicSource, SessionView
 from chatforge.storage.models import Chatbot, ChatMessage
 
 __all__ = [

@@ -24,8 +24,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from chatforge.errors import NotFound
-from chatforge.services import sessions
-from chatforge.services.sessions import ChatMessage, ChatSession, Incoming
+from chatforge.services.conversations import sessions
+from chatforge.services.conversations.sessions import ChatMessage, ChatSession, Incoming
 from chatforge.storage.models import KnowledgeItem, utcnow
 
 __all__ = [

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, or_, select
 
-from chatforge.services.knowledge import KnowledgeService
+from chatforge.services.knowledge.service import KnowledgeService
 from chatforge.storage.models import Chatbot, Chunk, KnowledgeItem
 
 #: The chunks of an item shown at most (an item of a long book has thousands).

@@ -26,8 +26,8 @@ from chatforge.rag.chunking import Chunk as DraftChunk
 from chatforge.rag.chunking import chunk_document, format_content, qna_chunk, split_windows
 from chatforge.rag.parsers import parse_markdown, parse_text
 from chatforge.services.context import AppContext
-from chatforge.services.indexing import ChunkRow, replace_chunks
-from chatforge.services.parsing import Document, Parser, ReadRequest, Stopped
+from chatforge.services.knowledge.indexing import ChunkRow, replace_chunks
+from chatforge.services.knowledge.parsing import Document, Parser, ReadRequest, Stopped
 from chatforge.settings import IngestionSettings
 from chatforge.storage.models import KnowledgeItem, utcnow
 
@@ -119,7 +119,7 @@ class Ingestor:
         """Index the given items; returns one outcome per item (never raises for an item).
 
         ``keep`` is asked before each item is read; an item it refuses is left unread, with a
-        ``deferred`` outcome. Raises :class:`~chatforge.services.parsing.Stopped` when the
+        ``deferred`` outcome. Raises :class:`~chatforge.services.knowledge.parsing.Stopped` when the
         parser's worker is stopping: the caller releases every item.
         """
         outcomes: list[Outcome] = []

@@ -31,8 +31,8 @@ from sqlalchemy import Select, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from chatforge.services.context import AppContext
-from chatforge.services.ingestion import READ_IN_CHILD, Ingestor, Outcome
-from chatforge.services.parsing import Parser, Stopped
+from chatforge.services.knowledge.ingestion import READ_IN_CHILD, Ingestor, Outcome
+from chatforge.services.knowledge.parsing import Parser, Stopped
 from chatforge.storage.models import Chatbot, Job, KnowledgeItem, utcnow
 
 log = logging.getLogger(__name__)

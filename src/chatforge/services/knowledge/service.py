@@ -2,7 +2,7 @@
 
 Adding only records: the item is stored (its file on disk, fsynced) and a job is queued in the
 same transaction, so that a crash after the API answers loses nothing; the worker
-(:mod:`chatforge.services.ingestion`) does the parsing, chunking, embedding and indexing.
+(:mod:`chatforge.services.knowledge.ingestion`) does the parsing, chunking, embedding and indexing.
 """
 
 from __future__ import annotations
@@ -28,11 +28,12 @@ from chatforge.errors import (
     ValidationFailed,
 )
 from chatforge.rag.filetypes import detect_kind
-from chatforge.services import quotas, waiting
-from chatforge.services.chatbots import ChatbotService
+from chatforge.services.accounts import quotas
+from chatforge.services.chatbots.service import ChatbotService
 from chatforge.services.context import AppContext
-from chatforge.services.indexing import disable_item, enable_item
-from chatforge.services.uploads import save_upload
+from chatforge.services.knowledge import waiting
+from chatforge.services.knowledge.indexing import disable_item, enable_item
+from chatforge.services.knowledge.uploads import save_upload
 from chatforge.storage.models import Chatbot, Job, KnowledgeItem, utcnow
 
 __all__ = ["KnowledgeItem", "KnowledgeService", "Upload"]
@@ -354,7 +355,8 @@ class KnowledgeService:
         self, item_ids: list[str], *, disconnected: Callable[[], Awaitable[bool]]
     ) -> list[KnowledgeItem]:
         """``?wait=true``: the items once indexed, holding no thread meanwhile; capped, bounded
-        per organization and stopped when the client goes (:mod:`chatforge.services.waiting`)."""
+        per organization and stopped when the client goes
+        (:mod:`chatforge.services.knowledge.waiting`)."""
         return await waiting.wait_for_items(
             self.ctx, self.chatbots.organization_id, item_ids, disconnected=disconnected
         )

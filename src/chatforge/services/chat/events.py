@@ -12,8 +12,8 @@ from typing import Any, Literal
 from chatforge.errors import ChatforgeError
 from chatforge.providers.chat import Usage
 from chatforge.rag.prompt import Persona, Turn
-from chatforge.services.query import RetrievalDefaults
-from chatforge.services.sessions import ChatMessage, ChatSession
+from chatforge.services.conversations.sessions import ChatMessage, ChatSession
+from chatforge.services.search.query import RetrievalDefaults
 
 __all__ = [
     "AnswerDelta",

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chatforge.errors import BadRequest, Conflict, NotFound, ValidationFailed
-from chatforge.services import keys
+from chatforge.services.accounts import keys
 from chatforge.storage.models import Organization, User, WebSession, utcnow
 
 Role = Literal["owner", "agent"]

@@ -1,0 +1,1 @@
+"""Organizations and people: API keys, console users and their sessions, quotas."""

@@ -1,0 +1,1 @@
+"""Chat: a grounded, cited answer in a remembered conversation, streamed."""

@@ -1,0 +1,1 @@
+"""Chatbots: their settings, avatar and the checks on uploaded images."""

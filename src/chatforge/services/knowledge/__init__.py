@@ -1,0 +1,1 @@
+"""Knowledge: items and sources in, through parsing, chunking and indexing, by the worker."""

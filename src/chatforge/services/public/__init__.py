@@ -1,0 +1,1 @@
+"""The public face of a chatbot: anonymous visitors, their tokens and sessions, allowed origins."""

@@ -1,0 +1,1 @@
+"""Search: retrieval behind query-knowledge, chat and the evaluations."""

@@ -1,0 +1,1 @@
+"""The voice agent: spoken turns, the live call and the recordings."""
