@@ -48,8 +48,8 @@ def prepare(data_dir: Path, url: str | None) -> str:
     settings = Settings(data_dir=data_dir, database_url=url)  # type: ignore[call-arg]
     ctx = AppContext.build(settings)
     try:
-        migrate.upgrade(ctx.engine)
-        with ctx.sessions() as session:
+        migrate.upgrade(ctx.db.engine)
+        with ctx.db.sessions() as session:
             return keys.create_key(session, "bench").key
     finally:
         ctx.close()

@@ -108,14 +108,16 @@ def prepare(
     """Migrate, make a key and an extractive chatbot, and ingest the paragraphs."""
     ctx = AppContext.build(settings)
     try:
-        migrate.upgrade(ctx.engine)
+        migrate.upgrade(ctx.db.engine)
         CACHE.mkdir(exist_ok=True)
-        ctx.use_embedder(CachedEmbedder(ctx.embedder, CACHE / "chat_load_embeddings.db"))
+        ctx.models.use_embedder(
+            CachedEmbedder(ctx.models.embedder, CACHE / "chat_load_embeddings.db")
+        )
         ctx.ensure_search_index()
         sources, questions = squad_paragraphs(paragraphs)
-        with ctx.sessions() as session:
+        with ctx.db.sessions() as session:
             key = keys.create_key(session, "bench").key
-            org_id = keys.authenticate(ctx, key)
+            org_id = keys.authenticate(ctx.db, key)
             chatbot = ChatbotService(ctx, session, org_id).create(
                 {"name": "chat load", "is_public": public, "settings": {"model": "extractive"}}
             )

@@ -79,7 +79,7 @@ def seed(ctx: AppContext) -> dict[str, str]:
     now = datetime.now(UTC)
     org_id = new_id()
     bots = [new_id() for _ in range(CHATBOTS)]
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         session.execute(insert(Organization), [{"id": org_id, "name": "bench", "created_at": now}])
         session.execute(
             insert(Chatbot),
@@ -286,12 +286,12 @@ def run_backend(name: str, url: str | None, rounds: int, only: str) -> dict[str,
     ctx = AppContext.build(settings)
     began = time.perf_counter()
     try:
-        migrate.upgrade(ctx.engine)
+        migrate.upgrade(ctx.db.engine)
         ids = seed(ctx)
-        if ctx.engine.dialect.name == "postgresql":
+        if ctx.db.engine.dialect.name == "postgresql":
             # What autovacuum does within a minute of a bulk load (and a live database always
             # has): statistics, without which the planner guesses how the rows lie.
-            with ctx.engine.begin() as connection:
+            with ctx.db.engine.begin() as connection:
                 connection.execute(text("ANALYZE"))
     finally:
         ctx.close()

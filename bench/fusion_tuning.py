@@ -35,7 +35,7 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifac
 
 def collect(ctx: AppContext, scifact: Path) -> list[dict[str, object]]:
     """Candidates and their features for every judged query."""
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         chatbot_id = session.scalars(select(Chatbot.id)).one()
         items = session.execute(select(KnowledgeItem.id, KnowledgeItem.content)).all()
     by_text: dict[str, list[str]] = {}
@@ -46,15 +46,15 @@ def collect(ctx: AppContext, scifact: Path) -> list[dict[str, object]]:
     doc_of = {item_id: by_text.get(content or "", []) for item_id, content in items}
     qrels = read_qrels(scifact / "qrels" / "train.tsv")
     queries = [q for q in read_jsonl(scifact / "queries-train.jsonl") if q["_id"] in qrels]
-    retriever = Retriever(ctx)
-    index = ctx.search_index
+    retriever = Retriever(ctx.db, ctx.models)
+    index = ctx.models.search_index
     config = retriever.config
     collected = []
     for number, query in enumerate(queries, 1):
         text = str(query["text"])
         terms = analyze(text)
-        vector = ctx.embedder.embed_query(text)
-        with ctx.reader().connect() as conn:
+        vector = ctx.models.embedder.embed_query(text)
+        with ctx.db.reader().connect() as conn:
             dense = [i for i, _ in index.vector(conn, chatbot_id, vector, config.candidates)]
             keyword = dict(
                 index.keyword(

@@ -283,14 +283,14 @@ def build_context(
         overrides["ingestion"] = {"batch_items": args.batch_items}
     settings = Settings(_env_file=None, data_dir=data_dir, database_url=url, **overrides)
     ctx = AppContext.build(settings)
-    migrate.upgrade(ctx.engine)
+    migrate.upgrade(ctx.db.engine)
     ctx.ensure_search_index()
     return ctx
 
 
 def new_chatbot(ctx: AppContext, name: str) -> tuple[str, str]:
     """A chatbot of organization "bench": (organization id, chatbot id)."""
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         org = keys.get_or_create_organization(session, "bench")
         session.commit()
         return org.id, ChatbotService(ctx, session, org.id).create({"name": name}).id
@@ -313,7 +313,7 @@ def run_pipeline(
     org_id, chatbot_id = chatbot
     cpu, server = time.process_time(), db.server_cpu()
     started = time.perf_counter()
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         record(KnowledgeService(ctx, session, org_id))
     result.record_s = time.perf_counter() - started
     result.cpu_s = time.process_time() - cpu + db.server_cpu() - server
@@ -334,9 +334,9 @@ def run_pipeline(
             break
         texts = batch_texts(ctx, chatbot_id, worker.worker_id, seen)
         result.embedded_texts += len(texts)
-        result.embedded_tokens += sum(map(ctx.embedder.count_tokens, texts))
+        result.embedded_tokens += sum(map(ctx.models.embedder.count_tokens, texts))
         cpu, started = time.process_time(), time.perf_counter()
-        ctx.embedder.embed(texts)
+        ctx.models.embedder.embed(texts)
         result.embed_alone_s += time.perf_counter() - started
         result.embed_alone_cpu_s += time.process_time() - cpu
     if profiler:
@@ -345,7 +345,7 @@ def run_pipeline(
 
 def batch_texts(ctx: AppContext, chatbot_id: str, worker_id: str, seen: set[str]) -> list[str]:
     """What the embedder saw in the worker's last batch: the chunk texts of its new items."""
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         finished = set(
             session.scalars(
                 select(Job.item_id)
@@ -369,7 +369,7 @@ def batch_texts(ctx: AppContext, chatbot_id: str, worker_id: str, seen: set[str]
     # then the windows of the others.
     config = ctx.settings.ingestion
     windows = [
-        window_contents(ctx.embedder, config, title, index, body_of(content))
+        window_contents(ctx.models.embedder, config, title, index, body_of(content))
         if kind != "qna"
         else []
         for title, index, content, _tokens, kind in rows
@@ -380,7 +380,7 @@ def batch_texts(ctx: AppContext, chatbot_id: str, worker_id: str, seen: set[str]
 
 def collect(ctx: AppContext, chatbot_id: str, result: Workload) -> None:
     """Fill the counts and the sums of the items' own stage timings."""
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         items = list(
             session.scalars(select(KnowledgeItem).where(KnowledgeItem.chatbot_id == chatbot_id))
         )
@@ -460,7 +460,7 @@ def bench_backend(
     free = build_context(db.url, data_dir, args, model="bench-null")
     results = []
     try:
-        ctx.embedder.embed(["warm up: load the tokenizer and the model"])
+        ctx.models.embedder.embed(["warm up: load the tokenizer and the model"])
         free.embedder.embed(["warm up: load the tokenizer"])
         for name, recorder in workloads:
             result = Workload(name, backend)

@@ -47,21 +47,21 @@ from chatforge.storage.models import Chunk, Job, KnowledgeItem
 
 def fresh(data_dir: Path, **ingestion: object) -> AppContext:
     ctx = AppContext.build(Settings(data_dir=data_dir, ingestion={"worker": False, **ingestion}))
-    migrate.upgrade(ctx.engine)
+    migrate.upgrade(ctx.db.engine)
     ctx.ensure_search_index()
     return ctx
 
 
 def tenant(ctx: AppContext, org: str) -> tuple[KnowledgeService, str]:
     """A knowledge service of a new organization, and a chatbot of it."""
-    session = ctx.sessions()
+    session = ctx.db.sessions()
     org_id = keys.create_key(session, org).organization_id
     bot = ChatbotService(ctx, session, org_id).create({"name": f"{org} bot"})
     return KnowledgeService(ctx, session, org_id), bot.id
 
 
 def status(ctx: AppContext, item_id: str) -> tuple[str, str | None]:
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         item = session.get(KnowledgeItem, item_id)
         assert item is not None
         return item.status, item.error
@@ -120,7 +120,7 @@ def recovery(data_dir: Path) -> None:
     first = subprocess.Popen(command, env=env, **quiet)  # type: ignore[call-overload]
 
     def running() -> bool:
-        with ctx.sessions() as session:
+        with ctx.db.sessions() as session:
             return session.scalar(select(Job.status).where(Job.item_id == item.id)) == "running"
 
     wait_for(running, 120)
@@ -132,7 +132,7 @@ def recovery(data_dir: Path) -> None:
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(30)
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         chunks = session.scalar(select(func.count()).where(Chunk.item_id == item.id))
         indexes = session.scalar(
             select(func.count(func.distinct(Chunk.chunk_index))).where(Chunk.item_id == item.id)

@@ -59,7 +59,7 @@ def base_chunks(ctx: AppContext, count: int) -> tuple[list[tuple[str, str]], np.
             docs.append(json.loads(line))
             if len(docs) == count:
                 break
-    embedder = ctx.embedder
+    embedder = ctx.models.embedder
     pieces: list[tuple[str, str]] = []
     for doc in docs:
         for chunk in chunk_document(
@@ -108,7 +108,7 @@ def load(ctx: AppContext, chatbot_id: str, total: int, base: int) -> None:
                     windows=windows / np.linalg.norm(windows, axis=1, keepdims=True),
                 )
             )
-        with ctx.sessions() as session:
+        with ctx.db.sessions() as session:
             item = KnowledgeItem(
                 chatbot_id=chatbot_id, type="text", title=rows[0].title, source="bench",
                 status="ready", content_hash=f"bench{written}", chunks=len(rows), meta={},
@@ -117,7 +117,7 @@ def load(ctx: AppContext, chatbot_id: str, total: int, base: int) -> None:
             session.flush()
             replace_chunks(
                 session.connection(),
-                ctx.search_index,
+                ctx.models.search_index,
                 item_id=item.id,
                 chatbot_id=chatbot_id,
                 rows=rows,
@@ -141,11 +141,11 @@ def run_backend(name: str, url: str | None, args: argparse.Namespace) -> dict[st
     data_dir = args.data_dir if reuse else Path(tempfile.mkdtemp(prefix=f"cf-query-{name}-"))
     settings = Settings(data_dir=data_dir, database_url=url)  # type: ignore[call-arg]
     ctx = AppContext.build(settings)
-    migrate.upgrade(ctx.engine)
+    migrate.upgrade(ctx.db.engine)
     ctx.ensure_search_index()
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         key = keys.create_key(session, "bench").key
-        org_id = keys.authenticate(ctx, key)
+        org_id = keys.authenticate(ctx.db, key)
         chatbots = ChatbotService(ctx, session, org_id)
         found = chatbots.list()[:1] if reuse else []
         chatbot = found[0] if found else chatbots.create({"name": "bench"})
@@ -154,12 +154,12 @@ def run_backend(name: str, url: str | None, args: argparse.Namespace) -> dict[st
     else:
         print(f"[{name}] loading {args.chunks:,} chunks into {data_dir} ...", flush=True)
         load(ctx, chatbot.id, args.chunks, args.base)
-    ctx.search_index.forget_statistics()
+    ctx.models.search_index.forget_statistics()
     texts = queries(args.queries)
 
     # Where a query's time goes, from the service itself. The first query loads the chatbot
     # into memory (docs/retrieval.md#search-in-memory).
-    retriever = Retriever(ctx)
+    retriever = Retriever(ctx.db, ctx.models)
     began = time.perf_counter()
     retriever.search(chatbot.id, texts[0])
     load_s = time.perf_counter() - began
@@ -173,9 +173,8 @@ def run_backend(name: str, url: str | None, args: argparse.Namespace) -> dict[st
         for stage, seconds in timings.items():
             shares[stage] = shares.get(stage, 0.0) + seconds
     # The peer in the same process: the database's own indexes (no memory budget).
-    database = Retriever(
-        AppContext.build(settings.model_copy(update={"search": SearchSettings(memory_mb=0)}))
-    )
+    on_disk = AppContext.build(settings.model_copy(update={"search": SearchSettings(memory_mb=0)}))
+    database = Retriever(on_disk.db, on_disk.models)
     database.search(chatbot.id, texts[0])
     on_database: list[float] = []
     for text in texts[:50]:

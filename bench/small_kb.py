@@ -113,9 +113,9 @@ def build(name: str) -> tuple[AppContext, str, str]:
     """A fresh database with one extractive chatbot holding the named knowledge, indexed."""
     data_dir = Path(tempfile.mkdtemp(prefix="cf-small-"))
     ctx = AppContext.build(Settings(data_dir=data_dir, ingestion={"worker": False}))
-    migrate.upgrade(ctx.engine)
+    migrate.upgrade(ctx.db.engine)
     ctx.ensure_search_index()
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         org_id = keys.create_key(session, "bench").organization_id
         chatbot = ChatbotService(ctx, session, org_id).create(
             {"name": name, "settings": {"model": "extractive"}}

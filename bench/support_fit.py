@@ -72,7 +72,7 @@ def main() -> None:
             for question in company.questions:
                 if question.history:
                     continue
-                hits = Retriever(ctx).search(
+                hits = Retriever(ctx.db, ctx.models).search(
                     chatbot_id, question.text, limit=defaults.limit, threshold=0.0
                 )
                 passages = [

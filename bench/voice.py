@@ -171,9 +171,9 @@ def main() -> None:
         settings = Settings(_env_file=None, data_dir=Path(folder))  # type: ignore[call-arg]
         app = create_app(settings, public_base_url="http://bench")
         ctx: AppContext = app.state.ctx
-        migrate.upgrade(ctx.engine)
+        migrate.upgrade(ctx.db.engine)
         with TestClient(app) as client:
-            with ctx.sessions() as db:
+            with ctx.db.sessions() as db:
                 client.headers["x-api-key"] = keys.create_key(db, "bench").key
             bot = client.post(
                 "/api/external/chatbots", json={"name": "Shop", "settings": {"model": "extractive"}}
@@ -204,7 +204,7 @@ def main() -> None:
 def _organization_of(ctx: AppContext, chatbot_id: str) -> str:
     from chatforge.storage.models import Chatbot
 
-    with ctx.sessions() as db:
+    with ctx.db.sessions() as db:
         chatbot = db.get(Chatbot, chatbot_id)
         assert chatbot is not None
         return chatbot.organization_id

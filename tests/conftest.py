@@ -22,7 +22,7 @@ from sqlalchemy import text
 
 from chatforge.app import create_app
 from chatforge.providers.embeddings import Embedder, make_embedder
-from chatforge.services import context
+from chatforge.services import model_set
 from chatforge.services.accounts import keys
 from chatforge.services.context import AppContext
 from chatforge.settings import EmbeddingSettings, Settings
@@ -139,7 +139,7 @@ def make_key(ctx: AppContext) -> Callable[[str], str]:
     """Make an API key for an organization (made when new)."""
 
     def make(org: str = "acme") -> str:
-        with ctx.sessions() as session:
+        with ctx.db.sessions() as session:
             return keys.create_key(session, org).key
 
     return make
@@ -191,7 +191,7 @@ def configured_api(settings: Settings) -> Iterator[Callable[..., TestClient]]:
             )
             app = create_app(changed, public_base_url="http://testserver")
             test_client = stack.enter_context(TestClient(app, raise_server_exceptions=False))
-            with app.state.ctx.sessions() as session:
+            with app.state.ctx.db.sessions() as session:
                 test_client.headers["x-api-key"] = keys.create_key(session, "acme").key
             return test_client
 
@@ -223,7 +223,7 @@ def reuse_embedder(local_embedder: Embedder, monkeypatch: pytest.MonkeyPatch) ->
             return local_embedder
         return make_embedder(spec, **options)
 
-    monkeypatch.setattr(context, "make_embedder", make)
+    monkeypatch.setattr(model_set, "make_embedder", make)
 
 
 def _redis_command(port: int, command: str) -> bytes:

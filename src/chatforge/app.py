@@ -60,13 +60,16 @@ def create_app(settings: Settings | None = None, *, public_base_url: str | None 
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         worker: BackgroundWorker | None = None
         stop_warming = threading.Event()
-        ready = service_health.readiness_problem(ctx) is None
+        ready = service_health.readiness_problem(ctx.db) is None
         if ready:
             threading.Thread(
-                target=warm_search, args=(ctx, stop_warming), name="chatforge-warm", daemon=True
+                target=warm_search,
+                args=(ctx.db, ctx.models, stop_warming),
+                name="chatforge-warm",
+                daemon=True,
             ).start()
         else:  # nothing to warm before a migration; searches load chatbots as they come
-            ctx.search_warmed.set()
+            ctx.models.search_warmed.set()
         if settings.ingestion.worker and ready:
             ctx.ensure_search_index()
             worker = BackgroundWorker(ctx)

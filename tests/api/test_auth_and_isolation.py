@@ -61,7 +61,7 @@ def test_bearer_token_is_accepted(client: TestClient, key: str) -> None:
 
 
 def test_keys_are_48_lowercase_hex_and_stored_only_hashed(ctx: AppContext) -> None:
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         created = keys.create_key(session, "acme")
         stored = session.execute(select(ApiKey.key_hash, ApiKey.prefix)).all()
 
@@ -73,7 +73,7 @@ def test_keys_are_48_lowercase_hex_and_stored_only_hashed(ctx: AppContext) -> No
 def test_revoked_key_fails(client: TestClient, ctx: AppContext, key: str) -> None:
     assert client.get("/api/external/chatbots", headers={"x-api-key": key}).status_code == 200
 
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         keys.revoke_key(session, key[:10])
 
     assert client.get("/api/external/chatbots", headers={"x-api-key": key}).status_code == 401

@@ -204,7 +204,7 @@ def test_feedback_rates_a_bot_message_and_shows_on_it(
     assert on_user.status_code == 400 and invalid.status_code == 422
     rated = messages_of(api, bot["id"], session_id)[1]
     assert rated["metadata"]["feedback"] == {"rating": "up", "comment": "Helpful"}
-    with ctx.sessions() as db:
+    with ctx.db.sessions() as db:
         assert db.scalar(select(func.count()).select_from(MessageFeedback)) == 1
 
 
@@ -259,6 +259,6 @@ def test_deleting_a_chatbot_deletes_its_conversations(
 
     assert api.delete(f"/api/external/chatbot/{bot['id']}").status_code == 200
 
-    with ctx.sessions() as db:
+    with ctx.db.sessions() as db:
         for table in (ChatSession, ChatMessage, MessageFeedback):
             assert db.scalar(select(func.count()).select_from(table)) == 0

@@ -40,7 +40,7 @@ def server(tmp_path: Path, sqlite_template: Path) -> Iterator[tuple[LiveServer, 
     )
     app = create_app(settings)
     live, stop = serve_app(app)
-    with app.state.ctx.sessions() as session:
+    with app.state.ctx.db.sessions() as session:
         key = keys.create_key(session, "acme").key
     try:
         yield live, key

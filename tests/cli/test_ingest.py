@@ -52,7 +52,7 @@ def ctx(env: dict[str, str]) -> Iterator[AppContext]:
 @pytest.fixture
 def chatbot_id(ctx: AppContext) -> str:
     """A chatbot of organization "acme", made through the service as the API would."""
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         org = keys.get_or_create_organization(session, "acme")
         session.commit()
         return ChatbotService(ctx, session, org.id).create({"name": "Handbook"}).id
@@ -70,15 +70,15 @@ def summary_number(result: Result, label: str) -> int:
 
 def index_rows(ctx: AppContext) -> tuple[int, int]:
     """Rows in the keyword index and in the vector index."""
-    keyword = "chunks_fts" if ctx.engine.dialect.name == "sqlite" else "chunk_terms"
-    with ctx.engine.connect() as conn:
+    keyword = "chunks_fts" if ctx.db.engine.dialect.name == "sqlite" else "chunk_terms"
+    with ctx.db.engine.connect() as conn:
         terms = conn.execute(text(f"SELECT count(*) FROM {keyword}")).scalar_one()
         vectors = conn.execute(text("SELECT count(*) FROM chunk_vectors")).scalar_one()
     return int(terms), int(vectors)
 
 
 def items_by_source(ctx: AppContext) -> dict[str, KnowledgeItem]:
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         return {i.source: i for i in session.scalars(select(KnowledgeItem))}
 
 
@@ -116,7 +116,7 @@ def test_ingest_indexes_a_folder_of_pdfs_and_word_files(
     assert {"parse_ms", "chunk_ms", "embed_ms", "index_ms"} <= set(
         items["handbook/refunds.pdf"].meta
     )
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         chunks = session.scalar(select(func.count()).select_from(Chunk))
     assert chunks == summary_number(result, "Chunks") == sum(i.chunks for i in items.values())
     assert index_rows(ctx) == (chunks, chunks)
@@ -221,7 +221,7 @@ def test_missing_path_is_a_usage_error(
 def test_chatbots_list_shows_ids_organizations_and_item_counts(
     tmp_path: Path, env: dict[str, str], ctx: AppContext, chatbot_id: str
 ) -> None:
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         other = keys.get_or_create_organization(session, "globex")
         session.commit()
         ChatbotService(ctx, session, other.id).create({"name": "Sales"})
@@ -265,7 +265,7 @@ def test_worker_indexes_a_queued_item_and_stops_on_sigterm(
     assert process.returncode == 0, output
     assert re.search(r"ingested 1 items \(1 ready, 0 failed or retrying\), \d+ chunks", output)
     assert "all workers stopped" in output
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         assert session.scalars(select(Job.status)).all() == ["done"]
 
 

@@ -18,7 +18,7 @@ def make_user(ctx: AppContext) -> Callable[..., str]:
     """Make a console user; returns the email."""
 
     def make(email: str, org: str = "acme", role: users.Role = "owner") -> str:
-        with ctx.sessions() as session:
+        with ctx.db.sessions() as session:
             users.create_user(session, org, email, PASSWORD, role)
         return email
 

@@ -66,7 +66,7 @@ def test_insights_show_the_median_answer_time_per_day(
     bot = create_chatbot()
     now = utcnow()
     asked = max(now - timedelta(minutes=5), now.replace(hour=0, minute=0, second=0))
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         for n, seconds in enumerate((2.0, 4.0, 9.0)):  # answered in 2, 4 and 9 s: median 4 s
             chat = ChatSession(chatbot_id=bot["id"], platform="web", sns_user_id=f"v{n}")
             session.add(chat)
@@ -88,7 +88,7 @@ def test_past_days_follow_a_deleted_chatbot_and_a_changed_rating_at_once(
 ) -> None:
     kept, deleted = create_chatbot(name="Kept"), create_chatbot(name="Deleted")
     asked = utcnow() - timedelta(days=3)
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         answers = []
         for n, bot in enumerate((kept, kept, deleted)):
             chat = ChatSession(chatbot_id=bot["id"], platform="web", sns_user_id=f"v{n}",
@@ -110,7 +110,7 @@ def test_past_days_follow_a_deleted_chatbot_and_a_changed_rating_at_once(
     assert "▲ 1" in page and "▼ 0" in page
 
     # The visitor changes their mind about an answer of three days ago; a chatbot goes.
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         rating = session.scalar(
             select(MessageFeedback).where(MessageFeedback.message_id == answers[0])
         )

@@ -49,7 +49,7 @@ def test_owners_cannot_remove_themselves_or_other_organizations_people(
     owner: Person, person: Callable[..., Person], ctx: AppContext
 ) -> None:
     assert "/remove" not in owner.client.get("/console/users").text  # no button for oneself
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         (me,) = users.find_organization_users(session, "acme")
     assert owner.post(f"/console/users/{me.id}/remove").status_code == 400
     stranger = person("eve@globex.test", org="globex")

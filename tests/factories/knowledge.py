@@ -114,7 +114,7 @@ def ready(api: TestClient, chatbot_id: str, item_id: str) -> dict[str, Any]:
 
 def chunks_of(ctx: AppContext, item_id: str) -> list[Chunk]:
     """The item's rows in the chunks table, in order."""
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         return list(
             session.scalars(
                 select(Chunk).where(Chunk.item_id == item_id).order_by(Chunk.chunk_index)
@@ -124,29 +124,29 @@ def chunks_of(ctx: AppContext, item_id: str) -> list[Chunk]:
 
 def chunk_count(ctx: AppContext) -> int:
     """All rows of the chunks table."""
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         return session.scalar(select(func.count()).select_from(Chunk)) or 0
 
 
 def keyword_hits(ctx: AppContext, chatbot_id: str, query: str, limit: int = 5) -> list[int]:
     """Chunk ids the keyword index finds for ``query``, best first."""
-    with ctx.engine.begin() as conn:
-        hits = ctx.search_index.keyword(conn, chatbot_id, analyze(query), limit, Weights())
+    with ctx.db.engine.begin() as conn:
+        hits = ctx.models.search_index.keyword(conn, chatbot_id, analyze(query), limit, Weights())
     return [chunk_id for chunk_id, _score in hits]
 
 
 def vector_hits(ctx: AppContext, chatbot_id: str, query: str, limit: int = 5) -> list[int]:
     """Chunk ids the vector index finds nearest to ``query``, best first."""
-    vector = ctx.embedder.embed([query])[0]
-    with ctx.engine.begin() as conn:
-        hits = ctx.search_index.vector(conn, chatbot_id, vector, limit)
+    vector = ctx.models.embedder.embed([query])[0]
+    with ctx.db.engine.begin() as conn:
+        hits = ctx.models.search_index.vector(conn, chatbot_id, vector, limit)
     return [chunk_id for chunk_id, _score in hits]
 
 
 def found_text(ctx: AppContext, chatbot_id: str, query: str) -> list[str]:
     """The contents of the chunks the keyword index finds for ``query``."""
     ids = keyword_hits(ctx, chatbot_id, query)
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         return list(session.scalars(select(Chunk.content).where(Chunk.id.in_(ids))))
 
 
@@ -154,10 +154,10 @@ def index_rows(ctx: AppContext) -> tuple[set[int], set[int]]:
     """Chunk ids held by the keyword index and by the vector index, over every chatbot."""
     keyword_table = (
         "SELECT rowid FROM chunks_fts"
-        if ctx.engine.dialect.name == "sqlite"
+        if ctx.db.engine.dialect.name == "sqlite"
         else "SELECT chunk_id FROM chunk_terms"
     )
-    with ctx.engine.connect() as conn:
+    with ctx.db.engine.connect() as conn:
         keyword = {int(r[0]) for r in conn.execute(text(keyword_table))}
         vectors = {int(r[0]) for r in conn.execute(text("SELECT chunk_id FROM chunk_vectors"))}
     return keyword, vectors
@@ -171,13 +171,13 @@ def stored_files(ctx: AppContext) -> list[Path]:
 
 def items_in_db(ctx: AppContext) -> list[KnowledgeItem]:
     """Every knowledge item of every chatbot."""
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         return list(session.scalars(select(KnowledgeItem)))
 
 
 def jobs_of(ctx: AppContext, item_id: str) -> list[Job]:
     """The item's jobs, oldest first."""
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         return list(
             session.scalars(select(Job).where(Job.item_id == item_id).order_by(Job.created_at))
         )

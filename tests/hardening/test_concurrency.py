@@ -75,7 +75,7 @@ def serve(tmp_path: Path, sqlite_template: Path) -> Iterator[Callable[..., Serve
         port = _free_port()
         app = create_app(settings, public_base_url=f"http://127.0.0.1:{port}")
         ctx: AppContext = app.state.ctx
-        with ctx.sessions() as session:
+        with ctx.db.sessions() as session:
             key = keys.create_key(session, "acme").key
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
         server = uvicorn.Server(config)

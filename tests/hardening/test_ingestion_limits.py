@@ -100,7 +100,7 @@ def chatbot(api: TestClient, name: str = "Bot") -> str:
 
 def other_tenant(api: TestClient, org: str = "beta") -> TestClient:
     """A client of another organization on the same app."""
-    with context_of(api).sessions() as session:
+    with context_of(api).db.sessions() as session:
         key = keys.create_key(session, org).key
     client = TestClient(api.app, raise_server_exceptions=False)
     client.headers["x-api-key"] = key
@@ -249,7 +249,7 @@ def test_job_that_keeps_killing_its_worker_fails_after_max_attempts(
         (claimed,) = Worker(ctx, worker_id=f"doomed-{attempt}").claim(10)
         assert claimed.attempts == attempt
         # The worker dies (no heartbeat): its lease runs out.
-        with ctx.sessions() as session:
+        with ctx.db.sessions() as session:
             session.execute(update(Job).values(lease_until=utcnow() - timedelta(seconds=1)))
             session.commit()
 
@@ -367,7 +367,7 @@ def test_sigterm_stops_the_server_within_ten_seconds_and_requeues_its_job(
     server = start(processes, env, "serve", "--port", str(port))
     base = f"http://127.0.0.1:{port}/api/external"
     wait_for(lambda: _answers(f"http://127.0.0.1:{port}/healthz"), 60, "the server")
-    with opened_context(settings) as ctx, ctx.sessions() as session:
+    with opened_context(settings) as ctx, ctx.db.sessions() as session:
         key = keys.create_key(session, "acme").key
     with httpx.Client(base_url=base, headers={"x-api-key": key}, timeout=30) as client:
         bot = client.post("/chatbots", json={"name": "S"}).json()["chatbot"]["id"]

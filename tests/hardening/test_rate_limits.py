@@ -273,7 +273,7 @@ def test_chatbot_quota_refuses_one_more_and_stores_nothing(
 
     assert_quota_refused(over, status=429, setting="CHATFORGE_QUOTAS__CHATBOTS_PER_ORG")
     assert "at most 2 chatbots" in over.json()["error"]["message"]
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Chatbot)) == 2
 
 
@@ -345,7 +345,7 @@ def test_queued_jobs_quota_refuses_more_work_until_the_queue_drains(
 
     assert_quota_refused(over, status=429, setting="CHATFORGE_QUOTAS__QUEUED_JOBS_PER_ORG")
     assert len(items_in_db(ctx)) == 1
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Job)) == 1
 
 

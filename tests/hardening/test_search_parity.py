@@ -149,7 +149,7 @@ def chatbots(
 
 
 def served_from_memory(client: TestClient, chatbot_id: str) -> bool:
-    index = client.app.state.ctx.search_index  # type: ignore[attr-defined]
+    index = client.app.state.ctx.models.search_index  # type: ignore[attr-defined]
     assert isinstance(index, MemorySearchIndex)
     return chatbot_id in index._snapshots
 

@@ -87,7 +87,7 @@ def vector_of(chunk: Chunk) -> np.ndarray:
 
 def make_due(ctx: AppContext) -> None:
     """Let the backoff pass without waiting for it: every queued job is due now."""
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         session.execute(
             update(Job).where(Job.status == "queued").values(run_after=utcnow() - timedelta(1))
         )
@@ -132,7 +132,7 @@ def test_job_of_a_dead_worker_is_taken_over_once_its_lease_expires(
     assert len(first_run) > 1
 
     # The dead worker's leases run out (moved into the past rather than waited for).
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         session.execute(
             update(Job)
             .where(Job.worker_id == "dead-worker")
@@ -162,7 +162,7 @@ def test_running_a_finished_job_again_changes_nothing(
     item_once = item_by_id(api, chatbot_id, item_id)
 
     # The queue delivers the job again (say, its "done" was lost with the database connection).
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         session.execute(update(Job).values(status="queued"))
         session.commit()
     assert worker.run_until_idle() == 1
@@ -224,9 +224,9 @@ def test_older_run_finishing_late_does_not_overwrite_a_newer_edit(
         assert Worker(ctx, worker_id="fast").run_until_idle() >= 1
 
     monkeypatch.setattr(
-        ctx,
+        ctx.models,
         "_embedder",
-        EditsWhileEmbedding(ctx.embedder, user_edits_and_another_worker_indexes_it),
+        EditsWhileEmbedding(ctx.models.embedder, user_edits_and_another_worker_indexes_it),
     )
 
     # The slow worker embedded "pumpkin" while the edit was made and indexed by the fast one.
@@ -289,7 +289,7 @@ def test_transient_failure_retries_with_backoff_then_fails_at_max_attempts(
         "id"
     ]
     (item_id,) = queue(remote_api, chatbot_id, text("Tea", "Green tea steeps for two minutes."))
-    assert ctx.embedder.dimensions == 384
+    assert ctx.models.embedder.dimensions == 384
     worker = Worker(ctx)
     embeddings_server.failures.extend(DOWN)
 
@@ -325,7 +325,7 @@ def test_item_becomes_ready_when_a_retry_succeeds(
         "id"
     ]
     (item_id,) = queue(remote_api, chatbot_id, text("Coffee", "Espresso is pulled in 25 seconds."))
-    assert ctx.embedder.dimensions == 384
+    assert ctx.models.embedder.dimensions == 384
     worker = Worker(ctx)
     embeddings_server.failures.extend(DOWN)
     worker.run_once()
@@ -350,7 +350,7 @@ def test_adding_a_failed_item_again_retries_it(
     chatbot_id = remote_api.post("/api/external/chatbots", json={"name": "R"}).json()["chatbot"][
         "id"
     ]
-    assert ctx.embedder.dimensions == 384
+    assert ctx.models.embedder.dimensions == 384
     report = make_text(tmp_path / "report.txt", ["The audit found no issues in the ledger."])
     (file_item,) = upload(remote_api, chatbot_id, report, wait=False)
     (text_id,) = queue(remote_api, chatbot_id, text("Audit", "The auditors visit in May."))

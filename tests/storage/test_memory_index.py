@@ -31,13 +31,13 @@ QUERIES = ["kettle warranty", "refund delivery days", "Rotterdam stores", "desca
 
 
 def memory(ctx: AppContext) -> MemorySearchIndex:
-    index = ctx.search_index
+    index = ctx.models.search_index
     assert isinstance(index, MemorySearchIndex)
     return index
 
 
 def keyword(ctx: AppContext, chatbot_id: str, query: str) -> list[tuple[int, float]]:
-    with ctx.reader().connect() as conn:
+    with ctx.db.reader().connect() as conn:
         return memory(ctx).keyword(conn, chatbot_id, analyze(query), 10, Weights())
 
 
@@ -58,8 +58,8 @@ def test_memory_search_gives_the_database_index_answers(
     weights = Weights(title=2.0, b=0.75)
     for query in QUERIES:
         terms = analyze(query)
-        vector = ctx.embedder.embed_query(query)
-        with ctx.reader().connect() as conn:
+        vector = ctx.models.embedder.embed_query(query)
+        with ctx.db.reader().connect() as conn:
             in_memory = index.keyword(conn, shop["id"], terms, 10, weights)
             database = index.inner.keyword(conn, shop["id"], terms, 10, weights)
             near_memory = index.vector(conn, shop["id"], vector, 4)
@@ -78,10 +78,10 @@ def test_memory_search_gives_the_database_index_answers(
 def test_the_database_vector_search_keeps_its_hnsw_settings_on_a_read_connection(
     ctx: AppContext, shop: dict[str, Any]
 ) -> None:
-    if ctx.engine.dialect.name != "postgresql":
+    if ctx.db.engine.dialect.name != "postgresql":
         pytest.skip("HNSW settings are PostgreSQL's")
-    vector = ctx.embedder.embed_query("kettle warranty")
-    with ctx.reader().connect() as conn:
+    vector = ctx.models.embedder.embed_query("kettle warranty")
+    with ctx.db.reader().connect() as conn:
         found = memory(ctx).inner.vector(conn, shop["id"], vector, 120)
         # SET LOCAL outside a transaction is ignored (a warning only): the scan would stop at
         # the default 40 neighbours of every tenant, then filter to this chatbot.
@@ -133,7 +133,7 @@ def test_with_no_memory_budget_the_database_indexes_answer(
 ) -> None:
     client = configured_api(search={"memory_mb": 0})
     ctx: AppContext = client.app.state.ctx  # type: ignore[attr-defined]
-    with ctx.reader().connect() as conn:
+    with ctx.db.reader().connect() as conn:
         assert memory(ctx).snapshot(conn, shop["id"]) is None
     response = client.post(
         f"/api/external/chatbot/{shop['id']}/query-knowledge", json={"query": "kettle warranty"}
@@ -144,7 +144,7 @@ def test_with_no_memory_budget_the_database_indexes_answer(
 
 
 def hit_item(ctx: AppContext, chunk_id: int) -> str:
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         chunk = session.get(Chunk, chunk_id)
         assert chunk is not None
         return chunk.item_id
@@ -187,7 +187,7 @@ def test_while_a_chatbot_loads_the_database_answers_its_searches(
 
     with loading:  # another thread is loading this chatbot
         began = time.monotonic()
-        with ctx.reader().connect() as conn:
+        with ctx.db.reader().connect() as conn:
             assert fresh.snapshot(conn, shop["id"]) is None
             found = fresh.keyword(conn, shop["id"], analyze("warranty"), 5, Weights())
         waited = time.monotonic() - began

@@ -239,7 +239,7 @@ def test_recordings_go_with_their_chatbot_and_with_quiet_conversations(
     quiet = make_store_bot(api, name="Quiet")
     old = api.post(voice_path(quiet["id"], "chat"), files=upload(question_wav)).json()
     recent = api.post(voice_path(quiet["id"], "chat"), files=upload(question_wav)).json()
-    with ctx.sessions() as db:  # one conversation has been quiet for longer than 30 days
+    with ctx.db.sessions() as db:  # one conversation has been quiet for longer than 30 days
         session = db.get(ChatSession, old["session_id"])
         assert session is not None
         session.updated_at = utcnow() - timedelta(days=31)

@@ -50,7 +50,7 @@ def running_chatforge(root: Path, template: Path, **settings: Any) -> Iterator[C
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
-    with app.state.ctx.sessions() as session:
+    with app.state.ctx.db.sessions() as session:
         key = keys.create_key(session, "acme").key
     url = f"http://127.0.0.1:{port}"
     try:

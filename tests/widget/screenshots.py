@@ -73,7 +73,7 @@ def _serve() -> tuple[str, httpx.Client, Any]:
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)
-    with app.state.ctx.sessions() as session:
+    with app.state.ctx.db.sessions() as session:
         key = keys.create_key(session, "acme").key
     return base, httpx.Client(base_url=base, headers={"x-api-key": key}, timeout=60), server
 

@@ -32,13 +32,13 @@ ContextDep = Annotated[AppContext, Depends(get_context)]
 
 
 #: Methods that change nothing: their requests read through sessions that never take SQLite's
-#: write lock (``AppContext.read_sessions``).
+#: write lock (``Database.read_sessions``).
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_session(ctx: ContextDep, request: Request) -> Iterator[Session]:
     """One database session per request; a read-only one for GET and HEAD."""
-    with ctx.request_sessions(read_only=request.method in _SAFE_METHODS)() as session:
+    with ctx.db.request_sessions(read_only=request.method in _SAFE_METHODS)() as session:
         yield session
 
 
@@ -57,7 +57,7 @@ def get_organization_id(
             "The Authorization header must read 'Bearer <key>'; or send the key alone in the "
             "x-api-key header."
         )
-    return keys.authenticate(ctx, api_key or (bearer.credentials if bearer else None))
+    return keys.authenticate(ctx.db, api_key or (bearer.credentials if bearer else None))
 
 
 OrganizationDep = Annotated[str, Depends(get_organization_id)]

@@ -89,7 +89,7 @@ class Metrics:
         self._note_memory()
 
     def _note_memory(self) -> None:
-        chatbots, size = health.memory_usage(self.ctx)
+        chatbots, size = health.memory_usage(self.ctx.models)
         self.memory_chatbots.set(chatbots)
         self.memory_bytes.set(size)
 
@@ -153,7 +153,7 @@ class _StateCollector(Collector):
         with self._lock:
             if time.monotonic() - self._read_at >= STATE_SECONDS:
                 try:
-                    self._state = health.state(self.ctx)
+                    self._state = health.state(self.ctx.db)
                 except SQLAlchemyError as exc:
                     log.warning("metrics: the database could not be read: %s", type(exc).__name__)
                     self._state = None

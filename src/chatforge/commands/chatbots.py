@@ -13,7 +13,7 @@ app = typer.Typer(help="See the chatbots of every organization.", no_args_is_hel
 @app.command("list")
 def list_() -> None:
     """List chatbots: id, name, organization and number of knowledge items."""
-    with opened(existing=True) as ctx, ctx.sessions() as session:
+    with opened(existing=True) as ctx, ctx.db.sessions() as session:
         rows = operator.list_chatbots(session)
     if not rows:
         typer.echo("No chatbots yet: create one with POST /api/external/chatbots.")

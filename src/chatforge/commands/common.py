@@ -42,7 +42,7 @@ def opened(
     ctx = AppContext.build(settings)
     try:
         if migrate:
-            migrations.upgrade(ctx.engine)
+            migrations.upgrade(ctx.db.engine)
         yield ctx
     finally:
         ctx.close()

@@ -73,7 +73,7 @@ def _evaluation_context(
         configure_logging(settings)
         with opened(settings) as ctx:
             if cache is not None:
-                ctx.use_embedder(CachedEmbedder(ctx.embedder, cache))
+                ctx.models.use_embedder(CachedEmbedder(ctx.models.embedder, cache))
             ctx.ensure_search_index()
             yield ctx
     finally:

@@ -225,7 +225,7 @@ def ingest(
     files = find_files(paths)
     console = Console(stderr=True)
     run = Run()
-    with opened(settings, existing=True) as ctx, ctx.sessions() as session:
+    with opened(settings, existing=True) as ctx, ctx.db.sessions() as session:
         try:
             knowledge = operator.knowledge_service(ctx, session, chatbot_id)
             chatbot = knowledge.chatbots.get(chatbot_id.strip())

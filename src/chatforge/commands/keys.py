@@ -18,7 +18,7 @@ def create(
     org: Annotated[str, typer.Option("--org", help="Organization name (made when new).")],
 ) -> None:
     """Make an API key for an organization and print it (once)."""
-    with opened() as ctx, ctx.sessions() as session:
+    with opened() as ctx, ctx.db.sessions() as session:
         created = keys.create_key(session, org)
     typer.echo(created.key)
     typer.echo(
@@ -29,7 +29,7 @@ def create(
 @app.command("list")
 def list_() -> None:
     """List keys (prefixes only) with their organization and state."""
-    with opened(existing=True) as ctx, ctx.sessions() as session:
+    with opened(existing=True) as ctx, ctx.db.sessions() as session:
         rows = keys.list_keys(session)
     if not rows:
         typer.echo("No keys yet: chatforge keys create --org NAME")
@@ -45,7 +45,7 @@ def revoke(
 ) -> None:
     """Revoke a key; requests with it fail from now on."""
     try:
-        with opened(existing=True) as ctx, ctx.sessions() as session:
+        with opened(existing=True) as ctx, ctx.db.sessions() as session:
             info = keys.revoke_key(session, key_prefix)
     except ChatforgeError as exc:
         raise fail_on(exc) from exc

@@ -41,7 +41,7 @@ def serve(
     settings = Settings()
     configure_logging(settings)
     public_base_url = settings.resolved_public_base_url(host, port)
-    with opened(settings) as ctx, ctx.sessions() as session:
+    with opened(settings) as ctx, ctx.db.sessions() as session:
         if not keys.has_any_organization(session):
             created = keys.create_key(session, "default")
             typer.echo(
@@ -104,7 +104,7 @@ def serve(
 def migrate() -> None:
     """Migrate the database to the newest schema."""
     with opened() as ctx:
-        typer.echo(f"Database is at revision {migrations.current_revision(ctx.engine)}.")
+        typer.echo(f"Database is at revision {migrations.current_revision(ctx.db.engine)}.")
 
 
 def register(app: typer.Typer) -> None:

@@ -31,7 +31,7 @@ def create(
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        with opened() as ctx, ctx.sessions() as session:
+        with opened() as ctx, ctx.db.sessions() as session:
             info = users.create_user(session, org, email, password, role)  # type: ignore[arg-type]
     except ChatforgeError as exc:
         raise fail_on(exc) from exc
@@ -43,7 +43,7 @@ def list_(
     org: Annotated[str, typer.Option("--org", help="Organization name.")],
 ) -> None:
     """List the users of an organization."""
-    with opened(existing=True) as ctx, ctx.sessions() as session:
+    with opened(existing=True) as ctx, ctx.db.sessions() as session:
         found = users.find_organization_users(session, org)
     if not found:
         typer.echo(f"No users in {org!r} yet: chatforge users create --org {org} --email E")

@@ -57,7 +57,7 @@ def worker(
             log.info(
                 "%d ingestion worker(s) on %s; Ctrl-C or SIGTERM stops them",
                 count,
-                ctx.engine.url.render_as_string(hide_password=True),
+                ctx.db.engine.url.render_as_string(hide_password=True),
             )
             # Waited on in short steps: the main thread must stay free to receive the signals.
             while not stop.wait(0.5) and any(thread.is_alive() for thread in threads):

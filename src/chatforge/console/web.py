@@ -91,7 +91,7 @@ ContextDep = Annotated[AppContext, Depends(get_context)]
 
 def get_db(ctx: ContextDep, request: Request) -> Iterator[Session]:
     """One database session per request; a read-only one for GET."""
-    with ctx.request_sessions(read_only=request.method in ("GET", "HEAD"))() as session:
+    with ctx.db.request_sessions(read_only=request.method in ("GET", "HEAD"))() as session:
         yield session
 
 
@@ -104,7 +104,7 @@ def get_signed_in(request: Request, ctx: ContextDep) -> SignedIn:
     Read in a short read-only session of its own: a POST's own session must not hold SQLite's
     write lock while the route calls services that open their own transactions (chat).
     """
-    with ctx.request_sessions(read_only=True)() as db:
+    with ctx.db.request_sessions(read_only=True)() as db:
         signed_in = web_sessions.resolve(db, request.cookies.get(SESSION_COOKIE))
     if signed_in is None:
         raise SignInRequired

@@ -195,7 +195,7 @@ def evaluate_answers(
     :data:`NOT_FOUND_ANSWER`. ``limit_questions`` caps each question set, spread evenly.
     """
     report = progress or (lambda _stage, _done, _total: None)
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         organization = keys.get_or_create_organization(session, "chatforge-eval")
         session.commit()
         organization_id = organization.id
@@ -212,7 +212,7 @@ def evaluate_answers(
     started = time.perf_counter()
     paragraphs_of_item = _ingest(ctx, organization_id, chatbot_id, squad.paragraphs, report)
     ingest_seconds = time.perf_counter() - started
-    ctx.search_index.forget_statistics()
+    ctx.models.search_index.forget_statistics()
 
     answerable = spread(squad.questions, limit_questions)
     unanswerable = spread(abstain, limit_questions)
@@ -268,7 +268,7 @@ def evaluate_answers(
         chat_p50_ms=round(percentile(tally.latencies, 50), 1),
         chat_p95_ms=round(percentile(tally.latencies, 95), 1),
         ingest_seconds=round(ingest_seconds, 1),
-        database=ctx.engine.dialect.name,
+        database=ctx.db.engine.dialect.name,
         goals=goals,
     )
 
@@ -288,7 +288,7 @@ def _ingest(
     paragraphs_of_item: dict[str, set[int]] = {}
     for start in range(0, len(paragraphs), _BATCH):
         batch = paragraphs[start : start + _BATCH]
-        with ctx.sessions() as session:
+        with ctx.db.sessions() as session:
             items = KnowledgeService(ctx, session, organization_id).add_sources(
                 chatbot_id,
                 [{"type": "text", "title": p.title, "content": p.context} for p in batch],

@@ -89,7 +89,7 @@ def evaluate_retrieval(
     """
     report = progress or (lambda _stage, _done, _total: None)
     judgements = read_qrels(qrels)
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         organization = keys.get_or_create_organization(session, "chatforge-eval")
         session.commit()
         chatbot = ChatbotService(ctx, session, organization.id).create(
@@ -100,7 +100,7 @@ def evaluate_retrieval(
     started = time.perf_counter()
     for start in range(0, len(documents), _BATCH):
         batch = documents[start : start + _BATCH]
-        with ctx.sessions() as session:
+        with ctx.db.sessions() as session:
             items = KnowledgeService(ctx, session, organization.id).add_sources(
                 chatbot.id,
                 [
@@ -117,10 +117,10 @@ def evaluate_retrieval(
         done += processed
         report("index", done, len(docs_of_item))
     ingest_seconds = time.perf_counter() - started
-    ctx.search_index.forget_statistics()
+    ctx.models.search_index.forget_statistics()
 
     judged = [q for q in read_jsonl(queries) if str(q["_id"]) in judgements]
-    with ctx.reader().connect() as conn:  # not a write session: scoring must not hold a lock
+    with ctx.db.reader().connect() as conn:  # not a write session: scoring must not hold a lock
         chunks = int(
             conn.scalar(
                 select(func.coalesce(func.sum(KnowledgeItem.chunks), 0)).where(
@@ -136,7 +136,7 @@ def evaluate_retrieval(
             documents=len(documents),
             ingest_seconds=round(ingest_seconds, 1),
             chunks=chunks,
-            database=ctx.engine.dialect.name,
+            database=ctx.db.engine.dialect.name,
         )
         for mode in modes
     ]

@@ -281,14 +281,14 @@ def evaluate_support(
         for name, group in groups.items()
         if group
     }
-    return SupportReport(splits, outcomes, ctx.engine.dialect.name, round(ingest_seconds, 1))
+    return SupportReport(splits, outcomes, ctx.db.engine.dialect.name, round(ingest_seconds, 1))
 
 
 def _ingest(ctx: AppContext, company: Company, model: str) -> tuple[str, str, dict[str, str]]:
     """A new chatbot holding the company's knowledge, indexed: its id, its organization's id,
     and the file name behind each knowledge item."""
     files = sorted(p for p in company.knowledge.iterdir() if p.is_file())
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         organization = keys.get_or_create_organization(session, "chatforge-eval-support")
         session.commit()
         organization_id = organization.id
@@ -307,7 +307,7 @@ def _ingest(ctx: AppContext, company: Company, model: str) -> tuple[str, str, di
             copy = staging / path.name
             shutil.copyfile(path, copy)  # the store moves what it is given
             uploads.append(Upload(path.name, copy))
-        with ctx.sessions() as session:
+        with ctx.db.sessions() as session:
             knowledge = KnowledgeService(ctx, session, organization_id)
             items, rejected = knowledge.add_files(chatbot_id, uploads) if uploads else ([], [])
             if rejected:
@@ -329,7 +329,7 @@ def _ingest(ctx: AppContext, company: Company, model: str) -> tuple[str, str, di
     worker = Worker(ctx)
     while worker.run_once():
         pass
-    ctx.search_index.forget_statistics()
+    ctx.models.search_index.forget_statistics()
     return chatbot_id, organization_id, files_of_items
 
 

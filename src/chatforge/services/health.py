@@ -8,18 +8,19 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from chatforge.services.context import AppContext
+from chatforge.services.model_set import ModelSet
 from chatforge.storage import migrate
+from chatforge.storage.db import Database
 from chatforge.storage.memory_index import MemorySearchIndex
 from chatforge.storage.models import Job, KnowledgeItem
 
 log = logging.getLogger(__name__)
 
 
-def readiness_problem(ctx: AppContext) -> str | None:
+def readiness_problem(db: Database) -> str | None:
     """None when ready, else a sentence saying what is wrong."""
     try:
-        if not migrate.is_current(ctx.reader()):
+        if not migrate.is_current(db.reader()):
             return "The database schema is not current; run `chatforge migrate`."
     except SQLAlchemyError as exc:
         log.warning("readiness check failed: %s", type(exc).__name__)
@@ -35,9 +36,9 @@ class State:
     items: dict[str, int]
 
 
-def state(ctx: AppContext) -> State:
+def state(db: Database) -> State:
     """The ingestion queue and the knowledge items, by status."""
-    with ctx.reader().connect() as conn:
+    with db.reader().connect() as conn:
         jobs = conn.execute(select(Job.status, func.count()).group_by(Job.status)).all()
         items = conn.execute(
             select(KnowledgeItem.status, func.count()).group_by(KnowledgeItem.status)
@@ -48,7 +49,7 @@ def state(ctx: AppContext) -> State:
     )
 
 
-def memory_usage(ctx: AppContext) -> tuple[int, int]:
+def memory_usage(models: ModelSet) -> tuple[int, int]:
     """Chatbots held in this process's search memory, and their bytes."""
-    index = ctx.search_index
+    index = models.search_index
     return index.usage() if isinstance(index, MemorySearchIndex) else (0, 0)

@@ -204,11 +204,11 @@ def usable_models(ctx: AppContext, current: str | None = None) -> list[str]:
     """The models a chatbot may choose here: those whose provider builds (a key is set, or none
     is needed), the server's default first, and the chatbot's ``current`` one whatever it is."""
     found: list[str] = []
-    for name in (ctx.default_model(), *CANDIDATE_MODELS):
+    for name in (ctx.models.default_model(), *CANDIDATE_MODELS):
         if name in found:
             continue
         try:
-            ctx.models.build(name)
+            ctx.models.registry.build(name)
         except ChatforgeError:
             continue
         found.append(name)

@@ -26,10 +26,10 @@ def readyz(ctx: ContextDep) -> JSONResponse:
     """Ready once the database is reachable and migrated. ``search`` is ``warming`` while the
     start-up load of chatbots into search memory runs (searches are answered meanwhile, by
     the database's indexes), then ``warm``."""
-    problem = health.readiness_problem(ctx)
+    problem = health.readiness_problem(ctx.db)
     if problem:
         return error_response(503, "not_ready", problem)
-    search = "warm" if ctx.search_warmed.is_set() else "warming"
+    search = "warm" if ctx.models.search_warmed.is_set() else "warming"
     return JSONResponse({"status": "ready", "search": search})
 
 

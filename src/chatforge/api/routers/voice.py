@@ -238,7 +238,7 @@ async def realtime(
     key = websocket.headers.get("x-api-key") or _bearer(websocket.headers.get("authorization"))
 
     async def open_call() -> VoiceCall:
-        organization = await anyio.to_thread.run_sync(keys.authenticate, ctx, key)
+        organization = await anyio.to_thread.run_sync(keys.authenticate, ctx.db, key)
         return await open_key_call(ctx, organization, chatbotId, platform, sessionToken)
 
     await _serve_call(websocket, open_call)

@@ -124,7 +124,7 @@ def list_chatbots(request: Request, db: DbDep, user: OwnerDep, page: str = "1") 
 @router.get("/new", response_class=HTMLResponse)
 def new_chatbot(request: Request, ctx: ContextDep, _user: OwnerDep) -> Response:
     values = ChatbotForm().values
-    values["model"] = ctx.default_model()
+    values["model"] = ctx.models.default_model()
     return _form(request, ctx, values)
 
 

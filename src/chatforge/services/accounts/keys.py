@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from chatforge.errors import BadRequest, NotFound, Unauthorized
-from chatforge.services.context import AppContext
+from chatforge.storage.db import Database
 from chatforge.storage.models import ApiKey, Organization, utcnow
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def revoke_key(session: Session, prefix: str) -> KeyInfo:
     return KeyInfo(key.prefix, org_name, key.created_at, key.last_used_at, key.revoked_at)
 
 
-def authenticate(ctx: AppContext, key: str | None) -> str:
+def authenticate(db: Database, key: str | None) -> str:
     """The organization id of an active key; raises :class:`Unauthorized` otherwise.
 
     The lookup reads through the read engine: on SQLite it never queues for the write lock, which
@@ -123,7 +123,7 @@ def authenticate(ctx: AppContext, key: str | None) -> str:
         raise Unauthorized(
             "Missing API key: send it in the x-api-key header, or as Authorization: Bearer <key>."
         )
-    with ctx.reader().connect() as conn:
+    with db.reader().connect() as conn:
         row = conn.execute(
             select(ApiKey.id, ApiKey.organization_id, ApiKey.last_used_at).where(
                 ApiKey.key_hash == hash_key(key.strip()), ApiKey.revoked_at.is_(None)
@@ -134,7 +134,7 @@ def authenticate(ctx: AppContext, key: str | None) -> str:
     now = utcnow()
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
         try:
-            with ctx.engine.begin() as conn:
+            with db.engine.begin() as conn:
                 conn.execute(update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=now))
         except OperationalError:  # the write lock is busy (a long ingestion): note use later
             log.info("last_used_at of a key not recorded: the database is busy")

@@ -115,7 +115,7 @@ class ChatService:
         """
 
         def find() -> str:
-            with self.ctx.sessions() as db:
+            with self.ctx.db.sessions() as db:
                 chatbots = ChatbotService(self.ctx, db, self.organization_id)
                 try:
                     return chatbots.get_by_reference(reference).id
@@ -172,7 +172,7 @@ class ChatService:
     def _prepare(
         self, chatbot_id: str, messages: Sequence[IncomingMessage], incoming: Incoming
     ) -> PreparedTurn:
-        with self.ctx.sessions() as db:
+        with self.ctx.db.sessions() as db:
             chatbots = ChatbotService(self.ctx, db, self.organization_id)
             chatbot = chatbots.get(chatbot_id)
             settings = chatbot.settings or {}
@@ -206,7 +206,7 @@ class ChatService:
                 action=action,
                 question=question,
                 history=history,
-                model_name=str(settings.get("model") or self.ctx.default_model()),
+                model_name=str(settings.get("model") or self.ctx.models.default_model()),
                 persona=Persona(
                     prompt=str(settings.get("prompt") or ""),
                     name=chatbot.name,
@@ -306,7 +306,7 @@ class ChatService:
             raise
 
     def _model(self, turn: PreparedTurn) -> ChatModel:
-        registry = self.ctx.models
+        registry = self.ctx.models.registry
         try:
             provider, _ = registry.resolve(turn.model_name)
         except ValidationFailed as exc:
@@ -332,7 +332,7 @@ class ChatService:
 
     def _offer(self, turn: PreparedTurn) -> str:
         """What to say after "not found": the chatbot's suggestions, else its Q&A questions."""
-        with self.ctx.sessions() as db:
+        with self.ctx.db.sessions() as db:
             chatbot = ChatbotService(self.ctx, db, self.organization_id).get(turn.chatbot_id)
             examples = [s.strip() for s in chatbot.suggestions or [] if isinstance(s, str)]
             if not any(examples):
@@ -349,7 +349,7 @@ class ChatService:
         defaults = turn.retrieval
 
         def search(text: str) -> list[Hit]:
-            return Retriever(self.ctx).search(
+            return Retriever(self.ctx.db, self.ctx.models).search(
                 turn.chatbot_id, text, limit=defaults.limit, threshold=0.0, mode=defaults.mode
             )
 
@@ -403,7 +403,7 @@ class ChatService:
         metadata: dict[str, Any],
     ) -> ChatMessage:
         def write() -> ChatMessage:
-            with self.ctx.sessions() as db:
+            with self.ctx.db.sessions() as db:
                 chat_session = db.get(ChatSession, turn.session.id)
                 if chat_session is None:  # the chatbot was deleted meanwhile
                     raise ChatforgeError("The conversation was deleted while answering.")

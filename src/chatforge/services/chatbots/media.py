@@ -31,7 +31,7 @@ def public_file(ctx: AppContext, key: str) -> Path:
     match = _AVATAR_KEY.fullmatch(key)
     if match is None:
         raise NotFound("File not found.")
-    with ctx.reader().connect() as conn:
+    with ctx.db.reader().connect() as conn:
         stored = conn.execute(
             select(Chatbot.avatar_key).where(Chatbot.id == match["chatbot"])
         ).scalar_one_or_none()

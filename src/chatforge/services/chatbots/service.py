@@ -129,7 +129,8 @@ class ChatbotService:
                 DEFAULT_PERSONALITY, fields.get("personality_config") or {}
             ),
             settings=deep_merge(
-                default_settings(name, self.ctx.default_model()), fields.get("settings") or {}
+                default_settings(name, self.ctx.models.default_model()),
+                fields.get("settings") or {},
             ),
             suggestions=fields.get("suggestions"),
             voice_widget_config=fields.get("voice_widget_config"),
@@ -197,7 +198,7 @@ class ChatbotService:
         chunk_ids = list(
             self.session.scalars(select(Chunk.id).where(Chunk.chatbot_id == chatbot.id))
         )
-        self.ctx.search_index.remove(self.session.connection(), chunk_ids)
+        self.ctx.models.search_index.remove(self.session.connection(), chunk_ids)
         self.session.delete(chatbot)
         self.session.commit()
         # Files go after the commit: a failed delete must not leave rows pointing at no file.
@@ -268,7 +269,7 @@ class ChatbotService:
         """
         model = (settings or {}).get("model")
         if model is not None:
-            self.ctx.models.resolve(str(model))
+            self.ctx.models.registry.resolve(str(model))
 
     def _check_stored(self, chatbot: Chatbot) -> None:
         """Refuse (422) free-form JSON that is too large or too deep to store and serve back.

@@ -158,7 +158,7 @@ class Ingestor:
         """Mark the items ``processing`` and load them, in one transaction (gone ones skipped)."""
         if not item_ids:
             return []
-        with self.ctx.sessions() as session:
+        with self.ctx.db.sessions() as session:
             session.execute(
                 update(KnowledgeItem)
                 .where(KnowledgeItem.id.in_(item_ids))
@@ -225,7 +225,7 @@ class Ingestor:
         return result.documents, result.fetched_bytes
 
     def _chunk(self, item: KnowledgeItem, docs: list[Document]) -> Prepared:
-        embedder = self.ctx.embedder
+        embedder = self.ctx.models.embedder
         config = self.ctx.settings.ingestion
         prepared = Prepared(item_id=item.id, chatbot_id=item.chatbot_id, titles=[], chunks=[])
         if item.type == "qna":
@@ -291,7 +291,7 @@ class Ingestor:
         ]
         texts += [text for item in prepared for windows in item.windows for text in windows]
         started = time.perf_counter()
-        vectors = self.ctx.embedder.embed(texts)
+        vectors = self.ctx.models.embedder.embed(texts)
         elapsed_ms = (time.perf_counter() - started) * 1000
         offset = 0
         whole: list[np.ndarray] = []
@@ -321,7 +321,7 @@ class Ingestor:
     def _write(self, batch: list[Prepared]) -> list[Outcome]:
         """Store every item of the batch in one transaction, each in its own savepoint."""
         outcomes: list[Outcome] = []
-        with self.ctx.sessions() as session:
+        with self.ctx.db.sessions() as session:
             # The row locks order these writes after a concurrent edit, disable or delete of an
             # item on PostgreSQL (SQLite's write transactions are already serial).
             items = {
@@ -377,7 +377,7 @@ class Ingestor:
         ]
         replace_chunks(
             session.connection(),
-            self.ctx.search_index,
+            self.ctx.models.search_index,
             item_id=item.id,
             chatbot_id=item.chatbot_id,
             rows=rows,
@@ -418,7 +418,7 @@ def _failure(item_id: str, exc: Exception) -> Outcome:
 
 def item_status(ctx: AppContext, item_ids: Sequence[str]) -> dict[str, str]:
     """Current status of items (for waiting callers and tests)."""
-    with ctx.sessions() as session:
+    with ctx.db.sessions() as session:
         rows = session.execute(
             select(KnowledgeItem.id, KnowledgeItem.status).where(KnowledgeItem.id.in_(item_ids))
         )

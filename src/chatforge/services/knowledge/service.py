@@ -312,9 +312,9 @@ class KnowledgeService:
             item.enabled = bool(patch["enabled"])
             with_conn = self.session.connection()
             if item.enabled:
-                enable_item(with_conn, self.ctx.search_index, item.id)
+                enable_item(with_conn, self.ctx.models.search_index, item.id)
             else:
-                disable_item(with_conn, self.ctx.search_index, item.id)
+                disable_item(with_conn, self.ctx.models.search_index, item.id)
         item.updated_at = utcnow()
         self.session.commit()
         return item
@@ -322,7 +322,7 @@ class KnowledgeService:
     def delete(self, chatbot_id: str, item_id: str) -> Chatbot:
         """Delete an item with its chunks, index rows and stored file."""
         item = self.get(chatbot_id, item_id, for_update=True)
-        disable_item(self.session.connection(), self.ctx.search_index, item.id)
+        disable_item(self.session.connection(), self.ctx.models.search_index, item.id)
         file_key = item.file_key
         self.session.delete(item)
         self.session.commit()

@@ -99,7 +99,7 @@ class Waiters:
 
 def read_items(ctx: AppContext, item_ids: list[str]) -> list[KnowledgeItem]:
     """The items as they are now, in the given order (deleted ones left out); read-only."""
-    with ctx.request_sessions(read_only=True)() as session:
+    with ctx.db.request_sessions(read_only=True)() as session:
         query = select(KnowledgeItem).where(KnowledgeItem.id.in_(item_ids))
         found = {item.id: item for item in session.scalars(query)}
     return [found[i] for i in item_ids if i in found]
@@ -139,7 +139,7 @@ async def wait_for_items(
         with contextlib.suppress(RuntimeError):  # the loop has closed: the server stops
             loop.call_soon_threadsafe(woken.set)
 
-    ctx.waiters.watch(ctx.engine)
+    ctx.waiters.watch(ctx.db.engine)
     ctx.waiters.subscribe(wake)
     deadline = time.monotonic() + config.wait_timeout_seconds
     try:

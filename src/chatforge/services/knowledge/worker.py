@@ -80,7 +80,7 @@ class Worker:
         """Take up to ``limit`` due jobs (or jobs whose lease expired), in fair order."""
         now = utcnow()
         lease = now + timedelta(seconds=self.ctx.settings.ingestion.lease_seconds)
-        with self.ctx.sessions() as session:
+        with self.ctx.db.sessions() as session:
             self._give_up_on_crashers(session, now)
             rows = session.execute(
                 update(Job)
@@ -197,7 +197,7 @@ class Worker:
         held = and_(Job.worker_id == self.worker_id, Job.status == "running")
         if jobs is not None:
             held = and_(held, Job.id.in_([job.job_id for job in jobs]))
-        with self.ctx.sessions() as session:
+        with self.ctx.db.sessions() as session:
             items = (
                 session.execute(
                     update(Job)
@@ -227,7 +227,7 @@ class Worker:
     def renew(self) -> None:
         """Extend the lease of every job this worker holds (the heartbeat calls this)."""
         now = utcnow()
-        with self.ctx.sessions() as session:
+        with self.ctx.db.sessions() as session:
             session.execute(
                 update(Job)
                 .where(Job.worker_id == self.worker_id, Job.status == "running")
@@ -270,7 +270,7 @@ class Worker:
         """Record every job's outcome, in one transaction (jobs this worker still holds only)."""
         held = and_(Job.worker_id == self.worker_id, Job.status == "running")
         done = [job.job_id for job, outcome in results if outcome.ok]
-        with self.ctx.sessions() as session:
+        with self.ctx.db.sessions() as session:
             if done:
                 session.execute(
                     update(Job)
@@ -350,7 +350,7 @@ def _fair_due(ctx: AppContext, now: datetime, limit: int) -> Select[str]:
         .order_by(ranked.c.org_rank, ranked.c.bot_rank, ranked.c.run_after, ranked.c.created_at)
         .limit(limit)
     )
-    if ctx.engine.dialect.name == "postgresql":
+    if ctx.db.engine.dialect.name == "postgresql":
         query = query.with_for_update(of=job, skip_locked=True)
     return query
 

@@ -96,7 +96,7 @@ def get_public_chatbot(ctx: AppContext, reference: str) -> PublicChatbot:
     Raises:
         NotFound: No such chatbot, or it is not public (``is_public`` false) or not active.
     """
-    with ctx.sessions() as db:
+    with ctx.db.sessions() as db:
         return _find_public(db, reference)
 
 
@@ -180,7 +180,7 @@ class PublicService:
         assert owner is not None
 
         def open_session() -> tuple[PublicChatbot, str | None]:
-            with self.ctx.sessions() as db:
+            with self.ctx.db.sessions() as db:
                 chatbot = _find_public(db, reference)
                 if session_id is not None:
                     chat_session = visitors.owned_session(db, chatbot.id, session_id, token)
@@ -237,7 +237,7 @@ class PublicService:
         Raises:
             NotFound: Not public, not the token's session, or ``after`` not one of its messages.
         """
-        with self.ctx.sessions() as db:
+        with self.ctx.db.sessions() as db:
             chatbot = _find_public(db, reference)
             chat_session = visitors.owned_session(db, chatbot.id, session_id, token)
             query = select(ChatMessage).where(ChatMessage.session_id == chat_session.id)
@@ -280,7 +280,7 @@ class PublicService:
             )
         token = visitors.usable_token(token)
         issued = None if token is not None else visitors.issue_token()
-        with self.ctx.sessions() as db:
+        with self.ctx.db.sessions() as db:
             chatbot = _find_public(db, reference)
             if session_id is not None:
                 chat_session = visitors.owned_session(db, chatbot.id, session_id, token)
@@ -307,7 +307,7 @@ class PublicService:
             NotFound: Not public, not the token's session, or no such message in it.
             BadRequest: The message is not the chatbot's.
         """
-        with self.ctx.sessions() as db:
+        with self.ctx.db.sessions() as db:
             chatbot = _find_public(db, reference)
             visitors.owned_session(db, chatbot.id, session_id, token)
             conversations = ConversationService(self.ctx, db, chatbot.organization_id)
@@ -320,14 +320,14 @@ class PublicService:
             return ()
 
         def load() -> tuple[PublicSource, ...]:
-            with self.ctx.sessions() as db:
+            with self.ctx.db.sessions() as db:
                 return visitors.public_sources(db, chatbot_id, stored)
 
         return await anyio.to_thread.run_sync(load)
 
     async def _message(self, chatbot_id: str, message: ChatMessage) -> PublicMessage:
         def load() -> PublicMessage:
-            with self.ctx.sessions() as db:
+            with self.ctx.db.sessions() as db:
                 return visitors.public_messages(db, chatbot_id, [message])[0]
 
         return await anyio.to_thread.run_sync(load)

@@ -47,7 +47,7 @@ class QueryService:
     def __init__(self, ctx: AppContext, organization_id: str) -> None:
         self.ctx = ctx
         self.organization_id = organization_id
-        self.retriever = Retriever(ctx)
+        self.retriever = Retriever(ctx.db, ctx.models)
 
     def query(
         self,
@@ -63,7 +63,7 @@ class QueryService:
         # Read-only: on SQLite the ownership check never queues for the write lock. Its
         # connection goes back before the search, which first embeds the query (a remote
         # embedder may take a while) and then takes one of its own.
-        with Session(self.ctx.reader()) as db:
+        with Session(self.ctx.db.reader()) as db:
             chatbot = ChatbotService(self.ctx, db, self.organization_id).get(chatbot_id)
             defaults = retrieval_defaults(chatbot.settings)
         return self.retriever.search(

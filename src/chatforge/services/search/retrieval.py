@@ -27,7 +27,8 @@ from chatforge.rag.fusion import (
     rocchio,
 )
 from chatforge.rag.text import analyze
-from chatforge.services.context import AppContext
+from chatforge.services.model_set import ModelSet
+from chatforge.storage.db import Database
 from chatforge.storage.memory_index import MemorySearchIndex
 from chatforge.storage.models import Chunk, KnowledgeItem
 from chatforge.storage.search import Weights, scored_windows, unpack_embedding
@@ -86,8 +87,11 @@ class Hit:
 class Retriever:
     """Searches one chatbot's knowledge."""
 
-    def __init__(self, ctx: AppContext, config: RetrievalConfig | None = None) -> None:
-        self.ctx = ctx
+    def __init__(
+        self, db: Database, models: ModelSet, config: RetrievalConfig | None = None
+    ) -> None:
+        self.db = db
+        self.models = models
         self.config = config or RetrievalConfig()
 
     def search(
@@ -108,12 +112,12 @@ class Retriever:
         """
         clock = _Clock(timings)
         terms = analyze(query)
-        vector = self.ctx.embedder.embed_query(query) if mode != "keyword" else None
+        vector = self.models.embedder.embed_query(query) if mode != "keyword" else None
         clock.lap("embed")
-        index = self.ctx.search_index
+        index = self.models.search_index
         index.begin_search()
         depth = max(self.config.candidates, limit)
-        with self.ctx.reader().connect() as conn:
+        with self.db.reader().connect() as conn:
             only = self._restrict(conn, chatbot_id, search_filter) if search_filter else None
             if only is not None and not only:
                 return []
@@ -267,7 +271,7 @@ class Retriever:
         Read from memory when held, else from the database, as memory holds them (windows in
         half precision); in id order, so that the scores do not depend on which path found them.
         """
-        held = self.ctx.search_index.held_chunks(chatbot_id, chunk_ids)
+        held = self.models.search_index.held_chunks(chatbot_id, chunk_ids)
         rows = [_Row(i, *held[i]) for i in map(int, chunk_ids) if i in held]
         missing = [int(i) for i in chunk_ids if int(i) not in held]
         if missing:
@@ -276,30 +280,31 @@ class Retriever:
                 .join(KnowledgeItem, KnowledgeItem.id == Chunk.item_id)
                 .where(Chunk.id.in_(missing))
             )
-            dimensions = self.ctx.search_index.dimensions
+            dimensions = self.models.search_index.dimensions
             for i, item, kind, blob in stored:
                 vector, windows = unpack_embedding(blob, dimensions)
                 rows.append(_Row(int(i), str(item), str(kind), vector, scored_windows(windows)))
         return sorted(rows, key=lambda r: r.chunk_id)
 
 
-def warm_search(ctx: AppContext, stop: threading.Event) -> None:
+def warm_search(db: Database, models: ModelSet, stop: threading.Event) -> None:
     """Load the chatbots whose knowledge changed last into search memory (at start-up, on a
     thread), so that their first searches need not wait; until then the database answers.
-    ``ctx.search_warmed`` is set when it is over, whatever the outcome (``/readyz`` says so)."""
+    ``models.search_warmed`` is set when it is over, whatever the outcome (``/readyz`` says
+    so)."""
     try:
-        _warm(ctx, stop)
+        _warm(db, models, stop)
     finally:
-        ctx.search_warmed.set()
+        models.search_warmed.set()
 
 
-def _warm(ctx: AppContext, stop: threading.Event) -> None:
-    index = ctx.search_index
+def _warm(db: Database, models: ModelSet, stop: threading.Event) -> None:
+    index = models.search_index
     if not isinstance(index, MemorySearchIndex) or index.budget <= 0:
         return
     started = time.perf_counter()
     try:
-        with ctx.reader().connect() as conn:
+        with db.reader().connect() as conn:
             recent = conn.execute(
                 select(KnowledgeItem.chatbot_id)
                 .where(KnowledgeItem.status == "ready", KnowledgeItem.enabled.is_(True))

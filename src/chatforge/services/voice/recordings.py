@@ -52,7 +52,7 @@ def keep_recording(
         ctx.files.put(key, Path(handle.name))
     finally:
         Path(handle.name).unlink(missing_ok=True)
-    with ctx.sessions() as db:
+    with ctx.db.sessions() as db:
         chat_session = db.get(ChatSession, session_id)
         message = db.get(ChatMessage, message_id)
         if chat_session is None or message is None:  # deleted meanwhile: keep nothing
@@ -73,7 +73,7 @@ def purge_recordings(ctx: AppContext) -> int:
     """
     days = ctx.settings.voice.recording_retention_days
     cutoff = utcnow() - timedelta(days=days) if days else None
-    with ctx.sessions() as db:
+    with ctx.db.sessions() as db:
         query = select(ChatSession).where(ChatSession.voice_path.is_not(None))
         if cutoff is not None:
             query = query.where(ChatSession.updated_at < cutoff)

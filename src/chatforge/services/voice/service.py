@@ -303,7 +303,7 @@ class VoiceService(_Speaking):
         """
 
         def load() -> VoiceProfile:
-            with self.ctx.sessions() as db:
+            with self.ctx.db.sessions() as db:
                 chatbots = ChatbotService(self.ctx, db, self.organization_id)
                 return VoiceProfile.of(chatbots.get_by_reference(reference))
 
@@ -361,7 +361,7 @@ class PublicVoiceService(_Speaking):
         chatbot = await self._public.chatbot(reference)
 
         def load() -> VoiceProfile:
-            with self.ctx.sessions() as db:
+            with self.ctx.db.sessions() as db:
                 return _profile_by_id(db, chatbot.id)
 
         profile = await anyio.to_thread.run_sync(load)
@@ -378,7 +378,7 @@ class PublicVoiceService(_Speaking):
         profile = await self.profile(reference)
 
         def load() -> VoiceLook:
-            with self.ctx.sessions() as db:
+            with self.ctx.db.sessions() as db:
                 return _look_by_id(db, profile.chatbot_id)
 
         return await anyio.to_thread.run_sync(load)
