@@ -6,7 +6,10 @@ the widget streams it through its AudioWorklet and the call's WebSocket, and pla
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,11 @@ from tests.browser import chromium_path, serve_directory
 from tests.factories.chat import STORE_KNOWLEDGE
 from tests.voice.audio import spoken_wav
 from tests.widget.conftest import running_chatforge
-from tests.widget.support import Chatforge, Site
+from tests.widget.support import Chatforge, Site, shadow
+
+from chatforge.providers.speech import synthesize
+from chatforge.providers.speech.audio import wav_bytes
+from chatforge.providers.speech.piper import LocalPiper
 
 pytestmark = pytest.mark.slow
 
@@ -59,6 +66,13 @@ def microphone(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def page(microphone: Path) -> Iterator[Any]:
+    with chromium(microphone) as tab:
+        yield tab
+
+
+@contextmanager
+def chromium(microphone: Path) -> Iterator[Any]:
+    """A page in Chromium whose microphone plays ``microphone`` (a WAV file, looped)."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium_path(),
@@ -131,3 +145,104 @@ def test_the_hosted_chat_page_calls_under_its_strict_csp(chatforge: Chatforge, p
     expect(page.get_by_role("button", name="Hang up")).to_be_visible()
     expect(page.locator(".row.bot").last).to_contain_text("9am", timeout=45_000)
     page.get_by_role("button", name="Hang up").click()
+
+
+#: The shop's opening hours at length: the spoken answer lasts long enough to be talked over.
+LONG_HOURS = {
+    "type": "text",
+    "title": "Opening hours",
+    "content": (
+        "Our store is open from 9am to 6pm, Monday to Saturday, and on public holidays from "
+        "10am to 4pm, except on Christmas Day and on New Year's Day when the store is closed. "
+        "During the summer sales in July and August the store stays open until 8pm on "
+        "Thursdays and Fridays, and the café on the first floor opens half an hour earlier. "
+        "On Sundays the store is closed, but the parcel lockers at the entrance can be used "
+        "at any hour of the day or night."
+    ),
+}
+QUESTION_GAP = 9.0
+"""Seconds of silence between the two questions: the first answer (three long sentences, about
+16 s of speech) starts within a few seconds of the first and is still playing at the second."""
+
+
+@pytest.fixture(scope="module")
+def interrupting_microphone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A question, then a second one spoken over the answer, then silence."""
+    piper = LocalPiper()
+    rate = piper.sample_rate
+
+    def said(text: str) -> bytes:
+        return asyncio.run(synthesize(piper, text, voice="alloy"))
+
+    silence = b"\x00\x00" * int(QUESTION_GAP * rate)
+    pcm = silence[:rate] + said("What are your opening hours?") + silence
+    pcm += said("Can I return a product I bought?") + silence * 5
+    path = tmp_path_factory.mktemp("mic") / "interrupting.wav"
+    path.write_bytes(wav_bytes(pcm, rate))
+    return path
+
+
+#: From the call's start, logs each change of the call bar's ``data-playing`` (whether the
+#: answer is playing) with the number of questions on screen then.
+WATCH_PLAYBACK = f"""() => {{
+  const root = document.querySelector('#chatforge-widget').shadowRoot;
+  const bar = {shadow(".callbar")};
+  window.callStarted = performance.now();
+  window.playback = [];
+  new MutationObserver(() => window.playback.push({{
+    at: (performance.now() - window.callStarted) / 1000,
+    playing: bar.hasAttribute('data-playing'),
+    questions: root.querySelectorAll('.row.user').length,
+  }})).observe(bar, {{ attributes: true, attributeFilter: ['data-playing'] }});
+}}"""
+
+
+def test_the_caller_talks_over_the_answer_and_it_stops_at_once(
+    chatforge: Chatforge, site: Site, interrupting_microphone: Path
+) -> None:
+    knowledge = [LONG_HOURS, *[k for k in STORE_KNOWLEDGE if k["title"] != "Opening hours"]]
+    bot = chatforge.chatbot(
+        knowledge, name="Shop", slug="voice-barge-in", voice_widget_config=VOICE_CONFIG
+    )
+    with chromium(interrupting_microphone) as page:
+        answer_audio: list[int] = []  # the sizes of the first answer's audio frames
+        events: list[str] = []
+
+        def frame(data: Any) -> None:
+            if isinstance(data, bytes):
+                if events.count("transcript") == 1:
+                    answer_audio.append(len(data))
+            else:
+                events.append(json.loads(data)["type"])
+
+        page.on("websocket", lambda ws: ws.on("framereceived", frame))
+        page.goto(site.page("voice-barge-in"))
+        page.locator(".bubble").click()
+        page.get_by_role("button", name="Call the shop").click()
+        page.evaluate(WATCH_PLAYBACK)
+        answers = page.locator(".row.bot")  # after the greeting
+        expect(answers.nth(1)).to_contain_text("9am", timeout=45_000)
+        # The second question is heard and answered: the next answer is about returns.
+        expect(page.locator(".row.user").nth(1)).to_contain_text("return", timeout=45_000)
+        expect(answers.nth(2)).to_contain_text("30 days", timeout=45_000)
+        log = page.evaluate("() => window.playback")
+        page.get_by_role("button", name="Hang up").click()
+
+    first = [entry for entry in log if entry["questions"] == 1]
+    # The first answer was playing when the caller spoke again ...
+    assert first and first[0]["playing"], log
+    # ... and it stopped for good while only that question was on screen: before the new one
+    # was even transcribed (the widget heard the caller itself; the server has usually sent the
+    # whole answer by then, and says nothing: see `interrupted` in the events) ...
+    stop = first[-1]
+    assert not stop["playing"], (log, events)
+    # ... long before the answer's audio would have run out.
+    spoken = sum(answer_audio) / 2 / 22_050
+    assert stop["at"] - first[0]["at"] < spoken - 2.0, (spoken, log, events)
+    messages = chatforge.api.get(
+        f"/api/external/chatbot/{bot['id']}/conversations/"
+        f"{chatforge.conversations(bot['id'])[0]['id']}/messages"
+    ).json()["data"]
+    said = [(m["sender_type"], m["content"].lower()) for m in messages]
+    assert [kind for kind, _ in said] == ["user", "bot", "user", "bot"], said
+    assert "return" in said[2][1] and "30 days" in said[3][1], said

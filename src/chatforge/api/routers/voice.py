@@ -5,6 +5,7 @@ public gate's origins, CORS and limits, like the rest of ``/api/public``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Annotated, Any
 
@@ -311,7 +312,9 @@ async def _serve_call(websocket: WebSocket, open_call: Any) -> None:
         return
     await call.run(socket)
     if not socket.gone and websocket.application_state == WebSocketState.CONNECTED:
-        await websocket.close()
+        # A caller who hangs up sends "end" and closes at once: the close may find them gone.
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            await websocket.close()
 
 
 def _bearer(header: str | None) -> str | None:

@@ -1073,6 +1073,7 @@ textarea{resize:none;height:42px;max-height:132px}
       for (const track of c.media.getTracks()) track.stop();
       c.mic.close();
       c.out.close();
+      callBar.removeAttribute("data-playing");
       if (c.live) { c.live.typing = false; if (!c.live.text) c.live.el.remove(); else render(c.live); }
       busy = false;
       setComposer();
@@ -1106,12 +1107,38 @@ textarea{resize:none;height:42px;max-height:132px}
       if (state.token) query.set("visitor_token", state.token);
       const ws = new WebSocket(`${API.replace(/^http/, "ws")}/voice/realtime?${query}`);
       ws.binaryType = "arraybuffer";
-      const c = (call = { ws, media, mic, out, rate: 22050, at: 0, playing: [], live: null });
-      node.port.onmessage = (e) => { if (ws.readyState === 1) ws.send(e.data); };
+      const c = (call = { ws, media, mic, out, rate: 22050, at: 0, playing: [], live: null, loud: 0, floor: 0.005, muted: false });
+      // The bar says whether the answer is playing (a test and a stylesheet can see it).
+      const playing = () => callBar.toggleAttribute("data-playing", c.playing.length > 0);
       const hush = () => {
         for (const s of c.playing) try { s.stop(); } catch { /* ended */ }
         c.playing = [];
         c.at = 0;
+        playing();
+      };
+      // Talk to interrupt, here and at once: while the answer plays, 150 ms of the caller's voice
+      // (10 ms windows well above the room's noise floor) stops it, without waiting for the
+      // server to hear the new turn. The rest of that answer's audio is dropped until the server
+      // starts the next turn (a transcript) or says it stopped (interrupted).
+      const hear = (pcm) => {
+        for (let i = 0; i + 160 <= pcm.length; i += 160) {
+          let sum = 0;
+          for (let j = i; j < i + 160; j++) sum += pcm[j] * pcm[j];
+          const level = Math.sqrt(sum / 160) / 32768;
+          const loud = level > Math.max(0.02, 4 * c.floor);
+          if (!loud) c.floor += (level - c.floor) * (level < c.floor ? 0.2 : 0.01);
+          c.loud = loud && c.playing.length ? c.loud + 10 : 0;
+          if (c.loud >= 150) {
+            c.loud = 0;
+            c.muted = true;
+            hush();
+            line.textContent = labels.listening;
+          }
+        }
+      };
+      node.port.onmessage = (e) => {
+        hear(new Int16Array(e.data));
+        if (ws.readyState === 1) ws.send(e.data);
       };
       const play = (data) => {
         const pcm = new Int16Array(data);
@@ -1126,10 +1153,11 @@ textarea{resize:none;height:42px;max-height:132px}
         source.start(c.at);
         c.at += buffer.duration;
         c.playing.push(source);
-        source.onended = () => { c.playing = c.playing.filter((s) => s !== source); };
+        playing();
+        source.onended = () => { c.playing = c.playing.filter((s) => s !== source); playing(); };
       };
       ws.onmessage = (e) => {
-        if (typeof e.data !== "string") return play(e.data);
+        if (typeof e.data !== "string") return c.muted || play(e.data);
         let ev;
         try { ev = JSON.parse(e.data); } catch { return; }
         if (ev.type === "ready") c.rate = ev.output_sample_rate || c.rate;
@@ -1137,6 +1165,8 @@ textarea{resize:none;height:42px;max-height:132px}
         else if (ev.type === "transcript") {
           sugg.hidden = true;
           pending.push(addMessage("user", ev.text));
+          hush(); // a new question: whatever is left of the last answer is not wanted now
+          c.muted = false;
           c.live = addMessage("bot", "", { typing: true });
         } else if (ev.type === "session") remember(ev);
         else if (ev.type === "sources" && c.live) {
@@ -1148,6 +1178,7 @@ textarea{resize:none;height:42px;max-height:132px}
           c.live = null;
         } else if (ev.type === "interrupted") {
           hush();
+          c.muted = false;
           if (c.live) { c.live.typing = false; if (!c.live.text) c.live.el.remove(); c.live = null; }
         } else if (ev.type === "error") {
           problem(problemOf(ev.error && ev.error.code === "not_found" ? 404 : 0, ev.error || {}, null));
