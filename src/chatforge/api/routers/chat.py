@@ -56,7 +56,7 @@ async def chat(
     service: ChatDep,
     stream: Annotated[bool, Query(description="Stream Server-Sent Events.")] = False,
 ) -> Any:
-    incoming = Incoming(chatbotId, body.platform, body.sessionToken)
+    incoming = Incoming(chatbotId, body.platform, body.session_token)
     if not stream:
         answer = await service.answer(chatbotId, body.incoming_messages(), incoming)
         return chat_response(answer)

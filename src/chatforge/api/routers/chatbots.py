@@ -64,9 +64,8 @@ def update_chatbot_by_body(
     chatbots: ChatbotsDep,
     chatbot_id_query: Annotated[str | None, Query(alias="chatbotId")] = None,
 ) -> ChatbotMutation:
-    fields = body.model_dump(exclude_unset=True)
-    target = fields.pop("id", None) or fields.pop("chatbotId", None) or chatbot_id_query
-    fields.pop("chatbotId", None)
+    fields = body.model_dump(exclude_unset=True, exclude={"id", "chatbot_id"})
+    target = body.id or body.chatbot_id or chatbot_id_query
     if not target:
         raise BadRequest("Say which chatbot to update: id in the body or ?chatbotId= in the URL.")
     chatbot = chatbots.update(target, fields)

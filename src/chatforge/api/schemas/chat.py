@@ -23,7 +23,9 @@ class ChatBody(RequestModel):
 
     messages: list[ChatMessageIn] = Field(min_length=1, max_length=200)
     platform: Annotated[str, StringConstraints(min_length=1, max_length=32)] = "web"
-    sessionToken: Annotated[str, StringConstraints(max_length=255)] | None = None  # noqa: N815
+    session_token: Annotated[str, StringConstraints(max_length=255)] | None = Field(
+        None, alias="sessionToken"
+    )
 
     def incoming_messages(self) -> list[IncomingMessage]:
         """The messages as the chat service takes them."""

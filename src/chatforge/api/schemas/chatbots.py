@@ -6,7 +6,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from chatforge.api.schemas.common import WHOLE, HexColor, OpenModel, RequestModel, Timestamp
+from chatforge.api.schemas.common import (
+    WHOLE,
+    CamelModel,
+    HexColor,
+    OpenModel,
+    RequestModel,
+    Timestamp,
+)
 from chatforge.providers.speech.voices import VOICE_NAMES
 from chatforge.services.chatbots.service import Chatbot
 
@@ -23,15 +30,15 @@ ImageUrl = Annotated[
 or ``data:``, which a page showing it would run or trust."""
 
 
-class Snippet(OpenModel):
+class Snippet(CamelModel):
     """How the chat widget looks (``settings.snippet``)."""
 
     header: str | None = None
     language: str | None = None
     logo: ImageUrl | None = None
     name: str | None = None
-    primaryColor: HexColor | None = None  # noqa: N815 (okchat's field names)
-    secondaryColor: HexColor | None = None  # noqa: N815
+    primary_color: HexColor | None = None
+    secondary_color: HexColor | None = None
     slogan: str | None = None
 
 
@@ -58,13 +65,13 @@ class RetrievalSettings(OpenModel):
         return self
 
 
-class ChatbotSettings(OpenModel):
+class ChatbotSettings(CamelModel):
     """``settings``: the answering model, the prompt, the greeting and the widget look."""
 
     avatar: ImageUrl | None = None
     greeting: str | None = Field(None, max_length=2000)
-    isRequestUserInfoEnabled: bool | None = None  # noqa: N815
-    isToolEnabled: bool | None = None  # noqa: N815
+    is_request_user_info_enabled: bool | None = None
+    is_tool_enabled: bool | None = None
     model: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = Field(
         None,
         description=(
@@ -85,19 +92,19 @@ class Personality(OpenModel):
     tone: str | None = None
 
 
-class VoiceAppearance(OpenModel):
-    backgroundColor: HexColor | None = None  # noqa: N815
-    borderColor: HexColor | None = None  # noqa: N815
-    buttonColor: HexColor | None = None  # noqa: N815
-    buttonRadius: NonNegative | None = None  # noqa: N815
-    buttonTextColor: HexColor | None = None  # noqa: N815
-    cardRadius: NonNegative | None = None  # noqa: N815
-    focusOutlineColor: HexColor | None = None  # noqa: N815
-    textColor: HexColor | None = None  # noqa: N815
+class VoiceAppearance(CamelModel):
+    background_color: HexColor | None = None
+    border_color: HexColor | None = None
+    button_color: HexColor | None = None
+    button_radius: NonNegative | None = None
+    button_text_color: HexColor | None = None
+    card_radius: NonNegative | None = None
+    focus_outline_color: HexColor | None = None
+    text_color: HexColor | None = None
 
 
-class VoiceAvatar(OpenModel):
-    imageUrl: ImageUrl | None = None  # noqa: N815
+class VoiceAvatar(CamelModel):
+    image_url: ImageUrl | None = None
 
 
 class VoiceModel(OpenModel):
@@ -105,12 +112,12 @@ class VoiceModel(OpenModel):
     temperature: Annotated[float, Field(ge=0, le=2)] | None = None
 
 
-class VoiceText(OpenModel):
-    callToAction: str | None = None  # noqa: N815
-    endCall: str | None = None  # noqa: N815
-    listeningStatus: str | None = None  # noqa: N815
-    speakingStatus: str | None = None  # noqa: N815
-    startCall: str | None = None  # noqa: N815
+class VoiceText(CamelModel):
+    call_to_action: str | None = None
+    end_call: str | None = None
+    listening_status: str | None = None
+    speaking_status: str | None = None
+    start_call: str | None = None
 
 
 class VoiceVad(OpenModel):
@@ -119,10 +126,10 @@ class VoiceVad(OpenModel):
     threshold: Annotated[float, Field(ge=0, le=1)] | None = None
 
 
-class VoiceConfig(OpenModel):
+class VoiceConfig(CamelModel):
     """The voice agent's configuration (docs/api.md, "Chatbots"); deep-merged on update."""
 
-    agentId: str | None = None  # noqa: N815
+    agent_id: str | None = None
     appearance: VoiceAppearance | None = None
     avatar: VoiceAvatar | None = None
     model: VoiceModel | None = None
@@ -135,15 +142,15 @@ class VoiceConfig(OpenModel):
     )
 
 
-class ChatWidgetConfig(OpenModel):
+class ChatWidgetConfig(CamelModel):
     """The chat widget's look; written to ``settings.snippet`` (unknown keys kept, as there)."""
 
     header: str | None = None
     language: str | None = None
     logo: ImageUrl | None = None
     name: str | None = None
-    primaryColor: HexColor | None = None  # noqa: N815
-    secondaryColor: HexColor | None = None  # noqa: N815
+    primary_color: HexColor | None = None
+    secondary_color: HexColor | None = None
     slogan: str | None = None
 
 
@@ -172,7 +179,7 @@ class ChatbotUpdateWithTarget(ChatbotUpdate):
     """``PATCH /api/external/chatbots``: the target is ``id`` or ``chatbotId`` in the body."""
 
     id: str | None = None
-    chatbotId: str | None = None  # noqa: N815
+    chatbot_id: str | None = Field(None, alias="chatbotId")
 
 
 class ChatbotLite(BaseModel):

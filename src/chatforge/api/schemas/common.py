@@ -13,6 +13,7 @@ from pydantic import (
     PlainSerializer,
     StringConstraints,
 )
+from pydantic.alias_generators import to_camel
 
 
 def _iso(value: datetime) -> str:
@@ -48,6 +49,17 @@ class OpenModel(BaseModel):
     """Base of nested configuration objects: typed known keys, unknown keys kept."""
 
     model_config = ConfigDict(strict=True, extra="allow")
+
+
+class CamelModel(OpenModel):
+    """A configuration object whose keys okchat spells in camelCase (``primaryColor``).
+
+    Fields are snake_case in Python and camelCase on the wire, in the schema and in every dump:
+    the dump is what the services store, and the widget and the console read those keys. Requests
+    are read by the camelCase names only, so ``primary_color`` stays an unknown key, kept as is.
+    """
+
+    model_config = ConfigDict(alias_generator=to_camel, serialize_by_alias=True)
 
 
 class Pagination(BaseModel):

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.alias_generators import to_camel
 
 from chatforge.api.schemas.common import RequestModel, Timestamp
 from chatforge.api.schemas.conversations import FeedbackOut
@@ -18,19 +19,26 @@ from chatforge.services.public.visitors import PublicMessage, PublicSource, Sess
 SessionId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
-class SnippetOut(BaseModel):
+class _CamelOut(BaseModel):
+    # The widget reads okchat's camelCase keys; Python builds these by their snake_case names.
+    model_config = ConfigDict(
+        alias_generator=to_camel, serialize_by_alias=True, validate_by_name=True
+    )
+
+
+class SnippetOut(_CamelOut):
     """The widget's look: only the keys the chatbot sets."""
 
     name: str | None = None
     header: str | None = None
     slogan: str | None = None
     logo: str | None = None
-    primaryColor: str | None = None  # noqa: N815
-    secondaryColor: str | None = None  # noqa: N815
+    primary_color: str | None = None
+    secondary_color: str | None = None
     language: str | None = None
 
 
-class PublicChatbotOut(BaseModel):
+class PublicChatbotOut(_CamelOut):
     """What the widget needs to draw a chatbot."""
 
     id: str
@@ -41,7 +49,7 @@ class PublicChatbotOut(BaseModel):
     suggestions: list[str]
     snippet: SnippetOut
     language: str = Field(description="The widget's language: snippet.language, or 'en'.")
-    requestEmail: bool = Field(  # noqa: N815
+    request_email: bool = Field(
         description="The visitor is asked for an email first (settings.isRequestUserInfoEnabled)."
     )
     voice: bool = Field(description="A voice agent is configured.")
@@ -63,7 +71,7 @@ def public_chatbot_out(chatbot: PublicChatbot) -> dict[str, Any]:
             suggestions=list(chatbot.suggestions),
             snippet=SnippetOut(**chatbot.snippet),
             language=chatbot.language,
-            requestEmail=chatbot.request_email,
+            request_email=chatbot.request_email,
             voice=chatbot.voice,
         )
     ).model_dump(mode="json")
