@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -198,19 +199,35 @@ def configured_api(settings: Settings) -> Iterator[Callable[..., TestClient]]:
         yield make
 
 
+_shared_model: list[Embedder] = []
+_shared_model_lock = threading.Lock()
+
+
+def _local_model() -> Embedder:
+    """The real local embedding model, loaded on first use and kept for the session."""
+    with _shared_model_lock:
+        if not _shared_model:
+            defaults = EmbeddingSettings()
+            _shared_model.append(
+                make_embedder("local", threads=defaults.threads, batch_size=defaults.batch_size)
+            )
+        return _shared_model[0]
+
+
 @pytest.fixture(scope="session")
 def local_embedder() -> Embedder:
     """The real local embedding model, loaded once for the session."""
-    defaults = EmbeddingSettings()
-    return make_embedder("local", threads=defaults.threads, batch_size=defaults.batch_size)
+    return _local_model()
 
 
-@pytest.fixture
-def reuse_embedder(local_embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Apps built in this test share the session's local model instead of loading their own.
+@pytest.fixture(autouse=True)
+def reuse_embedder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Apps built in any test share the session's local model instead of loading their own.
 
-    Loading it costs about a second per app; the model is the same and safe to share between
-    threads. Other models, or the local one with other threads or batch size, are made as usual.
+    Loading it costs about a second per app, and most tests' apps embed something; the model is
+    the same and safe to share between threads (each app keeps its own query cache around it).
+    It is loaded when an app first asks for it, so tests that embed nothing do not wait for it.
+    Other models, or the local one with other threads or batch size, are made as usual.
     """
     defaults = EmbeddingSettings()
 
@@ -220,7 +237,7 @@ def reuse_embedder(local_embedder: Embedder, monkeypatch: pytest.MonkeyPatch) ->
             and options.get("threads") == defaults.threads
             and options.get("batch_size") == defaults.batch_size
         ):
-            return local_embedder
+            return _local_model()
         return make_embedder(spec, **options)
 
     monkeypatch.setattr(model_set, "make_embedder", make)
@@ -282,13 +299,27 @@ def redis_url(redis_server: int) -> str:
     return f"redis://127.0.0.1:{redis_server}/0"
 
 
-#: Fixtures whose tests are slow by nature: a real browser, a real Redis, processes of their own.
-SLOW_FIXTURES = frozenset({"browser", "redis_server"})
+#: Fixtures whose tests are slow by nature: a real browser, a real Redis, processes of their own,
+#: a PostgreSQL server asked for by name (the parametrized tests' runs are left out by ``-k``).
+SLOW_FIXTURES = frozenset({"browser", "redis_server", "postgres_url"})
+
+#: Further slow tests, named here instead of marked in their files (every parameter of each): a
+#: large collection, a whole evaluation through the real chat.
+SLOW_TESTS = frozenset(
+    {
+        "tests/storage/test_segments.py::test_large_segments_rescore_their_shortlist_exactly",
+        "tests/evaluation/test_support_eval.py::"
+        "test_eval_support_reports_each_split_through_the_real_chat",
+    }
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the tests that drive a browser or a Redis server ``slow``: ``scripts/test --fast``
-    leaves them out (with PostgreSQL's runs), the full run keeps every one."""
+    """Mark ``slow`` the tests that use a slow fixture or are named in :data:`SLOW_TESTS`:
+    ``scripts/test --fast`` leaves them out (with PostgreSQL's runs), the full run keeps every one.
+    """
     for item in items:
-        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        if SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())) or (
+            item.nodeid.split("[")[0] in SLOW_TESTS
+        ):
             item.add_marker(pytest.mark.slow)

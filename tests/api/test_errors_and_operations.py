@@ -170,6 +170,7 @@ def test_api_docs_load_nothing_from_the_internet(
     )
 
 
+@pytest.mark.slow  # starts a Python process
 def test_a_dead_worker_leaves_the_summed_memory_gauges(tmp_path: Path) -> None:
     # A worker process that sets its gauge and ends, as a crashed uvicorn worker does.
     code = (

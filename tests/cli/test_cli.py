@@ -55,6 +55,7 @@ def _serve(port: int, env: dict[str, str], *options: str) -> subprocess.Popen[st
     )
 
 
+@pytest.mark.slow  # starts chatforge processes
 def test_first_serve_makes_a_key_that_works(tmp_path: Path) -> None:
     port = _free_port()
     env = {**os.environ, "CHATFORGE_DATA_DIR": str(tmp_path / "data")}
@@ -126,6 +127,7 @@ def test_migrate_reports_the_revision(tmp_path: Path) -> None:
     assert re.search(r"revision \d{4}", result.stdout)
 
 
+@pytest.mark.slow  # starts chatforge processes
 def test_serve_with_two_workers_answers_from_both_processes(tmp_path: Path) -> None:
     port = _free_port()
     env = {**os.environ, "CHATFORGE_DATA_DIR": str(tmp_path / "data")}
@@ -165,6 +167,7 @@ def test_help_describes_commands(command: list[str]) -> None:
     assert "Usage" in result.stdout
 
 
+@pytest.mark.slow  # starts chatforge processes
 def test_serve_does_not_trust_a_forged_forwarded_for_from_a_local_peer(tmp_path: Path) -> None:
     # uvicorn alone would take X-Forwarded-For from any 127.0.0.1 peer (its proxy_headers
     # default): a local proxy that does not set it, or a tunnel, would let every request name
@@ -190,6 +193,7 @@ def test_serve_does_not_trust_a_forged_forwarded_for_from_a_local_peer(tmp_path:
     assert statuses == [404, 404, 404, 429, 429]
 
 
+@pytest.mark.slow  # starts chatforge processes
 def test_a_bad_setting_is_one_line_that_names_it_not_a_traceback(tmp_path: Path) -> None:
     env = {
         **os.environ,

@@ -235,6 +235,7 @@ def test_chatbots_list_shows_ids_organizations_and_item_counts(
     assert re.search(r"\s+Sales\s+globex\s+0$", result.stdout, re.M), lines
 
 
+@pytest.mark.slow  # starts chatforge processes
 def test_worker_indexes_a_queued_item_and_stops_on_sigterm(
     tmp_path: Path, env: dict[str, str], ctx: AppContext, chatbot_id: str
 ) -> None:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 from tests.browser import free_port
 from tests.console.helpers import CSRF_FIELD, sign_in
@@ -56,6 +57,7 @@ def test_users_create_makes_a_user_who_can_sign_in(tmp_path: Path, database_url:
         assert "Globex" in client.get("/console/chatbots").text
 
 
+@pytest.mark.slow  # starts chatforge processes
 def test_first_serve_prints_an_owner_who_can_sign_in(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "CHATFORGE_DATA_DIR": str(tmp_path / "data")}

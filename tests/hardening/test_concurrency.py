@@ -166,6 +166,7 @@ def test_busy_database_answers_503_with_retry_after_and_reads_go_on(
     assert [c["name"] for c in listed.json()["chatbots"]] == ["Busy"]
 
 
+@pytest.mark.slow  # fifty held connections on a real server
 def test_fifty_waiting_uploads_leave_healthz_answering_and_stop_when_clients_leave(
     serve: Callable[..., Server],
 ) -> None:

@@ -199,6 +199,7 @@ def test_other_tenants_item_is_taken_before_a_tenants_backlog(
     assert len(still_queued) == 9
 
 
+@pytest.mark.slow  # waits out parse timeouts by design
 def test_slow_file_delays_another_tenants_items_by_one_read_at_most(
     configure: Callable[..., TestClient], tmp_path: Path
 ) -> None:
@@ -262,6 +263,7 @@ def test_job_that_keeps_killing_its_worker_fails_after_max_attempts(
     assert job_state(ctx, item_id) == ("failed", 3)
 
 
+@pytest.mark.slow  # waits out parse timeouts by design
 def test_lease_is_renewed_while_a_long_item_is_read(
     configure: Callable[..., TestClient], tmp_path: Path
 ) -> None:
@@ -329,6 +331,7 @@ def stopped_within(process: subprocess.Popen[bytes], sig: signal.Signals) -> flo
     return time.monotonic() - started
 
 
+@pytest.mark.slow  # starts chatforge processes
 def test_sigterm_stops_a_worker_within_ten_seconds_and_requeues_its_job(
     configure: Callable[..., TestClient],
     settings: Settings,
@@ -357,6 +360,7 @@ def _free_port() -> int:
         return port
 
 
+@pytest.mark.slow  # starts chatforge processes
 def test_sigterm_stops_the_server_within_ten_seconds_and_requeues_its_job(
     settings: Settings, tmp_path: Path, processes: list[subprocess.Popen[bytes]]
 ) -> None:
@@ -400,6 +404,7 @@ def opened_context(settings: Settings) -> Any:
     return opened(settings, migrate=False)
 
 
+@pytest.mark.slow  # starts chatforge processes
 def test_after_kill_9_another_worker_finishes_the_item_within_60_s_without_duplicates(
     configure: Callable[..., TestClient],
     settings: Settings,

@@ -124,7 +124,16 @@ def test_an_out_of_range_knowledge_page_is_422(api: TestClient, create_chatbot: 
     assert response.status_code == 422, response.text
 
 
-@pytest.mark.parametrize("name", ["..", ".", "../..", "..\\..", "/", "./.."])
+@pytest.mark.parametrize(
+    "name",
+    # The fast lane keeps one name of each kind: a parent, a climb, a Windows climb.
+    [
+        "..",
+        "../..",
+        "..\\..",
+        *(pytest.param(n, marks=pytest.mark.slow) for n in (".", "/", "./..")),
+    ],
+)
 def test_an_upload_named_like_a_folder_stays_in_its_own_folder(
     api: TestClient, ctx: AppContext, create_chatbot: Bot, name: str
 ) -> None:
@@ -147,6 +156,7 @@ def test_an_upload_named_like_a_folder_stays_in_its_own_folder(
     assert [p.name for p in item_dir.parent.iterdir()] == [item["id"]]
 
 
+@pytest.mark.slow  # compresses 190 MB; tests/rag/test_parsers.py checks the total bound quickly
 def test_a_docx_of_many_compressible_parts_is_refused(
     api: TestClient, create_chatbot: Bot, tmp_path: Path
 ) -> None:
@@ -164,7 +174,7 @@ def test_a_docx_of_many_compressible_parts_is_refused(
     assert "zip bomb" in item["error"]
 
 
-@pytest.mark.parametrize("encoding", ["cp1252", "latin-1"])
+@pytest.mark.parametrize("encoding", ["cp1252", pytest.param("latin-1", marks=pytest.mark.slow)])
 def test_a_legacy_encoded_text_file_is_indexed_and_read_right(
     api: TestClient, create_chatbot: Bot, tmp_path: Path, encoding: str
 ) -> None:

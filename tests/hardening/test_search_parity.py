@@ -168,7 +168,11 @@ def test_the_finding_scores_the_same_from_memory_and_from_the_database(
     assert_same(in_memory, in_database, "warranty")
 
 
-@pytest.mark.parametrize("mode", ["hybrid", "keyword", "vector"])
+@pytest.mark.parametrize(
+    # Hybrid scores through both retrievers: the fast lane keeps it.
+    "mode",
+    ["hybrid", *(pytest.param(m, marks=pytest.mark.slow) for m in ("keyword", "vector"))],
+)
 def test_a_mixed_corpus_scores_the_same_from_memory_and_from_the_database(
     api: TestClient,
     configured_api: Callable[..., TestClient],
