@@ -90,7 +90,8 @@ def test_transcribe_and_speak_work_for_visitors(
         files={"file": ("q.wav", question_wav, "audio/wav")},
     )
     assert heard.status_code == 200, heard.text
-    assert "hours" in words(heard.json()["text"])
+    # Whisper tiny.en sometimes hears "opening ours" (or "now"): "opening" is the word it keeps.
+    assert {"what", "opening"} <= set(words(heard.json()["text"])), heard.json()
     spoken = visitor.post(public_path("voice-shop", "/voice/speak"), json={"text": "Welcome!"})
     assert spoken.status_code == 200
     assert spoken.content[:4] == b"RIFF"
@@ -164,7 +165,7 @@ def test_a_visitor_address_is_limited_on_voice_as_on_chat(
 ) -> None:
     from starlette.websockets import WebSocketDisconnect
 
-    client = configured_api(public={"chat_per_ip": "2/minute"})
+    client = configured_api(public={"chat_per_ip": "2/hour"})
     make_store_bot(client, is_public=True, slug="busy", voice_widget_config={"voice": "nova"})
     client.headers.pop("x-api-key")
     heard = client.post(

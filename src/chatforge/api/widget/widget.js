@@ -1161,7 +1161,7 @@ textarea{resize:none;height:42px;max-height:132px}
         let ev;
         try { ev = JSON.parse(e.data); } catch { return; }
         if (ev.type === "ready") c.rate = ev.output_sample_rate || c.rate;
-        else if (ev.type === "state") line.textContent = labels[ev.state] || "";
+        else if (ev.type === "state") line.textContent = labels[c.muted && ev.state === "speaking" ? "listening" : ev.state] || "";
         else if (ev.type === "transcript") {
           sugg.hidden = true;
           pending.push(addMessage("user", ev.text));

@@ -128,3 +128,7 @@ class PreparedTurn:
     search: bool
     greeting: str
     openai_api_key: str | None = field(default=None, repr=False)
+    #: The answer's own sampling temperature and token limit, over the server's settings (a
+    #: voice agent's ``voice_widget_config.model``); None keeps the server's.
+    temperature: float | None = None
+    max_tokens: int | None = None

@@ -389,8 +389,8 @@ class ChatService:
                 Passage(s.ref, s.knowledge_id, s.title, s.source, s.content, s.similarity)
                 for s in sources
             ),
-            max_tokens=config.max_answer_tokens,
-            temperature=config.temperature,
+            max_tokens=turn.max_tokens or config.max_answer_tokens,
+            temperature=config.temperature if turn.temperature is None else turn.temperature,
         )
 
     async def _store(

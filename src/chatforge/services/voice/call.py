@@ -5,8 +5,9 @@ The client streams 16 kHz 16-bit mono PCM as binary messages. :class:`TurnDetect
 each utterance ends (the chatbot's ``vad`` settings); the utterance is transcribed, answered by
 the same chat pipeline as typed chat (sources, citations, abstention, human mode; stored in the
 conversation with its recording), and the answer is spoken sentence by sentence as its text
-arrives. When the caller starts speaking while an answer is under way, the answer stops (what was
-said so far is stored as partial) and a new turn begins: barge-in.
+arrives, with the chatbot's voice ``model`` settings (temperature, ``max_output_tokens``). When
+the caller starts speaking while an answer is under way, the answer stops (what was said so far
+is stored as partial) and a new turn begins: barge-in.
 
 Messages to the client are JSON events and binary PCM at ``output_sample_rate``:
 
@@ -52,6 +53,7 @@ from chatforge.services.context import AppContext
 from chatforge.services.conversations import sessions
 from chatforge.services.public.origins import origin_allowed
 from chatforge.services.public.service import PublicDone, PublicService, PublicSources, own_origin
+from chatforge.services.voice.answers import AnswerSettings, SpeechBudget
 from chatforge.services.voice.recordings import keep_recording
 from chatforge.services.voice.service import (
     PublicVoiceService,
@@ -105,8 +107,10 @@ class Conversation(ABC):
     session_id: str | None = None
 
     @abstractmethod
-    async def start(self, text: str) -> tuple[PreparedTurn, AsyncIterator[ChatEvent]]:
-        """Store the caller's turn; the answer's events."""
+    async def start(
+        self, text: str, model: AnswerSettings
+    ) -> tuple[PreparedTurn, AsyncIterator[ChatEvent]]:
+        """Store the caller's turn; the answer's events, answered with ``model``'s settings."""
 
     def session_event(self) -> dict[str, Any]:
         return {"type": "session", "session_id": self.session_id}
@@ -129,10 +133,13 @@ class KeyConversation(Conversation):
             chatbot_id, platform, session_token or f"call-{uuid.uuid4()}"
         )
 
-    async def start(self, text: str) -> tuple[PreparedTurn, AsyncIterator[ChatEvent]]:
+    async def start(
+        self, text: str, model: AnswerSettings
+    ) -> tuple[PreparedTurn, AsyncIterator[ChatEvent]]:
         turn = await self.chat.start(
             self.chatbot_id, [IncomingMessage("user", text)], self.incoming
         )
+        model.apply(turn)
         self.session_id = turn.session.id
         return turn, self._events(turn)
 
@@ -161,10 +168,13 @@ class PublicConversation(Conversation):
         self.token = token
         self.issued: str | None = None
 
-    async def start(self, text: str) -> tuple[PreparedTurn, AsyncIterator[ChatEvent]]:
+    async def start(
+        self, text: str, model: AnswerSettings
+    ) -> tuple[PreparedTurn, AsyncIterator[ChatEvent]]:
         public_turn = await self.public.start_chat(
             self.reference, text, self.session_id, self.token
         )
+        model.apply(public_turn.turn)
         self.issued = public_turn.issued_token  # said once, on the turn that issued it
         if self.issued is not None:
             self.token = self.issued
@@ -288,7 +298,7 @@ class VoiceCall:
         await channel.send_json(
             {"type": "transcript", "text": transcript.text, "language": transcript.language}
         )
-        turn, events = await self.conversation.start(transcript.text)
+        turn, events = await self.conversation.start(transcript.text, self.profile.model)
         await channel.send_json(self.conversation.session_event())
         await anyio.to_thread.run_sync(
             keep_recording,
@@ -299,6 +309,7 @@ class VoiceCall:
             audio,
         )
         pending = ""
+        budget = self.profile.model.budget()
         async for kind, value in events:
             if kind == "sources":
                 await channel.send_json({"type": "sources", "sources": value})
@@ -306,15 +317,16 @@ class VoiceCall:
                 pending += value
                 *complete, pending = _SENTENCE.split(pending)
                 for sentence in complete:
-                    await self._say(channel, sentence)
+                    await self._say(channel, sentence, budget)
             elif kind == "done":
-                await self._say(channel, pending)
+                await self._say(channel, pending, budget)
                 text, message_id = value if value is not None else (None, None)
                 await channel.send_json({"type": "answer", "text": text, "message_id": message_id})
             else:
                 raise value
 
-    async def _say(self, channel: CallChannel, text: str) -> None:
+    async def _say(self, channel: CallChannel, text: str, budget: SpeechBudget) -> None:
+        text = budget.take(text)
         if not text.strip():
             return
         async for chunk in self.tts.stream(text, voice=self.profile.voice):

@@ -1,7 +1,8 @@
 """The voice agent: hear a recording, speak a text, and answer one spoken turn (docs/voice.md).
 
-Every call names a chatbot; its ``voice_widget_config`` gives the voice and the voice activity
-settings. A recording is decoded (:mod:`chatforge.providers.speech.audio`), cut to its speech by
+Every call names a chatbot; its ``voice_widget_config`` gives the voice, the voice activity
+settings and the spoken answers' own ``model`` settings (:mod:`chatforge.services.voice.answers`).
+A recording is decoded (:mod:`chatforge.providers.speech.audio`), cut to its speech by
 the VAD, and transcribed; a spoken turn then goes through the same chat pipeline as a typed one
 (:class:`ChatService` for API keys, :class:`PublicService` for visitors), is stored in the session
 with its recording (:mod:`chatforge.services.voice.recordings`), and its answer is spoken.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio.to_thread
@@ -47,6 +48,7 @@ from chatforge.services.chatbots.service import ChatbotService
 from chatforge.services.context import AppContext
 from chatforge.services.conversations import sessions
 from chatforge.services.public.service import PublicAnswer, PublicService
+from chatforge.services.voice.answers import AnswerSettings
 from chatforge.services.voice.recordings import keep_recording
 from chatforge.storage.models import Chatbot
 
@@ -79,6 +81,7 @@ class VoiceProfile:
     voice: str
     vad: VadParams
     configured: bool
+    model: AnswerSettings = field(default_factory=AnswerSettings)
 
     @classmethod
     def of(cls, chatbot: Chatbot) -> VoiceProfile:
@@ -99,6 +102,7 @@ class VoiceProfile:
                 ),
             ),
             configured=bool(config),
+            model=AnswerSettings.of(config.get("model")),
         )
 
 
@@ -245,12 +249,14 @@ class _Voice:
         )
 
     async def spoken(self, profile: VoiceProfile, text: str | None) -> SpokenAudio | None:
-        """The whole speech of an answer (None for no answer, as in human mode)."""
-        if not text or not text.strip():
+        """The speech of an answer, within the chatbot's ``max_output_tokens`` (None for no
+        answer, as in human mode)."""
+        said = profile.model.budget().take(text or "")
+        if not said.strip():
             return None
         tts = self.registry.tts()
         pcm = await synthesize(
-            tts, text[: self.ctx.settings.voice.max_speak_chars], voice=profile.voice
+            tts, said[: self.ctx.settings.voice.max_speak_chars], voice=profile.voice
         )
         return SpokenAudio(wav_bytes(pcm, tts.sample_rate), tts.sample_rate) if pcm else None
 
@@ -325,6 +331,7 @@ class VoiceService(_Speaking):
         turn = await chat.start(
             profile.chatbot_id, [IncomingMessage("user", transcript.text)], incoming
         )
+        profile.model.apply(turn)
         voice_path = await self._voice.keep(profile, turn, audio)
         sources: tuple[Any, ...] = ()
         async for event in chat.events(turn):
@@ -394,6 +401,7 @@ class PublicVoiceService(_Speaking):
         profile = await self.profile(reference)
         transcript, audio = await self._voice.hear(profile, data)
         public_turn = await self._public.start_chat(reference, transcript.text, session_id, token)
+        profile.model.apply(public_turn.turn)
         await self._voice.keep(profile, public_turn.turn, audio)
         answer = await self._public.answer(public_turn)
         text = answer.message.content if answer.message is not None else None
