@@ -116,7 +116,7 @@ def test_posts_without_the_csrf_token_are_refused(owner: Person) -> None:
 def test_login_attempts_are_limited_per_email(
     configured_api: Callable[..., TestClient], make_user: Callable[..., str]
 ) -> None:
-    client = configured_api(console={"login_attempts_per_email": "3/minute"})
+    client = configured_api(console={"login_attempts_per_email": "3/hour"})
     make_user("owner@acme.test")
     token = CSRF_FIELD.search(client.get("/console/login").text)
     assert token
