@@ -194,3 +194,17 @@ def test_while_a_chatbot_loads_the_database_answers_its_searches(
 
     assert {hit_item(ctx, i) for i, _ in found} >= {shop["items"]["Warranty"]}
     assert waited < 2
+
+
+def test_chunks_stored_without_their_terms_are_found_and_scored_as_before(
+    ctx: AppContext, shop: dict[str, Any], configured_api: Callable[..., TestClient]
+) -> None:
+    before = keyword(ctx, shop["id"], "kettle warranty")
+    with ctx.db.engine.begin() as conn:  # as rows written before chunks.terms existed
+        conn.execute(
+            text("UPDATE chunks SET terms = NULL WHERE chatbot_id = :c"), {"c": shop["id"]}
+        )
+
+    for memory_mb in (64, 0):  # from memory, and from the database's indexes
+        restarted: AppContext = configured_api(search={"memory_mb": memory_mb}).app.state.ctx  # type: ignore[attr-defined]
+        assert keyword(restarted, shop["id"], "kettle warranty") == before

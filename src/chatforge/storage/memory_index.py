@@ -1,5 +1,8 @@
 """A chatbot's search index held in memory, in front of the database's own indexes.
 
+``MemorySearchIndex`` wraps a ``search.DatabaseIndex``: every write goes to it, and so does
+every search of a chatbot that memory does not hold (too big for the budget, or still loading).
+
 At 100,000 chunks, FTS5 spends a query scoring every chunk that shares a word with it and sqlite-vec
 reads every vector from pages; both take hundreds of milliseconds. The same work on arrays in
 memory takes a few: BM25 from per-term postings (the way bm25s and Lucene's in-memory indexes do
@@ -30,16 +33,18 @@ from collections.abc import Sequence
 import numpy as np
 from sqlalchemy import Connection, select
 
-from chatforge.storage.bm25 import Statistics, Weights
+from chatforge.storage.bm25 import Weights
 from chatforge.storage.models import Chunk, KnowledgeItem
+from chatforge.storage.search import DatabaseIndex
 from chatforge.storage.search_index import (
     HeldChunk,
     IndexEntry,
-    SearchIndex,
     TermsOf,
     current_version,
+    keyword_hits,
     safe_terms,
     scored_windows,
+    searched_terms,
     split_terms,
     unpack_embedding,
 )
@@ -71,15 +76,18 @@ WAIT_FOR_REFRESH_SECONDS = 0.25
 LOAD_BATCH = 2000
 
 
-class MemorySearchIndex(SearchIndex):
-    """Searches chatbots in memory while they fit ``memory_mb``; otherwise the database index."""
+class MemorySearchIndex:
+    """A ``SearchIndex`` that searches chatbots in memory while they fit ``memory_mb``, and
+    leaves the others, and every write, to the database index it wraps (``inner``)."""
 
-    def __init__(self, inner: SearchIndex, *, memory_mb: int, terms_of: TermsOf) -> None:
-        super().__init__(inner.dimensions, terms_of)
+    def __init__(
+        self, inner: DatabaseIndex, *, memory_mb: int, terms_of: TermsOf | None = None
+    ) -> None:
         self.inner = inner
-        inner.terms_of = terms_of
+        self.dimensions = inner.dimensions
+        if terms_of is not None:  # both read chunks stored without terms the same way
+            inner.terms_of = terms_of
         self.budget = memory_mb * 1024 * 1024
-        self.terms_of = terms_of
         self._snapshots: OrderedDict[str, Snapshot] = OrderedDict()
         self._too_big: dict[str, int] = {}  # chatbot -> version found too big at
         self._lock = threading.Lock()
@@ -97,9 +105,13 @@ class MemorySearchIndex(SearchIndex):
     def remove(self, conn: Connection, chunk_ids: Sequence[int]) -> None:
         self.inner.remove(conn, chunk_ids)
 
+    def similarities(
+        self, conn: Connection, chunk_ids: Sequence[int], query: np.ndarray
+    ) -> dict[int, float]:
+        return self.inner.similarities(conn, chunk_ids, query)
+
     def forget_statistics(self) -> None:
-        super().forget_statistics()
-        self.inner.forget_statistics()
+        self.inner.forget_statistics()  # memory's statistics are its snapshots' own
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -113,24 +125,22 @@ class MemorySearchIndex(SearchIndex):
         only: Sequence[int] | None = None,
         also: Sequence[int] = (),
     ) -> list[tuple[int, float]]:
+        safe = searched_terms(terms, limit, also)
+        if not safe:
+            return []
         snapshot = self.snapshot(conn, chatbot_id)
         if snapshot is None:
-            return self.inner.keyword(conn, chatbot_id, terms, limit, weights, only, also)
-        safe = safe_terms(terms)
-        if not safe or (limit <= 0 and not also):
-            return []
+            return self.inner.keyword(conn, chatbot_id, safe, limit, weights, only, also)
         scores = snapshot.bm25(safe, weights)
         allowed = self._mask(snapshot, only)
         if allowed is not None:
             scores[~allowed] = 0.0
-        top = best(scores, limit)
-        picked = {int(s) for s in top if scores[s] > 0}
-        for chunk_id in also:
-            slot = snapshot.slot_of.get(int(chunk_id))
-            if slot is not None and scores[slot] > 0:
-                picked.add(slot)
-        found = [(int(snapshot.ids[s]), float(scores[s])) for s in picked]
-        return sorted(found, key=lambda kv: (-kv[1], kv[0]))
+        top = [
+            (int(snapshot.ids[s]), float(scores[s])) for s in best(scores, limit) if scores[s] > 0
+        ]
+        slots = ((c, snapshot.slot_of.get(c)) for c in map(int, also))
+        extra = [(c, float(scores[s])) for c, s in slots if s is not None and scores[s] > 0]
+        return keyword_hits(top, extra)
 
     def vector(
         self,
@@ -163,11 +173,6 @@ class MemorySearchIndex(SearchIndex):
             return {}
         return snapshot.chunks_of(chunk_ids)
 
-    def similarities(
-        self, conn: Connection, chunk_ids: Sequence[int], query: np.ndarray
-    ) -> dict[int, float]:
-        return self.inner.similarities(conn, chunk_ids, query)
-
     def idf(self, conn: Connection, terms: Sequence[str], chatbot_id: str) -> dict[str, float]:
         snapshot = self.snapshot(conn, chatbot_id)
         if snapshot is None:
@@ -175,34 +180,6 @@ class MemorySearchIndex(SearchIndex):
         safe = safe_terms(terms)
         statistics = snapshot.statistics(safe)
         return {term: statistics.idf(term) for term in safe}
-
-    # The database's methods, which ``keyword``, ``add`` and ``remove`` above leave to ``inner``.
-
-    def _insert(self, conn: Connection, entries: Sequence[IndexEntry]) -> None:
-        raise NotImplementedError
-
-    def _delete(self, conn: Connection, chunk_ids: Sequence[int]) -> None:
-        raise NotImplementedError
-
-    def _matches(
-        self,
-        conn: Connection,
-        chatbot_id: str,
-        terms: Sequence[str],
-        limit: int,
-        weights: Weights,
-        statistics: Statistics,
-        only: Sequence[int] | None,
-    ) -> list[int]:
-        raise NotImplementedError
-
-    def _sizes(self, conn: Connection, chatbot_id: str) -> tuple[int, int]:
-        raise NotImplementedError
-
-    def _document_frequencies(
-        self, conn: Connection, chatbot_id: str, terms: Sequence[str]
-    ) -> dict[str, int]:
-        raise NotImplementedError
 
     @staticmethod
     def _mask(snapshot: Snapshot, only: Sequence[int] | None) -> np.ndarray | None:
@@ -330,7 +307,7 @@ class MemorySearchIndex(SearchIndex):
         chunks = []
         for chunk_id, terms, title, content, embedding, item_id, item_type in rows:
             if terms is None:  # indexed before terms were stored
-                title_terms, body_terms = self.analysed(title, content)
+                title_terms, body_terms = self.inner.analysed(title, content)
             else:
                 title_terms, body_terms = split_terms(str(terms))
             vector, windows = unpack_embedding(embedding, self.dimensions)

@@ -3,8 +3,8 @@
 The table holds the analysed terms that SQLite's FTS5 holds, written as tsvector literals by hand
 so that PostgreSQL's parser cannot rewrite them. Candidates are ranked in SQL by the formula of
 ``bm25`` with the chatbot's own statistics, so they are the chunks memory search would rank
-first; their scores are then ``bm25.score_chunks``'s over the stored terms (``search_index``),
-which also counts a term past the tsvector's 256 positions.
+first; their scores are then ``bm25.score_chunks``'s over the stored terms
+(``search.DatabaseIndex``), which also counts a term past the tsvector's 256 positions.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 from sqlalchemy import Connection, bindparam, text
 
-from chatforge.storage.bm25 import K1, Statistics, Weights
-from chatforge.storage.search_index import IndexEntry, SearchIndex
+from chatforge.storage.bm25 import K1
+from chatforge.storage.search_index import IndexEntry, KeywordQuery, Sizes, check_dimensions
 
 
 def vector_literal(vector: np.ndarray) -> str:
@@ -23,8 +23,12 @@ def vector_literal(vector: np.ndarray) -> str:
     return "[" + ",".join(f"{x:.7g}" for x in vector.tolist()) + "]"
 
 
-class PostgresSearchIndex(SearchIndex):
-    """A tsvector table scored with FTS5's BM25, and pgvector with HNSW."""
+class PostgresCandidates:
+    """A tsvector table ranked by ``bm25``'s formula, and pgvector with HNSW: the
+    ``Candidates`` of a PostgreSQL database."""
+
+    def __init__(self, dimensions: int) -> None:
+        self.dimensions = dimensions
 
     def ensure(self, conn: Connection) -> None:
         typmod = conn.execute(
@@ -34,7 +38,7 @@ class PostgresSearchIndex(SearchIndex):
             )
         ).scalar()
         if typmod is not None:
-            self._check_dimensions(int(typmod))
+            check_dimensions(int(typmod), self.dimensions)
             return
         conn.execute(
             text(
@@ -54,16 +58,16 @@ class PostgresSearchIndex(SearchIndex):
             text("CREATE INDEX IF NOT EXISTS ix_chunk_vectors_chatbot ON chunk_vectors(chatbot_id)")
         )
 
-    def _sizes(self, conn: Connection, chatbot_id: str) -> tuple[int, int]:
+    def sizes(self, conn: Connection, chatbot_id: str) -> Sizes:
         chunks, length = conn.execute(
             text(
                 "SELECT count(*), coalesce(sum(length), 0) FROM chunk_terms WHERE chatbot_id = :c"
             ),
             {"c": chatbot_id},
         ).one()
-        return int(chunks), int(length)
+        return Sizes(int(chunks), int(length))
 
-    def _document_frequencies(
+    def document_frequencies(
         self, conn: Connection, chatbot_id: str, terms: Sequence[str]
     ) -> dict[str, int]:
         rows = conn.execute(
@@ -76,7 +80,7 @@ class PostgresSearchIndex(SearchIndex):
         )
         return {str(term): int(n) for term, n in rows}
 
-    def _insert(self, conn: Connection, entries: Sequence[IndexEntry]) -> None:
+    def insert(self, conn: Connection, entries: Sequence[IndexEntry]) -> None:
         conn.execute(
             text(
                 "INSERT INTO chunk_terms(chunk_id, chatbot_id, length, tsv) "
@@ -101,23 +105,13 @@ class PostgresSearchIndex(SearchIndex):
             [{"id": e.chunk_id, "c": e.chatbot_id, "v": vector_literal(e.vector)} for e in entries],
         )
 
-    def _delete(self, conn: Connection, chunk_ids: Sequence[int]) -> None:
+    def delete(self, conn: Connection, chunk_ids: Sequence[int]) -> None:
         ids = [int(i) for i in chunk_ids]
         conn.execute(text("DELETE FROM chunk_terms WHERE chunk_id = ANY(:ids)"), {"ids": ids})
         conn.execute(text("DELETE FROM chunk_vectors WHERE chunk_id = ANY(:ids)"), {"ids": ids})
 
-    def _matches(
-        self,
-        conn: Connection,
-        chatbot_id: str,
-        terms: Sequence[str],
-        limit: int,
-        weights: Weights,
-        statistics: Statistics,
-        only: Sequence[int] | None,
-    ) -> list[int]:
-        if limit <= 0:
-            return []
+    def matches(self, conn: Connection, query: KeywordQuery) -> list[int]:
+        terms, weights, statistics, only = query.terms, query.weights, query.statistics, query.only
         filter_sql = " AND k.chunk_id = ANY(:only)" if only is not None else ""
         statement = text(
             "WITH q(term, idf) AS (SELECT * FROM unnest(CAST(:terms AS text[]), "
@@ -139,27 +133,17 @@ class PostgresSearchIndex(SearchIndex):
             "avgdl": statistics.avgdl,
             "wt": weights.title,
             "wb": weights.body,
-            "c": chatbot_id,
+            "c": query.chatbot_id,
             "tsq": " | ".join(f"'{t}'" for t in terms),
-            "k": limit,
+            "k": query.limit,
         }
         if only is not None:
             params["only"] = [int(i) for i in only]
         return [int(r[0]) for r in conn.execute(statement, params)]
 
-    def vector(
-        self,
-        conn: Connection,
-        chatbot_id: str,
-        query: np.ndarray,
-        limit: int,
-        only: Sequence[int] | None = None,
+    def nearest(
+        self, conn: Connection, chatbot_id: str, query: np.ndarray, limit: int
     ) -> list[tuple[int, float]]:
-        if limit <= 0:
-            return []
-        if only is not None:
-            scores = self.similarities(conn, only, query)
-            return sorted(scores.items(), key=lambda kv: -kv[1])[:limit]
         # SET LOCAL holds only inside a transaction: a read connection in autocommit (the search
         # path's, to save BEGIN and ROLLBACK when memory answers) starts one here.
         if conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":

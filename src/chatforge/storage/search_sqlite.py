@@ -3,9 +3,9 @@ chatbot) vector ones.
 
 FTS5 holds the analysed terms (``rag.text``) of each indexed chunk, with one scope token per
 chatbot so that a search intersects with the chatbot's postings. Its ``bm25()`` only orders the
-matches to pick candidates; their scores are ``bm25.score_chunks``'s (``search_index``). FTS5's
-own formula fixes b at 0.75 and counts idf over every chatbot, so it ranks a little differently:
-it hands over ``CANDIDATE_FACTOR`` times as many candidates as are asked for.
+matches to pick candidates; their scores are ``bm25.score_chunks``'s (``search.DatabaseIndex``).
+FTS5's own formula fixes b at 0.75 and counts idf over every chatbot, so it ranks a little
+differently: it hands over ``CANDIDATE_FACTOR`` times as many candidates as are asked for.
 """
 
 from __future__ import annotations
@@ -16,9 +16,14 @@ from collections.abc import Sequence
 import numpy as np
 from sqlalchemy import ColumnElement, Connection, case, func, select, text
 
-from chatforge.storage.bm25 import Statistics, Weights
 from chatforge.storage.models import Chunk
-from chatforge.storage.search_index import IndexEntry, SearchIndex, indexed
+from chatforge.storage.search_index import (
+    IndexEntry,
+    KeywordQuery,
+    Sizes,
+    check_dimensions,
+    indexed,
+)
 
 #: Keyword candidates FTS5 hands over, per one asked for.
 CANDIDATE_FACTOR = 2
@@ -40,8 +45,11 @@ def stored_length() -> ColumnElement[int]:
     return length
 
 
-class SQLiteSearchIndex(SearchIndex):
-    """FTS5 and sqlite-vec."""
+class SQLiteCandidates:
+    """FTS5 and sqlite-vec: the ``Candidates`` of a SQLite database."""
+
+    def __init__(self, dimensions: int) -> None:
+        self.dimensions = dimensions
 
     def ensure(self, conn: Connection) -> None:
         ddl = conn.execute(
@@ -49,7 +57,7 @@ class SQLiteSearchIndex(SearchIndex):
         ).scalar()
         if ddl is not None:
             match = re.search(r"float\[(\d+)\]", ddl, re.IGNORECASE)
-            self._check_dimensions(int(match.group(1)) if match else None)
+            check_dimensions(int(match.group(1)) if match else None, self.dimensions)
         else:
             conn.execute(
                 text(
@@ -70,15 +78,12 @@ class SQLiteSearchIndex(SearchIndex):
     def _scope(chatbot_id: str) -> str:
         return "s" + chatbot_id.replace("-", "")
 
-    def _sizes(self, conn: Connection, chatbot_id: str) -> tuple[int, int]:
+    def sizes(self, conn: Connection, chatbot_id: str) -> Sizes:
         query = select(func.count(), func.count(Chunk.terms), func.sum(stored_length()))
         chunks, stored, length = conn.execute(indexed(query, chatbot_id)).one()
-        length = int(length or 0)
-        if stored < chunks:
-            length += self._legacy_length(conn, chatbot_id)
-        return int(chunks), length
+        return Sizes(int(chunks), int(length or 0), int(chunks) - int(stored))
 
-    def _document_frequencies(
+    def document_frequencies(
         self, conn: Connection, chatbot_id: str, terms: Sequence[str]
     ) -> dict[str, int]:
         found = {}
@@ -91,7 +96,7 @@ class SQLiteSearchIndex(SearchIndex):
             )
         return found
 
-    def _insert(self, conn: Connection, entries: Sequence[IndexEntry]) -> None:
+    def insert(self, conn: Connection, entries: Sequence[IndexEntry]) -> None:
         conn.execute(
             text("INSERT INTO chunks_fts(rowid, scope, title, body) VALUES (:id, :s, :t, :b)"),
             [
@@ -116,28 +121,18 @@ class SQLiteSearchIndex(SearchIndex):
             ],
         )
 
-    def _delete(self, conn: Connection, chunk_ids: Sequence[int]) -> None:
+    def delete(self, conn: Connection, chunk_ids: Sequence[int]) -> None:
         for start in range(0, len(chunk_ids), 500):
             batch = [{"id": i} for i in chunk_ids[start : start + 500]]
             conn.execute(text("DELETE FROM chunks_fts WHERE rowid = :id"), batch)
             conn.execute(text("DELETE FROM chunk_vectors WHERE chunk_id = :id"), batch)
 
-    def _matches(
-        self,
-        conn: Connection,
-        chatbot_id: str,
-        terms: Sequence[str],
-        limit: int,
-        weights: Weights,
-        statistics: Statistics,
-        only: Sequence[int] | None,
-    ) -> list[int]:
-        if limit <= 0:
-            return []
-        quoted = " OR ".join(f'"{t}"' for t in terms)
-        match = f"scope:{self._scope(chatbot_id)} AND {{title body}}: ({quoted})"
-        params: dict[str, object] = {"m": match, "k": CANDIDATE_FACTOR * limit}
+    def matches(self, conn: Connection, query: KeywordQuery) -> list[int]:
+        quoted = " OR ".join(f'"{t}"' for t in query.terms)
+        match = f"scope:{self._scope(query.chatbot_id)} AND {{title body}}: ({quoted})"
+        params: dict[str, object] = {"m": match, "k": CANDIDATE_FACTOR * query.limit}
         where = ""
+        weights, only = query.weights, query.only
         if only is not None:
             # Filtering the materialised matches, not the MATCH: FTS5 would re-run the full-text
             # query for every row of a rowid IN (...) constraint.
@@ -153,20 +148,10 @@ class SQLiteSearchIndex(SearchIndex):
         )
         return [int(r[0]) for r in rows]
 
-    def vector(
-        self,
-        conn: Connection,
-        chatbot_id: str,
-        query: np.ndarray,
-        limit: int,
-        only: Sequence[int] | None = None,
+    def nearest(
+        self, conn: Connection, chatbot_id: str, query: np.ndarray, limit: int
     ) -> list[tuple[int, float]]:
-        if limit <= 0:
-            return []
         blob = np.asarray(query, dtype=np.float32).tobytes()
-        if only is not None:
-            scores = self.similarities(conn, only, query)
-            return sorted(scores.items(), key=lambda kv: -kv[1])[:limit]
         rows = conn.execute(
             text(
                 "SELECT chunk_id, distance FROM chunk_vectors WHERE embedding MATCH :q "
