@@ -7,7 +7,7 @@ from tests.factories.chat import answer, make_store_bot
 from tests.factories.knowledge import add
 
 from chatforge.providers.chat import NOT_FOUND_ANSWER
-from chatforge.services.chat.service import offer_examples
+from chatforge.services.chat.service import offer_examples, offer_topics
 
 OUTSIDE = "Who won the football world cup in 1998?"
 
@@ -46,3 +46,19 @@ def test_examples_are_listed_as_a_sentence() -> None:
     assert offer_examples([]) == ""
     assert offer_examples(["A?"]) == "You can ask me, for example: “A?”"
     assert offer_examples(["A?", "B?", "C?"]) == "You can ask me, for example: “A?”, “B?” or “C?”"
+
+
+def test_without_suggestions_or_qna_not_found_names_the_topics_it_covers(api: TestClient) -> None:
+    bot = make_store_bot(api)
+
+    body = answer(api, bot["id"], OUTSIDE)
+
+    assert body["response"] == (
+        f"{NOT_FOUND_ANSWER} I can help with questions about Opening hours, Returns or Shipping."
+    )
+
+
+def test_topics_are_listed_as_a_sentence() -> None:
+    assert offer_topics([]) == ""
+    assert offer_topics(["Returns"]) == "I can help with questions about Returns."
+    assert offer_topics(["A", "B"]) == "I can help with questions about A or B."

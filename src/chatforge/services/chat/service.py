@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 import anyio
 import anyio.to_thread
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from chatforge.errors import ChatforgeError, NotFound, ProviderUnavailable, ValidationFailed
 from chatforge.providers.chat import (
@@ -67,6 +69,7 @@ from chatforge.services.conversations.sessions import ChatMessage, ChatSession, 
 from chatforge.services.knowledge.service import KnowledgeService
 from chatforge.services.search.query import retrieval_defaults
 from chatforge.services.search.retrieval import Hit, Retriever
+from chatforge.storage.models import Chunk, KnowledgeItem
 
 __all__ = [
     "EMAIL_REQUEST",
@@ -331,7 +334,8 @@ class ChatService:
         return clean_rewrite(rewritten.text, turn.question)
 
     def _offer(self, turn: PreparedTurn) -> str:
-        """What to say after "not found": the chatbot's suggestions, else its Q&A questions."""
+        """What to say after "not found": the chatbot's suggestions, else its Q&A questions,
+        else the topics its knowledge covers most (its documents' titles)."""
         with self.ctx.db.sessions() as db:
             chatbot = ChatbotService(self.ctx, db, self.organization_id).get(turn.chatbot_id)
             examples = [s.strip() for s in chatbot.suggestions or [] if isinstance(s, str)]
@@ -340,6 +344,8 @@ class ChatService:
                     turn.chatbot_id, limit=_OFFERED, item_type="qna", status="ready"
                 )
                 examples = [item.title.strip() for item in items]
+            if not any(examples):
+                return offer_topics(_topics(db, chatbot.id))
         return offer_examples([e for e in examples if e][:_OFFERED])
 
     async def _retrieve(self, turn: PreparedTurn, query: str, floor: float) -> tuple[Source, ...]:
@@ -430,6 +436,34 @@ def offer_examples(examples: Sequence[str]) -> str:
     quoted = [f"“{e.rstrip()}”" for e in examples]
     listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
     return f"You can ask me, for example: {listed}"
+
+
+def offer_topics(topics: Sequence[str]) -> str:
+    """The sentence that names the topics the chatbot can help with, or '' when there are none."""
+    if not topics:
+        return ""
+    listed = topics[0] if len(topics) == 1 else ", ".join(topics[:-1]) + " or " + topics[-1]
+    return f"I can help with questions about {listed}."
+
+
+def _topics(db: Session, chatbot_id: str) -> list[str]:
+    """The titles of the documents with the most passages in the chatbot's ready knowledge."""
+    count = func.count(Chunk.id)
+    titles = db.execute(
+        select(Chunk.title)
+        .join(KnowledgeItem, KnowledgeItem.id == Chunk.item_id)
+        .where(
+            Chunk.chatbot_id == chatbot_id,
+            Chunk.title != "",
+            KnowledgeItem.enabled.is_(True),
+            KnowledgeItem.status == "ready",
+            KnowledgeItem.type != "qna",
+        )
+        .group_by(Chunk.title)
+        .order_by(count.desc(), Chunk.title)
+        .limit(_OFFERED)
+    ).scalars()
+    return [title.strip() for title in titles if title.strip()]
 
 
 async def _shielded(work: Any) -> None:
