@@ -24,11 +24,11 @@ from sqlalchemy import select
 from chatforge.evaluation.retrieval import read_jsonl, read_qrels
 from chatforge.rag.fusion import FusionParams, Windows, best_cosines, fuse, rocchio
 from chatforge.rag.metrics import ndcg_at_k, recall_at_k
-from chatforge.rag.text import analyze
 from chatforge.services.context import AppContext
 from chatforge.services.search.retrieval import Retriever
 from chatforge.settings import Settings
 from chatforge.storage.models import Chatbot, KnowledgeItem
+from chatforge.text.analysis import analyze
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "scifact"
 

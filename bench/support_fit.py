@@ -8,6 +8,7 @@ honest.
 
     .venv/bin/python bench/support/make_files.py
     .venv/bin/python bench/support_fit.py [--companies bench/support/companies]
+    .venv/bin/python bench/support_fit.py --only same_question_similarity
 
 Prints, best first, answered-correct + abstention - 3 x harmful per setting.
 """
@@ -46,6 +47,7 @@ GRID = {
     "min_weak_overlap": [0.6, 0.75, 0.9],
     "min_qna_overlap": [0.5, 0.6, 0.75],
     "min_row_overlap": [0.3, 0.5, 0.6],
+    "same_question_similarity": [0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 1.01],
 }
 
 
@@ -59,14 +61,23 @@ def main() -> None:
         help="Also score sentences with the embedder (CHATFORGE_MODELS__EXTRACTIVE_SEMANTIC) "
         "and fit min_semantic instead of the floors.",
     )
+    parser.add_argument(
+        "--only",
+        choices=sorted(GRID),
+        help="Fit this one setting over its values, the others at the model's defaults "
+        "(the whole grid is every combination).",
+    )
     args = parser.parse_args()
     grid = SEMANTIC_GRID if args.semantic else GRID
+    if args.only:
+        grid = {name: [value] for name, value in _current().items()}
+        grid[args.only] = GRID[args.only]
     companies = [c for c in read_companies(args.companies) if c.split == "fit"]
     cases = []  # (question, passages, files of items)
     with opened(Settings(data_dir=Path(tempfile.mkdtemp(prefix="support-fit-")))) as ctx:
         ctx.ensure_search_index()
         defaults = retrieval_defaults({})
-        scorer = ctx._sentence_scorer() if args.semantic else None
+        scorer = ctx.models._sentence_scorer() if args.semantic else None
         for company in companies:
             chatbot_id, _, files = _ingest(ctx, company, "extractive")
             for question in company.questions:
@@ -119,6 +130,7 @@ def _current() -> dict[str, float]:
         "min_weak_overlap": model._min_weak_overlap,
         "min_qna_overlap": model._min_qna_overlap,
         "min_row_overlap": model._min_row_overlap,
+        "same_question_similarity": model._same_question_similarity,
     }
 
 

@@ -16,10 +16,10 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
-from chatforge.rag.text import analyze
 from chatforge.services.context import AppContext
 from chatforge.storage.models import Chunk, Job, KnowledgeItem
 from chatforge.storage.search import Weights
+from chatforge.text.analysis import analyze
 
 
 def kb_path(chatbot_id: str) -> str:

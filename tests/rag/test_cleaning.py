@@ -67,3 +67,12 @@ def test_unwrap_keeps_a_heading_on_its_own_line() -> None:
 
 def test_nothing_readable_cleans_to_empty() -> None:
     assert clean_text(" \x01\x02 \n\n\t ") == ""
+
+
+def test_a_heading_on_a_page_of_a_few_lines_keeps_its_own_line() -> None:
+    # Too few lines to show a full width: the heading is told by its shape.
+    page = "Returns\nItems can be returned within 30 days of delivery for a full refund."
+    wrapped = "We ship bikes to all 50 US states and to\nCanada."
+
+    assert clean_text(page, unwrap=True) == page
+    assert clean_text(wrapped, unwrap=True) == "We ship bikes to all 50 US states and to Canada."

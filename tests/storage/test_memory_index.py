@@ -12,12 +12,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from tests.factories.knowledge import add, patch, ready
 
-from chatforge.rag.text import analyze
 from chatforge.services.context import AppContext
 from chatforge.services.knowledge.indexing import chunk_terms
 from chatforge.storage.memory_index import MemorySearchIndex
 from chatforge.storage.models import Chunk
 from chatforge.storage.search import Weights
+from chatforge.text.analysis import analyze
 
 TOPICS = [
     ("Refund policy", "Return any kettle within 30 days of delivery for a full refund."),

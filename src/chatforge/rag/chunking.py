@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from chatforge.errors import ValidationFailed
 from chatforge.rag.cleaning import clean_text
 from chatforge.rag.document import ParsedDocument
+from chatforge.text.sentences import sentence_ends
 
 __all__ = [
     "Chunk",
@@ -32,9 +33,6 @@ __all__ = [
 
 TokenCounter = Callable[[str], int]
 
-# A sentence ends at terminal punctuation (and any closing quotes or brackets) before a space,
-# or at CJK full stops, which take no space after them.
-_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s+|[。！？]+")
 # Text rarely averages more characters per token than this; until a section has shown its own
 # ratio, a paragraph longer than this many characters per token of budget is not counted whole.
 _MAX_CHARS_PER_TOKEN = 16
@@ -297,7 +295,7 @@ def _sentences(paragraph: str, first_separator: str = "\n\n") -> list[tuple[str,
     separator = first_separator
     for line in paragraph.split("\n"):
         start = 0
-        ends = [match.end() for match in _SENTENCE_END.finditer(line)]
+        ends = sentence_ends(line)
         for end in [*ends, len(line)]:
             sentence = line[start:end].strip()
             start = end

@@ -17,18 +17,19 @@ claims nothing and needs no citation.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chatforge.rag.text import analyze
+from chatforge.text.analysis import analyze
+from chatforge.text.sentences import sentence_ends
 
 #: Least share of a sentence's content terms its cited sources must hold.
 MIN_SUPPORT = 0.5
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'“(\[])")
 _LEADING_MARKERS = re.compile(r"(?:\s*\[\d{1,3}\])+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NOT_FOUND = re.compile(
@@ -105,7 +106,8 @@ def _cited_sentences(answer: str) -> list[tuple[str, list[int]]]:
     ("... 30 days. [1]"), the one before it; a sentence without a marker of its own shares the
     markers of the next one that has some (a statement cited once at the end of its paragraph).
     """
-    pieces = [p.strip() for p in _SENTENCE_END.split(answer) if p.strip()]
+    bounds = [0, *sentence_ends(answer), len(answer)]
+    pieces = [p for a, b in itertools.pairwise(bounds) if (p := answer[a:b].strip())]
     sentences: list[tuple[str, list[int]]] = []
     for piece in pieces:
         leading = _LEADING_MARKERS.match(piece)

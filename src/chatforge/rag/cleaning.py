@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from chatforge.text.sentences import TRAILING_WORDS, looks_like_heading
+
 __all__ = ["clean_text"]
 
 _NEWLINES = str.maketrans({"\r": "\n", "\v": "\n", "\f": "\n\n", "\u2028": "\n", "\u2029": "\n\n"})
@@ -39,10 +41,6 @@ _SOFT_BREAK = re.compile(r"(?<=[^\s.!?:;。！？])\n(?![\n•▪◦*\-–]|\d{1
 # A heading is a line well short of the text's full lines, followed by one that starts with a
 # capital or a digit: its break stays, so that it is not read as the next sentence's start.
 _HEADING_WIDTH = 0.6
-# ... unless it ends with a comma or one of these words: then it is a sentence wrapped mid-way.
-_TRAILING_WORDS = frozenset(
-    {"a", "an", "and", "the", "of", "to", "in", "on", "at", "for", "with", "by", "or", "from"}
-)
 
 
 def clean_text(text: str, *, dehyphenate: bool = False, unwrap: bool = False) -> str:
@@ -83,11 +81,14 @@ def _unwrap(text: str) -> str:
         line = text[text.rfind("\n", 0, match.start()) + 1 : match.start()]
         following = text[match.end() : match.end() + 1]
         words = line.rsplit(" ", 1)
+        # A page of a few lines shows no full width: a heading is then told by its shape
+        # ("Returns" above "Items can be returned ..." on a one-paragraph page).
+        short = len(line) < _HEADING_WIDTH * full if full else looks_like_heading(line)
         heading = (
-            len(line) < _HEADING_WIDTH * full
+            short
             and (following.isupper() or following.isdigit())
             and not line.endswith(",")
-            and words[-1] not in _TRAILING_WORDS  # "Appendix A" is a heading
+            and words[-1] not in TRAILING_WORDS  # "Appendix A" is a heading
         )
         return "\n" if heading else " "
 

@@ -1,7 +1,7 @@
 """The SQLite index: FTS5 finds keyword candidates, sqlite-vec (exact cosine KNN, partitioned by
 chatbot) vector ones.
 
-FTS5 holds the analysed terms (``rag.text``) of each indexed chunk, with one scope token per
+FTS5 holds the analysed terms (``text.analysis``) of each indexed chunk, with one scope token per
 chatbot so that a search intersects with the chatbot's postings. Its ``bm25()`` only orders the
 matches to pick candidates; their scores are ``bm25.score_chunks``'s (``search.DatabaseIndex``).
 FTS5's own formula fixes b at 0.75 and counts idf over every chatbot, so it ranks a little

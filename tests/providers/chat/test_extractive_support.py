@@ -6,11 +6,15 @@ Each test builds the few chunks it needs in the stored form (okchat's header, Q&
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from tests.factories.files import make_pdf
 from tests.providers.chat.helpers import passage, request
 
 from chatforge.providers.chat import NOT_FOUND_ANSWER, ChatMessage, ExtractiveModel, complete
 from chatforge.providers.chat.base import ChatRequest, Passage
 from chatforge.providers.chat.extractive import is_not_found
+from chatforge.rag import FileKind, chunk_document, parse_file
 from chatforge.rag.chunking import format_content, qna_chunk
 
 ERRORS = passage(
@@ -204,3 +208,25 @@ async def test_a_follow_up_never_repeats_the_previous_answer_verbatim() -> None:
 def test_the_not_found_reply_is_recognised_with_what_follows_it() -> None:
     assert is_not_found(f"{NOT_FOUND_ANSWER} You can ask me, for example: “Gift cards?”")
     assert not is_not_found("Gift cards from $25. [1]")
+
+
+async def test_a_pdf_pages_heading_is_not_quoted_with_the_sentence_under_it(
+    tmp_path: Path,
+) -> None:
+    pdf = make_pdf(
+        tmp_path / "policy.pdf",
+        [
+            "Returns\n\nItems can be returned within 30 days of delivery for a full refund.",
+            "Loyalty program\n\nEvery dollar you spend earns one point. Points never expire.",
+        ],
+    )
+    document = parse_file(pdf, FileKind.PDF)
+    chunks = chunk_document(document, title="Policy", count_tokens=lambda t: len(t.split()))
+    passages = [passage(c.index, c.content, title="Policy") for c in chunks]
+    model = ExtractiveModel()
+
+    returns = await model.answer("How long do I have to return an item?", passages)
+    points = await model.answer("Do loyalty points expire?", passages)
+
+    assert returns == "Items can be returned within 30 days of delivery for a full refund. [1]"
+    assert points == "Points never expire. [2]"

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from chatforge.providers.chat import _text
+from chatforge.text.analysis import compound_terms, content_terms
+from chatforge.text.entities import exact_words
+from chatforge.text.sentences import split_units
 
 Kind = Literal["prose", "heading", "step", "row"]
 
@@ -62,8 +64,8 @@ def analyse(content: str, *, every: bool = False) -> tuple[Unit, ...]:
     above_was_heading = False
     faq = False
     for text, kind, extra in _raw_units(content, headings=not every):
-        terms = _text.content_terms(text + " " + extra)
-        tokens = frozenset(_text.exact_words(text))
+        terms = content_terms(text + " " + extra)
+        tokens = frozenset(exact_words(text))
         if kind == "heading":
             # Stacked headings ("Shipping", "International") all say what follows.
             if not above_was_heading:
@@ -71,7 +73,7 @@ def analyse(content: str, *, every: bool = False) -> tuple[Unit, ...]:
                 section += 1
                 faq = False
             faq = faq or text.rstrip().endswith("?")
-            context |= frozenset(terms)
+            context |= frozenset(terms) | compound_terms(text)
             context_tokens |= tokens
         above_was_heading = kind == "heading"
         if terms or every:
@@ -80,7 +82,7 @@ def analyse(content: str, *, every: bool = False) -> tuple[Unit, ...]:
                 Unit(
                     text,
                     kind,
-                    frozenset(terms),
+                    frozenset(terms) | compound_terms(text),
                     pairs,
                     context,
                     tokens | context_tokens,
@@ -147,12 +149,12 @@ def _prose(text: str, *, headings: bool) -> Iterator[tuple[str, Kind, str]]:
 
 
 def _prose_units(lines: list[str], *, headings: bool) -> Iterator[tuple[str, bool]]:
-    """:func:`_text.split_units` of the lines, but a numbered step is one unit, whole."""
+    """:func:`split_units` of the lines, but a numbered step is one unit, whole."""
     for is_step, run in itertools.groupby(lines, key=lambda line: bool(_STEP.match(line.strip()))):
         if is_step:
             yield from ((" ".join(line.split()), False) for line in run)
         else:
-            yield from _text.split_units("\n".join(run), headings=headings)
+            yield from split_units("\n".join(run), headings=headings)
 
 
 def _split_record(line: str) -> tuple[str, str]:

@@ -19,7 +19,7 @@ from typing import ClassVar
 
 import httpx
 
-from chatforge.providers.chat import _passages, _text, places
+from chatforge.providers.chat import _quoting, _sentences, _text, places
 from chatforge.providers.chat.base import (
     ChatEvent,
     ChatModel,
@@ -30,6 +30,16 @@ from chatforge.providers.chat.base import (
     estimate_tokens,
 )
 from chatforge.providers.chat.spec import ProviderConfig, ProviderSpec
+from chatforge.text.analysis import content_terms
+from chatforge.text.entities import (
+    exact_tokens,
+    exact_words,
+    mentions,
+    names,
+    place_names,
+    says_amount,
+)
+from chatforge.text.spelling import closest_terms
 
 NOT_FOUND_ANSWER = "I couldn't find this in my knowledge base."
 """What the extractive model says when no retrieved passage answers the question."""
@@ -40,9 +50,6 @@ def is_not_found(answer: str) -> bool:
     return answer.strip().startswith(NOT_FOUND_ANSWER)
 
 
-_OKCHAT_HEADER = re.compile(r"\ATitle: [^\n]*\nChunk: \d+\n\nContent:\n")
-#: A Q&A pair's stored form; its title is the question, and only the answer is quotable.
-_QNA_HEADER = re.compile(r"\ATitle: [^\n]*\nChunk: \d+\n\nQuestion: [^\n]*\n\nAnswer: ")
 #: Retrieval similarity (calibrated, in [0, 1]) below which a passage is not read. Fitted with
 #: :data:`CONFIDENT_SIMILARITY` and the overlap shares below by ``bench/support_fit.py`` on the
 #: support evaluation's fit companies; figures and their history in bench/RESULTS.md.
@@ -52,13 +59,19 @@ MIN_SIMILARITY = 0.30
 #: words is (a small knowledge base's passages score low even when they answer).
 CONFIDENT_SIMILARITY = 0.40
 
+#: Retrieval similarity from which a Q&A pair's question means the visitor's: tempting pairs
+#: ("Senior discount?" and "Is there a discount for students?") stay below it. Fitted by
+#: ``bench/support_fit.py`` on the fit companies.
+SAME_QUESTION_SIMILARITY = 0.65
+
 SentenceScorer = Callable[[str, list[str]], list[float]]
 """``(question, sentences) -> similarities`` in [-1, 1], typically embedding cosines."""
 
 _WORDS_PER_DELTA = 4
 
-# How much each signal adds to a sentence's lexical coverage (0 to 1). Tuned on SQuAD dev
-# questions asked of 12 of its articles (hit rate of the answer in the quoted sentence).
+# How much each signal adds to a sentence's lexical coverage (0 to 1). Fitted by
+# bench/extractive_weights_fit.py on SQuAD questions of 12 articles (how often the quote holds
+# the gold answer).
 _PAIR_WEIGHT = 0.1  # question word pairs found side by side
 _CONTEXT_WEIGHT = 0.2  # coverage of the question by the whole passage and its title
 _SIMILARITY_WEIGHT = 2.0  # retrieval similarity, relative to the best passage's
@@ -69,28 +82,8 @@ _HEADING_PENALTY = 1.0
 
 
 @dataclass(frozen=True)
-class _Sentence:
-    passage: Passage
-    position: int  # index of the unit in its passage
-    unit: _passages.Unit
-    answer: bool = False  # part of a Q&A pair's answer: its question says what it is about
-
-    @property
-    def text(self) -> str:
-        return self.unit.text
-
-    @property
-    def terms(self) -> frozenset[str]:
-        return self.unit.terms
-
-    @property
-    def heading(self) -> bool:
-        return self.unit.kind == "heading"
-
-
-@dataclass(frozen=True)
 class _Scored:
-    sentence: _Sentence
+    sentence: _sentences.Sentence
     score: float
 
 
@@ -122,6 +115,7 @@ class ExtractiveModel(ChatModel):
         confident_similarity: float = CONFIDENT_SIMILARITY,
         min_weak_overlap: float = 0.6,
         min_qna_overlap: float = 0.6,
+        same_question_similarity: float = SAME_QUESTION_SIMILARITY,
         min_row_overlap: float = 0.5,
         max_how_to_words: int = 120,
     ) -> None:
@@ -144,6 +138,9 @@ class ExtractiveModel(ChatModel):
             min_weak_overlap: See ``confident_similarity``.
             min_qna_overlap: Least share of the question's weighted words that a Q&A pair's
                 question and answer must hold for the answer to be quoted.
+            same_question_similarity: A Q&A pair retrieved with this similarity or more asks
+                the visitor's question in other words ("collect my order at the shop" and
+                "pick up an order in store"): its answer needs only ``min_overlap``.
             min_row_overlap: Least share of the question's weighted words a table row must hold:
                 a row names many things, so a question on what it lacks ("the boiler capacity
                 of the Duetto") must not get it for naming the Duetto and its boiler.
@@ -161,6 +158,7 @@ class ExtractiveModel(ChatModel):
         self._confident_similarity = confident_similarity
         self._min_weak_overlap = min_weak_overlap
         self._min_qna_overlap = min_qna_overlap
+        self._same_question_similarity = same_question_similarity
         self._min_row_overlap = min_row_overlap
         self._max_how_to_words = max(8, max_how_to_words)
 
@@ -171,7 +169,7 @@ class ExtractiveModel(ChatModel):
         """Stream the quoted answer in small word groups; see :meth:`ChatModel.stream`."""
         said, asked = _previous_turn(request)
         answer = await self.answer(request.question, request.passages, said, asked)
-        groups = _word_groups(answer, _WORDS_PER_DELTA)
+        groups = _quoting.word_groups(answer, _WORDS_PER_DELTA)
         for index, group in enumerate(groups):
             yield TextDelta(group)
             if index % 8 == 7:
@@ -197,31 +195,42 @@ class ExtractiveModel(ChatModel):
             sentence
             for passage in passages
             if passage.similarity >= self.min_similarity
-            for sentence in _sentences(passage)
+            for sentence in _sentences.sentences_of(passage)
         ]
         vocabulary = {
             term
             for sentence in sentences
-            for term in sentence.terms | sentence.unit.context | _title_terms(sentence.passage)
+            for term in sentence.terms
+            | sentence.unit.context
+            | _sentences.title_terms(sentence.passage)
         }
         said = frozenset().union(*(s.unit.tokens for s in sentences))
-        said |= {w for p in passages for w in _text.exact_words(p.title)}
+        said |= {w for p in passages for w in exact_words(p.title)}
         # "Ship to Germany?" asks about Europe when the knowledge speaks of Europe only.
         regions = places.regions_said(question, said)
         read = question
         for place, region in regions.items():
             read = re.sub(rf"\b{re.escape(place)}\b", region, read, flags=re.IGNORECASE)
-        query = _text.closest_terms(_text.content_terms(read), vocabulary)
+        query = closest_terms(content_terms(read), vocabulary)
         if not query or not sentences:
             return NOT_FOUND_ANSWER
         placed = {w for place in regions for w in place.split()}
-        if not _text.names(question) - placed <= said:
+        named = names(question) - placed
+        if not named <= said:
             # "A store in Seattle?": a place, brand or product the knowledge never names.
             return NOT_FOUND_ANSWER
-        required = _text.exact_tokens(question)
+        located = place_names(question) & named
+        if located:
+            sentences = _sentences.about(sentences, located)
+        required = exact_tokens(question)
+        naming: frozenset[_sentences.Sentence] = frozenset()
         if required:
             # A question about E07 is never answered from E03's row.
-            sentences = [s for s in sentences if _text.names_all(required, s.unit.tokens)]
+            sentences, naming = _sentences.naming(sentences, required)
+        if _text.asks_price(question):
+            # "How much is the Mesh M2 extender?" is never answered by a sentence naming it
+            # without a price.
+            sentences = [s for s in sentences if says_amount(s.text)]
         if not sentences:
             return NOT_FOUND_ANSWER
         semantic: list[float] | None = None
@@ -229,20 +238,27 @@ class ExtractiveModel(ChatModel):
             texts = [s.text for s in sentences]
             semantic = await asyncio.to_thread(self._score_sentences, question, texts)
         unknown = frozenset(t for t in query if t not in vocabulary)
+        told = _text.situation(question)
+        if told:
+            # "I'm vegan, can you cater for me?": what the customer says of themselves and the
+            # knowledge never says is not what they ask; the question after it is.
+            proper = set(content_terms(question.strip()[len(told) :]))
+            aside = {t for t in content_terms(told) if t in unknown and t not in proper}
+            if any(t not in aside for t in query):
+                query = [t for t in query if t not in aside]
+                unknown -= aside
         if _text.asked_attribute(read) in unknown:
             # "What is the torque of the Voyager motor?": what is asked is never said.
             return NOT_FOUND_ANSWER
-        ranked = self._rank(
-            question, query, sentences, semantic, exact=bool(required), unknown=unknown
-        )
+        ranked = self._rank(question, query, sentences, semantic, exact=naming, unknown=unknown)
         if not ranked:
             return NOT_FOUND_ANSWER
         chosen = self._choose(ranked, sentences, how_to=_text.asks_how_to(question))
-        answer = _join(chosen, self._max_words, query, yes_no=_text.asks_yes_no(question))
+        answer = _quoting.join(chosen, self._max_words, query, yes_no=_text.asks_yes_no(question))
         if said_before and _text.without_markers(answer) == _text.without_markers(said_before):
             # A follow-up ("How long does it take?") answered by the sentence already said:
             # say only its clause that answers, never the same answer twice.
-            asked = [t for t in query if t not in _text.content_terms(asked_before)]
+            asked = [t for t in query if t not in content_terms(asked_before)]
             # The search query is the follow-up, then the question it follows.
             current = question.strip().removesuffix(asked_before.strip()).strip() or question
             clause = _text.answering_clause(
@@ -257,15 +273,15 @@ class ExtractiveModel(ChatModel):
         self,
         question: str,
         query: list[str],
-        sentences: list[_Sentence],
+        sentences: list[_sentences.Sentence],
         semantic: list[float] | None,
         *,
-        exact: bool = False,
+        exact: frozenset[_sentences.Sentence] = frozenset(),
         unknown: frozenset[str] = frozenset(),
     ) -> list[_Scored]:
         """Score every quotable sentence, best first; empty when none is relevant enough.
 
-        With ``exact``, every sentence left names the question's codes: that is its overlap.
+        A sentence of ``exact`` names the question's codes: that is its overlap.
         ``unknown`` holds the question's terms that no retrieved passage says.
         """
         idf = _idf(query, sentences)
@@ -278,7 +294,7 @@ class ExtractiveModel(ChatModel):
         passage_terms: dict[int, frozenset[str]] = {}
         for sentence in sentences:
             ref = sentence.passage.ref
-            titles.setdefault(ref, frozenset(_text.content_terms(sentence.passage.title)))
+            titles.setdefault(ref, _sentences.title_terms(sentence.passage))
             passage_terms[ref] = (
                 passage_terms.get(ref, titles[ref]) | sentence.terms | sentence.unit.context
             )
@@ -288,11 +304,19 @@ class ExtractiveModel(ChatModel):
         for index, sentence in enumerate(sentences):
             ref = sentence.passage.ref
             similarity = sentence.passage.similarity
-            similar = semantic is not None and semantic[index] >= self._min_semantic
+            # Meaning alone makes only a sentence of prose quotable: a heading, a question of
+            # an FAQ or a row is near in meaning to every question on its topic ("a senior
+            # discount?" and "Is there a loyalty discount?").
+            similar = (
+                semantic is not None
+                and semantic[index] >= self._min_semantic
+                and sentence.unit.kind in ("prose", "step")
+            )
             # An answer of a Q&A pair ("Yes, in about ten days.") need not repeat its question,
             # nor a sentence its heading's words ("Parcels take ten days." under "Shipping").
             own = sentence.terms | sentence.unit.context
-            if not (own & weights.keys() or similar or sentence.answer or exact):
+            named = sentence in exact
+            if not (own & weights.keys() or similar or sentence.answer or named):
                 continue
             # The title states the topic of every sentence under it ("Its elevation is ..."
             # under "Mount Everest"), so its words count as said by each of them.
@@ -306,7 +330,7 @@ class ExtractiveModel(ChatModel):
                 + _CONTEXT_WEIGHT * context / total
                 + _SIMILARITY_WEIGHT * (similarity - top_similarity)
                 + _POSITION_WEIGHT / (1 + sentence.position)
-                + (_KIND_WEIGHT if kind and _text.mentions(kind, sentence.text) else 0.0)
+                + (_KIND_WEIGHT if kind and mentions(kind, sentence.text) else 0.0)
                 - (_HEADING_PENALTY if sentence.heading else 0.0)
             )
             if semantic is not None:
@@ -314,7 +338,7 @@ class ExtractiveModel(ChatModel):
             # A Q&A pair answers only a question that means the same as its own; a passage
             # retrieval is unsure of must be matched by nearly all of the question's words.
             needed = self._min_overlap
-            if sentence.answer or (
+            if (sentence.answer and similarity < self._same_question_similarity) or (
                 sentence.unit.faq
                 and _text.qualifies_otherwise(query, unknown, sentence.unit.context)
             ):
@@ -323,17 +347,20 @@ class ExtractiveModel(ChatModel):
                 # never gets the answer under "Do you offer discounts for nonprofits?".
                 needed = max(needed, self._min_qna_overlap)
             if sentence.unit.kind == "row":
-                needed = max(needed, self._min_row_overlap)
+                # A row is one thing of a list: a question on it with a word the knowledge
+                # never says asks about another ("teeth whitening *at home*", "the Duetto
+                # *Pro*").
+                needed = max(needed, self._min_row_overlap if unknown <= soft else 1.0)
             if similarity < self._confident_similarity:
                 needed = max(needed, self._min_weak_overlap)
-            if coverage >= needed or exact or (similar and not sentence.answer):
+            if coverage >= needed or named or (similar and not sentence.answer):
                 scored.append(_Scored(sentence, score))
         scored.sort(key=lambda s: s.score, reverse=True)
         return scored
 
     def _choose(
-        self, ranked: list[_Scored], sentences: list[_Sentence], *, how_to: bool
-    ) -> list[_Sentence]:
+        self, ranked: list[_Scored], sentences: list[_sentences.Sentence], *, how_to: bool
+    ) -> list[_sentences.Sentence]:
         """The best sentence, then close runners-up in reading order, within the word budget.
 
         A heading is never said alone: the sentences under it stand for it. Asked how to do
@@ -349,14 +376,14 @@ class ExtractiveModel(ChatModel):
         ]
         steps = [s for s in section if s.unit.kind == "step"]
         if (how_to or best.heading) and steps:
-            return _within_words(steps, self._max_how_to_words)
+            return _quoting.within_words(steps, self._max_how_to_words)
         if best.heading:
             below = [s for s in section if s.position > best.position]
             if not below:
                 return [r.sentence for r in ranked if not r.sentence.heading][:1] or [best]
-            return _within_words(below[:2], self._max_words)
+            return _quoting.within_words(below[:2], self._max_words)
         budget = self._max_words - len(best.text.split())
-        extras: list[_Sentence] = []
+        extras: list[_sentences.Sentence] = []
         said = {best.text}  # the same sentence in two passages is said once
         best_score = ranked[0].score
         for candidate in ranked[1 : self._max_sentences * 3]:
@@ -373,10 +400,6 @@ class ExtractiveModel(ChatModel):
         return [best, *extras]
 
 
-def _title_terms(passage: Passage) -> frozenset[str]:
-    return frozenset(_text.content_terms(passage.title))
-
-
 def _previous_turn(request: ChatRequest) -> tuple[str, str]:
     """The chatbot's previous answer in the conversation and the question it answered."""
     history = list(request.messages[:-1])
@@ -387,54 +410,7 @@ def _previous_turn(request: ChatRequest) -> tuple[str, str]:
     return "", ""
 
 
-def _join(chosen: list[_Sentence], max_words: int, query: list[str], *, yes_no: bool) -> str:
-    """The quotes in order, one marker after each run from the same passage.
-
-    A leading "Yes." or "No." is kept for a yes-or-no question only: before the steps of
-    "how do I ..." it would answer nothing that was asked.
-    """
-    parts: list[str] = []
-    for index, sentence in enumerate(chosen):
-        text = _quote(sentence, max_words, query)
-        if not yes_no:
-            text = _LEADING_REPLY.sub("", text, count=1)
-        following = chosen[index + 1] if index + 1 < len(chosen) else None
-        if following is not None and following.passage.ref == sentence.passage.ref:
-            text = text.removesuffix(f" [{sentence.passage.ref}]")
-        parts.append(text)
-    return " ".join(parts)
-
-
-_LEADING_REPLY = re.compile(r"\A(?:Yes|No)[.!,]\s+(?=\S)", re.IGNORECASE)
-
-
-def _within_words(sentences: list[_Sentence], limit: int) -> list[_Sentence]:
-    kept: list[_Sentence] = []
-    used = 0
-    for sentence in sentences:
-        size = len(sentence.text.split())
-        if kept and used + size > limit:
-            break
-        kept.append(sentence)
-        used += size
-    return kept
-
-
-def _sentences(passage: Passage) -> list[_Sentence]:
-    # A chunk is stored in okchat's form: its "Title: ...\nChunk: n\n\nContent:\n" header is
-    # not a sentence of the knowledge and must never be quoted; nor is a Q&A pair's question.
-    qna = _QNA_HEADER.match(passage.content)
-    if qna is not None:
-        body = passage.content[qna.end() :]
-    else:
-        body = _OKCHAT_HEADER.sub("", passage.content, count=1)
-    return [
-        _Sentence(passage, position, unit, answer=qna is not None)
-        for position, unit in enumerate(_passages.analyse(body, every=qna is not None))
-    ]
-
-
-def _idf(query: list[str], sentences: list[_Sentence]) -> dict[str, float]:
+def _idf(query: list[str], sentences: list[_sentences.Sentence]) -> dict[str, float]:
     """Inverse sentence frequency of the query terms among the retrieved sentences.
 
     The retrieved passages are the only collection at hand. A term found in few of their
@@ -446,37 +422,9 @@ def _idf(query: list[str], sentences: list[_Sentence]) -> dict[str, float]:
     for sentence in sentences:
         # A title's words are said by every sentence under it: "Voyager" in the manual's title
         # is no rarer than "motor" in its text.
-        df.update(wanted & (sentence.terms | _title_terms(sentence.passage)))
+        df.update(wanted & (sentence.terms | _sentences.title_terms(sentence.passage)))
     n = len(sentences)
     return {term: math.log(1 + (n + 1) / (df[term] + 0.5)) for term in wanted}
-
-
-def _quote(sentence: _Sentence, max_words: int, query: list[str]) -> str:
-    """The sentence as quoted, with its marker; cut around the matching words when too long."""
-    tokens = sentence.text.split()
-    if len(tokens) <= max_words:
-        return f"{sentence.text} [{sentence.passage.ref}]"
-    wanted = set(query)
-    hits = [1 if wanted & set(_text.content_terms(token)) else 0 for token in tokens]
-    window = max_words
-    densest = max(range(len(tokens) - window + 1), key=lambda i: sum(hits[i : i + window]))
-    inside = [i for i in range(densest, densest + window) if hits[i]] or [densest + window // 2]
-    # Centre the window on the matching words: the answer is usually next to them.
-    middle = (inside[0] + inside[-1]) // 2
-    best_start = min(max(0, middle - window // 2), len(tokens) - window)
-    text = " ".join(tokens[best_start : best_start + window])
-    prefix = "…" if best_start > 0 else ""
-    suffix = "…" if best_start + window < len(tokens) else ""
-    return f"{prefix}{text}{suffix} [{sentence.passage.ref}]"
-
-
-def _word_groups(text: str, size: int) -> list[str]:
-    """``text`` in pieces of ``size`` words that join back to exactly ``text``."""
-    tokens = text.split(" ")
-    return [
-        " ".join(tokens[i : i + size]) + (" " if i + size < len(tokens) else "")
-        for i in range(0, len(tokens), size)
-    ]
 
 
 def extractive_spec(model: ExtractiveModel | None = None) -> ProviderSpec:

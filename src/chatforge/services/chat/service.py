@@ -48,7 +48,6 @@ from chatforge.rag.prompt import (
     follow_up_question,
     standalone_question_prompt,
 )
-from chatforge.rag.text import correct_spelling, known_words
 from chatforge.services.chat.events import (
     AnswerDelta,
     AnswerDone,
@@ -70,6 +69,7 @@ from chatforge.services.knowledge.service import KnowledgeService
 from chatforge.services.search.query import retrieval_defaults
 from chatforge.services.search.retrieval import Hit, Retriever
 from chatforge.storage.models import Chunk, KnowledgeItem
+from chatforge.text.spelling import correct_spelling, known_words
 
 __all__ = [
     "EMAIL_REQUEST",

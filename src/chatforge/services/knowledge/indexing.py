@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import Connection, delete, insert, select
 
-from chatforge.rag.text import analyze
 from chatforge.storage.models import Chunk
 from chatforge.storage.search import (
     IndexEntry,
@@ -22,6 +21,7 @@ from chatforge.storage.search import (
     split_terms,
     unpack_embedding,
 )
+from chatforge.text.analysis import analyze
 
 
 @dataclass(frozen=True)

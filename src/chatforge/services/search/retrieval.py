@@ -26,12 +26,12 @@ from chatforge.rag.fusion import (
     rescale_cosine,
     rocchio,
 )
-from chatforge.rag.text import analyze
 from chatforge.services.model_set import ModelSet
 from chatforge.storage.db import Database
 from chatforge.storage.memory_index import MemorySearchIndex
 from chatforge.storage.models import Chunk, KnowledgeItem
 from chatforge.storage.search import Weights, scored_windows, unpack_embedding
+from chatforge.text.analysis import analyze
 
 log = logging.getLogger(__name__)
 

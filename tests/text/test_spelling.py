@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chatforge.rag.text import correct_spelling, edit_distance, known_words
+from chatforge.text.spelling import closest_terms, correct_spelling, edit_distance, known_words
 
 KNOWN = known_words(
     ["Do you offer financing? Yes, through Affirm.", "Is there a free trial?", "Store hours"]
@@ -31,3 +31,12 @@ def test_a_word_with_two_equally_near_known_words_is_left_alone() -> None:
 
     assert correct_spelling("caxer", known) == "caxer"
     assert correct_spelling("catter", known) == "cater"
+
+
+def test_a_stem_snowball_cut_shorter_meets_the_longer_stem_the_knowledge_says() -> None:
+    # Snowball stems "deliver" as "deliv" but "delivery" as "deliveri"; "washer" stays whole.
+    assert closest_terms(["deliv", "wash", "car"], {"deliveri", "washer", "cart"}) == [
+        "deliveri",
+        "washer",
+        "car",  # three letters are too few to read as another word
+    ]

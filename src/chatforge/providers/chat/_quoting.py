@@ -1,0 +1,69 @@
+"""How the extractive model says its answer: quotes, their markers, and the stream's pieces."""
+
+from __future__ import annotations
+
+import re
+
+from chatforge.providers.chat._sentences import Sentence
+from chatforge.text.analysis import content_terms
+
+_LEADING_REPLY = re.compile(r"\A(?:Yes|No)[.!,]\s+(?=\S)", re.IGNORECASE)
+
+
+def join(chosen: list[Sentence], max_words: int, query: list[str], *, yes_no: bool) -> str:
+    """The quotes in order, one marker after each run from the same passage.
+
+    A leading "Yes." or "No." is kept for a yes-or-no question only: before the steps of
+    "how do I ..." it would answer nothing that was asked.
+    """
+    parts: list[str] = []
+    for index, sentence in enumerate(chosen):
+        text = quote(sentence, max_words, query)
+        if not yes_no:
+            text = _LEADING_REPLY.sub("", text, count=1)
+        following = chosen[index + 1] if index + 1 < len(chosen) else None
+        if following is not None and following.passage.ref == sentence.passage.ref:
+            text = text.removesuffix(f" [{sentence.passage.ref}]")
+        parts.append(text)
+    return " ".join(parts)
+
+
+def within_words(sentences: list[Sentence], limit: int) -> list[Sentence]:
+    """The first ``sentences`` within ``limit`` words (the first one always)."""
+    kept: list[Sentence] = []
+    used = 0
+    for sentence in sentences:
+        size = len(sentence.text.split())
+        if kept and used + size > limit:
+            break
+        kept.append(sentence)
+        used += size
+    return kept
+
+
+def quote(sentence: Sentence, max_words: int, query: list[str]) -> str:
+    """The sentence as quoted, with its marker; cut around the matching words when too long."""
+    tokens = sentence.text.split()
+    if len(tokens) <= max_words:
+        return f"{sentence.text} [{sentence.passage.ref}]"
+    wanted = set(query)
+    hits = [1 if wanted & set(content_terms(token)) else 0 for token in tokens]
+    window = max_words
+    densest = max(range(len(tokens) - window + 1), key=lambda i: sum(hits[i : i + window]))
+    inside = [i for i in range(densest, densest + window) if hits[i]] or [densest + window // 2]
+    # Centre the window on the matching words: the answer is usually next to them.
+    middle = (inside[0] + inside[-1]) // 2
+    best_start = min(max(0, middle - window // 2), len(tokens) - window)
+    text = " ".join(tokens[best_start : best_start + window])
+    prefix = "…" if best_start > 0 else ""
+    suffix = "…" if best_start + window < len(tokens) else ""
+    return f"{prefix}{text}{suffix} [{sentence.passage.ref}]"
+
+
+def word_groups(text: str, size: int) -> list[str]:
+    """``text`` in pieces of ``size`` words that join back to exactly ``text``."""
+    tokens = text.split(" ")
+    return [
+        " ".join(tokens[i : i + size]) + (" " if i + size < len(tokens) else "")
+        for i in range(0, len(tokens), size)
+    ]

@@ -1,0 +1,114 @@
+"""The sentences the extractive model may quote, and which of them may answer a question.
+
+A retrieved passage is read into :class:`Sentence` units (:mod:`._passages`); before any is
+scored, the question's exact words narrow them: the codes it names (:func:`naming`) and the
+names it says (:func:`about`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from chatforge.providers.chat._passages import Unit, analyse
+from chatforge.providers.chat.base import Passage
+from chatforge.text.analysis import compound_terms, content_terms, stem
+from chatforge.text.entities import exact_words, is_code, names_all
+
+_OKCHAT_HEADER = re.compile(r"\ATitle: [^\n]*\nChunk: \d+\n\nContent:\n")
+#: A Q&A pair's stored form; its title is the question, and only the answer is quotable.
+_QNA_HEADER = re.compile(r"\ATitle: [^\n]*\nChunk: \d+\n\nQuestion: [^\n]*\n\nAnswer: ")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A quotable unit of a retrieved passage."""
+
+    passage: Passage
+    position: int  # index of the unit in its passage
+    unit: Unit
+    answer: bool = False  # part of a Q&A pair's answer: its question says what it is about
+
+    @property
+    def text(self) -> str:
+        return self.unit.text
+
+    @property
+    def terms(self) -> frozenset[str]:
+        return self.unit.terms
+
+    @property
+    def heading(self) -> bool:
+        return self.unit.kind == "heading"
+
+
+def sentences_of(passage: Passage) -> list[Sentence]:
+    """The quotable units of a retrieved passage, in reading order."""
+    # A chunk is stored in okchat's form: its "Title: ...\nChunk: n\n\nContent:\n" header is
+    # not a sentence of the knowledge and must never be quoted; nor is a Q&A pair's question.
+    qna = _QNA_HEADER.match(passage.content)
+    if qna is not None:
+        body = passage.content[qna.end() :]
+    else:
+        body = _OKCHAT_HEADER.sub("", passage.content, count=1)
+    return [
+        Sentence(passage, position, unit, answer=qna is not None)
+        for position, unit in enumerate(analyse(body, every=qna is not None))
+    ]
+
+
+def about(sentences: list[Sentence], named: frozenset[str]) -> list[Sentence]:
+    """The sentences whose section (its sentences, headings or title) says every place named.
+
+    "A store in Phoenix?" is not answered by the store in Tucson, though the knowledge names
+    Phoenix elsewhere; a section names a place once for all its sentences. Names meet by their
+    stems ("Norman" and "the Normans").
+    """
+    wanted = {stem(name) for name in named}
+    said: dict[tuple[int, int], set[str]] = {}
+    for s in sentences:
+        key = (s.passage.ref, s.unit.section)
+        if key not in said:
+            said[key] = {stem(t) for t in title_tokens(s.passage)}
+        said[key] |= {stem(t) for t in s.unit.tokens}
+    return [s for s in sentences if wanted <= said[(s.passage.ref, s.unit.section)]]
+
+
+def naming(
+    sentences: list[Sentence], required: frozenset[str]
+) -> tuple[list[Sentence], frozenset[Sentence]]:
+    """The sentences that may answer a question naming ``required`` codes, and those of them
+    that name the codes themselves (in the sentence or its headings).
+
+    A product's manual names the product ("LX-6") in some sections and implies it in others
+    ("Factory reset: push a paper clip ..."): a sentence naming no code at all may answer, on
+    the usual overlap, when its document names every code of the question elsewhere. A
+    sentence naming another code (E03's row) never does, nor any sentence for a bare number.
+    A title naming the codes ("Lumen LX-6 Router Setup Guide") names them for its document.
+    """
+    naming = [s for s in sentences if names_all(required, s.unit.tokens)]
+    items = {s.passage.knowledge_id for s in naming}
+    items |= {
+        s.passage.knowledge_id for s in sentences if names_all(required, title_tokens(s.passage))
+    }
+    if not all(is_code(token) for token in required):
+        return naming, frozenset(naming)
+    implied = [
+        s
+        for s in sentences
+        if s.passage.knowledge_id in items
+        and s not in naming
+        and not any(is_code(token) for token in s.unit.tokens)
+    ]
+    kept = set(naming) | set(implied)
+    return [s for s in sentences if s in kept], frozenset(naming)
+
+
+def title_tokens(passage: Passage) -> frozenset[str]:
+    """The words and codes of a passage's title, as written."""
+    return frozenset(exact_words(passage.title))
+
+
+def title_terms(passage: Passage) -> frozenset[str]:
+    """The content terms of a passage's title."""
+    return frozenset(content_terms(passage.title)) | compound_terms(passage.title)
