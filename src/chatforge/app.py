@@ -15,7 +15,7 @@ from chatforge.api.docs import install_docs
 from chatforge.api.errors import install_error_handlers
 from chatforge.api.metrics import Metrics, MetricsMiddleware
 from chatforge.api.openapi import install_openapi
-from chatforge.api.public_gate import PublicGateMiddleware
+from chatforge.api.public_gate import PublicGateMiddleware, PublicLimits
 from chatforge.api.ratelimit import RateLimitMiddleware
 from chatforge.api.routers import (
     chat,
@@ -108,8 +108,10 @@ def create_app(settings: Settings | None = None, *, public_base_url: str | None 
         CORSMiddleware, allow_origins=["*"], allow_methods=["*"], allow_headers=["*"]
     )
     # Outside the global CORS: public paths get CORS per chatbot (its allowedOrigins), their
-    # origin check and their own limits; other paths pass it untouched.
-    app.add_middleware(PublicGateMiddleware, ctx=ctx)
+    # origin check and their own limits; other paths pass it untouched. Live calls count their
+    # turns with the same counters (app.state.public_limits).
+    app.state.public_limits = PublicLimits(ctx.settings)
+    app.add_middleware(PublicGateMiddleware, ctx=ctx, limits=app.state.public_limits)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     install_error_handlers(app)
     app.include_router(health.router)

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 from tests.factories.chat import make_store_bot, messages_of
+from tests.public.helpers import say
 from tests.voice.audio import spoken_wav, words
 
 from chatforge.providers.speech import VadParams
@@ -156,3 +157,55 @@ def test_a_visitor_call_issues_a_token_and_keeps_one_session(
     assert session["visitor_token"]
     again = next(e for e in second if e["type"] == "session")
     assert again["session_id"] == session["session_id"] and "visitor_token" not in again
+
+
+def test_a_visitor_call_over_the_chat_limit_is_told_to_wait_and_keeps_listening(
+    configured_api: Callable[..., TestClient], question_wav: bytes
+) -> None:
+    client = configured_api(public={"chat_per_visitor": "1/hour"})
+    bot = make_store_bot(client, is_public=True, slug="busy", voice_widget_config={"voice": "nova"})
+    key = client.headers.pop("x-api-key")
+    path = f"/api/public/chatbot/busy/voice/realtime?visitor_token={'v' * 43}"
+    with client.websocket_connect(path) as ws:
+        ws.receive_json()
+        stream(ws, pcm_of(question_wav))
+        first, _ = until(ws, "answer")
+        stream(ws, pcm_of(question_wav))
+        second, audio = until(ws, "error")
+        after = ws.receive_json()  # still listening: the call goes on
+        stream(ws, pcm_of(question_wav))
+        third, _ = until(ws, "error")
+        ws.send_text(json.dumps({"type": "end"}))
+    refused = second[-1]["error"]
+    assert refused["code"] == "rate_limited"
+    assert 0 < refused["details"]["retry_after"] <= 3600
+    assert f"wait {refused['details']['retry_after']} seconds" in refused["message"]
+    assert not audio and [e["type"] for e in second if e["type"] != "state"] == ["error"]
+    assert after == {"type": "state", "state": "listening"}
+    # While the caller must wait, what they say is refused without being transcribed.
+    assert [e["type"] for e in third] == ["error"]
+    assert third[0]["error"]["code"] == "rate_limited"
+    client.headers["x-api-key"] = key
+    session_id = next(e for e in first if e["type"] == "session")["session_id"]
+    stored = messages_of(client, bot["id"], session_id)
+    assert [m["sender_type"] for m in stored] == ["user", "bot"]
+
+
+def test_a_typed_message_and_a_call_on_another_server_share_the_visitors_limit(
+    configured_api: Callable[..., TestClient], redis_url: str, question_wav: bytes
+) -> None:
+    limits = {"limits": {"storage_url": redis_url}, "public": {"chat_per_visitor": "1/hour"}}
+    typing = configured_api(**limits)
+    make_store_bot(typing, is_public=True, slug="shared", voice_widget_config={"voice": "nova"})
+    calling = configured_api(**limits)  # a second server of the same deployment
+    token = "t" * 43
+    typed = say(typing, "shared", "What are your opening hours?", token=token)
+    assert typed.status_code == 200, typed.text
+    path = f"/api/public/chatbot/shared/voice/realtime?visitor_token={token}"
+    with calling.websocket_connect(path) as ws:
+        ws.receive_json()
+        stream(ws, pcm_of(question_wav))
+        events, audio = until(ws, "error")
+        ws.send_text(json.dumps({"type": "end"}))
+    assert events[-1]["error"]["code"] == "rate_limited"
+    assert "transcript" not in [e["type"] for e in events] and not audio

@@ -147,6 +147,26 @@ def test_the_hosted_chat_page_calls_under_its_strict_csp(chatforge: Chatforge, p
     page.get_by_role("button", name="Hang up").click()
 
 
+def test_a_caller_over_the_limit_is_asked_to_wait_and_the_call_goes_on(
+    tmp_path: Path, sqlite_template: Path, page: Any
+) -> None:
+    # The call itself counts once, its first question once: the looped question after it is over.
+    limits = {"chat_per_ip": "2/hour"}
+    with running_chatforge(tmp_path, sqlite_template, public=limits) as server:
+        server.chatbot(
+            STORE_KNOWLEDGE, name="Shop", slug="busy-voice", voice_widget_config=VOICE_CONFIG
+        )
+        page.goto(f"{server.url}/chat/busy-voice")
+        page.get_by_role("button", name="Call the shop").click()
+        expect(page.locator(".row.bot").last).to_contain_text("9am", timeout=45_000)
+        alert = page.get_by_role("alert")
+        expect(alert).to_contain_text("Too many messages. Please wait", timeout=45_000)
+        hang_up = page.get_by_role("button", name="Hang up")
+        expect(hang_up).to_be_visible()  # still in the call, listening
+        assert page.locator(".row.user").count() == 1  # the refused question is not shown
+        hang_up.click()
+
+
 #: The shop's opening hours at length: the spoken answer lasts long enough to be talked over.
 LONG_HOURS = {
     "type": "text",

@@ -20,6 +20,11 @@ key-authenticated paths, like okchat). On a public path it:
 5. passes the rest on without its ``Origin`` header (so that the global CORS stays out of it),
    and adds its own CORS headers to the response, errors and 429s included.
 
+Each utterance a live call answers is then counted as a chat turn of its caller, against the
+same ``chat_per_ip`` and ``chat_per_visitor`` counters: the voice router asks
+:meth:`PublicLimits.chat_turn` (``app.state.public_limits``, the one instance this gate counts
+with) before the call answers, and the call tells the caller to wait instead of answering.
+
 No cookies are used on these paths, so credentials are never allowed. A chatbot that does not
 exist or is not public is let through to its 404 (with CORS headers, so the widget can read it).
 When the counter store fails, requests are let through, as :mod:`chatforge.api.ratelimit` does.
@@ -46,8 +51,9 @@ from chatforge.services.context import AppContext
 from chatforge.services.public import visitors
 from chatforge.services.public.origins import origin_allowed
 from chatforge.services.public.service import get_public_chatbot, own_origin
+from chatforge.settings import Settings
 
-__all__ = ["PUBLIC_PREFIX", "PublicGateMiddleware"]
+__all__ = ["PUBLIC_PREFIX", "PublicGateMiddleware", "PublicLimits"]
 
 log = logging.getLogger(__name__)
 
@@ -61,23 +67,74 @@ _ALLOW_HEADERS = "Content-Type, X-Visitor-Token"
 _PREFLIGHT_MAX_AGE = "600"
 
 
-class PublicGateMiddleware:
-    """Origins, CORS and rate limits of the public paths; other paths pass untouched."""
+class PublicLimits:
+    """The counters of the public paths, shared by the gate (HTTP requests, call handshakes)
+    and the live calls' turns, so that a spoken turn and a typed one count alike.
 
-    def __init__(self, app: ASGIApp, ctx: AppContext) -> None:
-        self.app = app
-        self.ctx = ctx
-        limits = ctx.settings.limits
-        public = ctx.settings.public
-        self.enabled = limits.enabled
-        self.trust_forwarded_for = limits.trust_forwarded_for
-        # A malformed rate fails here, when the app is built, not on the first request.
+    Args:
+        settings: The app's settings (``limits`` for the store, ``public`` for the rates).
+
+    Raises:
+        ValueError: A rate is malformed (when the app is built, not on the first request).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.enabled = settings.limits.enabled
+        self.trust_forwarded_for = settings.limits.trust_forwarded_for
+        public = settings.public
         self.per_ip = _rate("per_ip", public.per_ip)
         self.per_visitor = _rate("chat_per_visitor", public.chat_per_visitor)
         self.chat_per_ip = _rate("chat_per_ip", public.chat_per_ip)
-        self.counter: Counter = make_counter(limits.storage_url)
-        self.own_origin = own_origin(ctx)
+        self.counter: Counter = make_counter(settings.limits.storage_url)
         self._store_down_until = 0.0
+
+    async def chat_turn(self, address: str, token: str | None) -> int | None:
+        """Count one chat turn of ``address`` (and of the visitor ``token``, when it has the
+        shape of one); the seconds to wait when it is over a limit, else None."""
+        if not self.enabled:
+            return None
+        # Per address first: a client can always drop its token and be issued a new one.
+        wait = await self.hit(self.chat_per_ip, "public-chat-ip", address)
+        token = visitors.usable_token(token)
+        if wait is None and token is not None:
+            wait = await self.hit(self.per_visitor, "visitor", visitors.token_hash(token))
+        return wait
+
+    async def hit(self, item: RateLimitItem, *identifiers: str) -> int | None:
+        """Count one request; the seconds to wait when it is over the limit, else None."""
+        if time.monotonic() < self._store_down_until:
+            return None
+        try:
+            if await self.counter.hit(item, *identifiers):
+                return None
+            reset_at = await self.counter.reset_at(item, *identifiers)
+        except Exception as exc:  # fail open: a down counter store must not fail the request
+            self._store_down_until = time.monotonic() + STORE_RETRY_SECONDS
+            log.warning(
+                "public limits: the counter store failed (%s); not limited for %.0f seconds",
+                type(exc).__name__,
+                STORE_RETRY_SECONDS,
+            )
+            return None
+        return max(1, math.ceil(reset_at - time.time()))
+
+
+class PublicGateMiddleware:
+    """Origins, CORS and rate limits of the public paths; other paths pass untouched.
+
+    Args:
+        app: The app behind the gate.
+        ctx: The app's context.
+        limits: The counters; the app shares them with live calls (``app.state.public_limits``).
+    """
+
+    def __init__(self, app: ASGIApp, ctx: AppContext, limits: PublicLimits) -> None:
+        self.app = app
+        self.ctx = ctx
+        self.limits = limits
+        self.enabled = limits.enabled
+        self.trust_forwarded_for = limits.trust_forwarded_for
+        self.own_origin = own_origin(ctx)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -94,7 +151,7 @@ class PublicGateMiddleware:
         cors = {} if preflight else _cors_headers(origin)
         address = client_address(scope, headers, trust_forwarded_for=self.trust_forwarded_for)
         if self.enabled:  # preflights too: each one looks the chatbot up
-            wait = await self._hit(self.per_ip, "public-ip", address)
+            wait = await self.limits.hit(self.limits.per_ip, "public-ip", address)
             if wait is not None:
                 message = f"Too many requests from this address. Retry in {wait} seconds."
                 await _too_many(message, wait, cors)(scope, receive, send)
@@ -115,14 +172,16 @@ class PublicGateMiddleware:
             return
         if self.enabled and scope["method"] == "POST" and _COSTLY.match(scope["path"]):
             # Per address first: a client can always drop its token and be issued a new one.
-            wait = await self._hit(self.chat_per_ip, "public-chat-ip", address)
+            wait = await self.limits.hit(self.limits.chat_per_ip, "public-chat-ip", address)
             if wait is not None:
                 message = f"Too many messages from this address; wait {wait} seconds."
                 await _too_many(message, wait, cors)(scope, receive, send)
                 return
             token = visitors.usable_token(headers.get("x-visitor-token"))
             if token is not None and _VISITOR_TURN.match(scope["path"]):
-                wait = await self._hit(self.per_visitor, "visitor", visitors.token_hash(token))
+                wait = await self.limits.hit(
+                    self.limits.per_visitor, "visitor", visitors.token_hash(token)
+                )
                 if wait is not None:
                     message = f"Too many messages; wait {wait} seconds before sending another."
                     await _too_many(message, wait, cors)(scope, receive, send)
@@ -130,13 +189,19 @@ class PublicGateMiddleware:
         await self.app(_without_origin(scope), receive, _with_headers(send, cors))
 
     async def _call(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """A live voice call: counted like a chat message of its address (the service checks its
-        origin and visitor); over a limit, the handshake is refused (HTTP 403 to the browser)."""
+        """A live voice call: counted like a chat message of its address when it starts (the
+        service checks its origin; each of its turns is counted later, through
+        :meth:`PublicLimits.chat_turn`); over a limit, the handshake is refused (HTTP 403 to the
+        browser)."""
         if self.enabled:
             headers = Headers(scope=scope)
             address = client_address(scope, headers, trust_forwarded_for=self.trust_forwarded_for)
-            for item, name in ((self.per_ip, "public-ip"), (self.chat_per_ip, "public-chat-ip")):
-                if await self._hit(item, name, address) is not None:
+            limits = self.limits
+            for item, name in (
+                (limits.per_ip, "public-ip"),
+                (limits.chat_per_ip, "public-chat-ip"),
+            ):
+                if await limits.hit(item, name, address) is not None:
                     await receive()  # the handshake's websocket.connect
                     await send({"type": "websocket.close", "code": 1008, "reason": "rate limited"})
                     return
@@ -173,24 +238,6 @@ class PublicGateMiddleware:
         except NotFound:
             return True  # the app answers 404, the same for every origin
         return origin_allowed(origin, chatbot.allowed_origins, self.own_origin)
-
-    async def _hit(self, item: RateLimitItem, *identifiers: str) -> int | None:
-        """Count one request; the seconds to wait when it is over the limit, else None."""
-        if time.monotonic() < self._store_down_until:
-            return None
-        try:
-            if await self.counter.hit(item, *identifiers):
-                return None
-            reset_at = await self.counter.reset_at(item, *identifiers)
-        except Exception as exc:  # fail open: a down counter store must not fail the request
-            self._store_down_until = time.monotonic() + STORE_RETRY_SECONDS
-            log.warning(
-                "public limits: the counter store failed (%s); not limited for %.0f seconds",
-                type(exc).__name__,
-                STORE_RETRY_SECONDS,
-            )
-            return None
-        return max(1, math.ceil(reset_at - time.time()))
 
 
 def _rate(name: str, value: str) -> RateLimitItem:

@@ -15,6 +15,8 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from chatforge.api.deps import ContextDep, OrganizationDep
+from chatforge.api.public_gate import PublicLimits
+from chatforge.api.ratelimit import client_address
 from chatforge.api.schemas.common import ERROR_RESPONSES, ErrorBody
 from chatforge.api.schemas.voice import (
     PublicVoiceChatResponse,
@@ -30,7 +32,7 @@ from chatforge.api.schemas.voice import (
 from chatforge.errors import ChatforgeError
 from chatforge.services.accounts import keys
 from chatforge.services.context import AppContext
-from chatforge.services.voice.call import VoiceCall, open_key_call, open_public_call
+from chatforge.services.voice.call import TurnLimit, VoiceCall, open_key_call, open_public_call
 from chatforge.services.voice.service import PublicVoiceService, SpeechStream, VoiceService
 
 _AUDIO_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -252,14 +254,31 @@ async def public_realtime(
     session_id: str | None = None,
     visitor_token: str | None = None,
 ) -> None:
-    """A visitor's live call (the token in the query: browsers cannot set WebSocket headers)."""
+    """A visitor's live call (the token in the query: browsers cannot set WebSocket headers).
+    Each turn counts as a chat message of the caller's address and visitor token."""
     ctx: AppContext = websocket.app.state.ctx
     origin = websocket.headers.get("origin")
+    limit = _turn_limit(websocket)
 
     async def open_call() -> VoiceCall:
-        return await open_public_call(ctx, chatbot, origin, session_id, visitor_token)
+        return await open_public_call(ctx, chatbot, origin, session_id, visitor_token, limit)
 
     await _serve_call(websocket, open_call)
+
+
+def _turn_limit(websocket: WebSocket) -> TurnLimit | None:
+    """The public limits' count of one turn of this caller (None when limits are off)."""
+    limits: PublicLimits = websocket.app.state.public_limits
+    if not limits.enabled:
+        return None
+    address = client_address(
+        websocket.scope, websocket.headers, trust_forwarded_for=limits.trust_forwarded_for
+    )
+
+    async def limit(token: str | None) -> int | None:
+        return await limits.chat_turn(address, token)
+
+    return limit
 
 
 class _Socket:

@@ -1163,6 +1163,7 @@ textarea{resize:none;height:42px;max-height:132px}
         if (ev.type === "ready") c.rate = ev.output_sample_rate || c.rate;
         else if (ev.type === "state") line.textContent = labels[c.muted && ev.state === "speaking" ? "listening" : ev.state] || "";
         else if (ev.type === "transcript") {
+          clearAlert(); // answered again: a "wait" from an earlier turn is over
           sugg.hidden = true;
           pending.push(addMessage("user", ev.text));
           hush(); // a new question: whatever is left of the last answer is not wanted now

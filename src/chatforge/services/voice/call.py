@@ -20,23 +20,32 @@ Messages to the client are JSON events and binary PCM at ``output_sample_rate``:
 - ``{"type": "interrupted"}`` (barge-in) and ``{"type": "error", "error": {...}}``
 
 The client may send ``{"type": "end"}`` to hang up.
+
+A visitor's call counts each utterance it is about to answer as one of their chat turns
+(:data:`TurnLimit`, built by the API layer from the public rate limits): over a limit, the
+utterance gets ``{"type": "error", "error": {"code": "rate_limited", "message": ..., "details":
+{"retry_after": N}}}`` instead of an answer, and the call keeps listening. Until those N seconds
+have passed, further utterances get the same event without being transcribed, so that a caller
+who keeps talking costs no speech-to-text either.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import re
+import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict
 from typing import Any, Protocol
 
 import anyio
 import anyio.to_thread
 
-from chatforge.errors import ChatforgeError
+from chatforge.errors import ChatforgeError, RateLimited
 from chatforge.providers.speech import RECOGNITION_RATE, TextToSpeech
 from chatforge.providers.speech.base import Audio
 from chatforge.providers.speech.turns import SileroStream, SpeechStarted, TurnDetector
@@ -67,6 +76,7 @@ __all__ = [
     "KeyConversation",
     "OriginNotAllowed",
     "PublicConversation",
+    "TurnLimit",
     "VoiceCall",
     "open_key_call",
     "open_public_call",
@@ -83,6 +93,10 @@ class OriginNotAllowed(ChatforgeError):
     status = 403
     code = "origin_not_allowed"
 
+
+#: Counts one chat turn of the visitor whose token it is given (None before one is issued): the
+#: seconds to wait when it is over a limit, else None.
+TurnLimit = Callable[[str | None], Awaitable[int | None]]
 
 #: A normalized chat event: ("sources", list), ("delta", str), ("done", (text, id)), ("failed", e)
 ChatEvent = tuple[str, Any]
@@ -105,6 +119,11 @@ class Conversation(ABC):
     """Where a call's turns are answered and stored: an organization's chat or a visitor's."""
 
     session_id: str | None = None
+
+    async def turn_wait(self) -> int | None:
+        """Count the turn about to be answered; the seconds to wait first, or None (no limit
+        here: a key's limits apply to its HTTP calls)."""
+        return None
 
     @abstractmethod
     async def start(
@@ -160,13 +179,24 @@ class PublicConversation(Conversation):
     """A visitor's call: their session (a new one on the first turn) and visitor token."""
 
     def __init__(
-        self, ctx: AppContext, reference: str, session_id: str | None, token: str | None
+        self,
+        ctx: AppContext,
+        reference: str,
+        session_id: str | None,
+        token: str | None,
+        limit: TurnLimit | None = None,
     ) -> None:
         self.public = PublicService(ctx)
         self.reference = reference
         self.session_id = session_id
         self.token = token
         self.issued: str | None = None
+        self.limit = limit
+
+    async def turn_wait(self) -> int | None:
+        # The token the call uses now: the first turn of a new visitor issues one, and the
+        # turns after it count against it, as typed chat does.
+        return None if self.limit is None else await self.limit(self.token)
 
     async def start(
         self, text: str, model: AnswerSettings
@@ -221,6 +251,7 @@ class VoiceCall:
         registry.vad()  # 503 now when the offline voice is not installed
         self._answer: anyio.CancelScope | None = None
         self._state = ""
+        self._limited_until = 0.0  # time.monotonic() until which turns are refused unheard
 
     async def run(self, channel: CallChannel) -> None:
         """Serve the call until the caller hangs up."""
@@ -291,10 +322,15 @@ class VoiceCall:
                 await self._set_state(channel, "listening")
 
     async def _turn(self, channel: CallChannel, audio: Audio) -> None:
+        self._refuse_while_limited()
         await self._set_state(channel, "thinking")
         transcript = await self.stt.transcribe(audio)
         if not transcript.text:
             return
+        wait = await self.conversation.turn_wait()
+        if wait is not None:
+            self._limited_until = time.monotonic() + wait
+            self._refuse_while_limited()
         await channel.send_json(
             {"type": "transcript", "text": transcript.text, "language": transcript.language}
         )
@@ -324,6 +360,15 @@ class VoiceCall:
                 await channel.send_json({"type": "answer", "text": text, "message_id": message_id})
             else:
                 raise value
+
+    def _refuse_while_limited(self) -> None:
+        """Raise RateLimited while the caller must wait (the call sends it as an event)."""
+        wait = math.ceil(self._limited_until - time.monotonic())
+        if wait > 0:
+            raise RateLimited(
+                f"Too many messages; wait {wait} seconds before speaking again.",
+                details={"retry_after": wait},
+            )
 
     async def _say(self, channel: CallChannel, text: str, budget: SpeechBudget) -> None:
         text = budget.take(text)
@@ -360,11 +405,13 @@ async def open_public_call(
     origin: str | None,
     session_id: str | None,
     token: str | None,
+    limit: TurnLimit | None = None,
 ) -> VoiceCall:
     """A visitor's call with a public chatbot whose voice agent is configured.
 
-    WebSocket handshakes do not pass the public gate (it serves HTTP), so the chatbot's allowed
-    origins are checked here, as the gate checks them.
+    WebSocket handshakes do not pass the public gate's origin check (it serves HTTP), so the
+    chatbot's allowed origins are checked here, as the gate checks them. ``limit`` counts each
+    turn against the public rate limits (None: not limited).
 
     Raises:
         NotFound: Not public, or no voice agent.
@@ -375,7 +422,8 @@ async def open_public_call(
     chatbot = await PublicService(ctx).chatbot(reference)
     if not origin_allowed(origin, chatbot.allowed_origins, own_origin(ctx)):
         raise OriginNotAllowed("This chatbot may not be used from this website.")
-    return VoiceCall(ctx, profile, PublicConversation(ctx, reference, session_id, token))
+    conversation = PublicConversation(ctx, reference, session_id, token, limit)
+    return VoiceCall(ctx, profile, conversation)
 
 
 def _is_end(message: str) -> bool:
