@@ -11,24 +11,19 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from chatforge.errors import ProviderError, ProviderUnavailable
+from chatforge.providers.http_errors import display_url, error_detail, redact
 
 OFFLINE_HINT = "or choose the offline model 'extractive'"
 
-# Keys of the usual shapes (OpenAI ``sk-...``, Anthropic ``sk-ant-...``), scrubbed from any provider
-# text we repeat, in case a provider echoes a key that is not the one we sent.
-_KEY_LIKE = re.compile(r"\b(?:sk|key|api)[-_][A-Za-z0-9_*.\-]{8,}")
 logger = logging.getLogger(__name__)
-_MAX_DETAIL = 300
 
 
 @dataclass(frozen=True)
@@ -56,17 +51,11 @@ class Endpoint:
     @property
     def display_url(self) -> str:
         """The base URL without user info, safe to show."""
-        parts = urlsplit(self.base_url)
-        host = parts.hostname or ""
-        netloc = f"{host}:{parts.port}" if parts.port else host
-        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+        return display_url(self.base_url)
 
     def redact(self, text: str) -> str:
         """Remove the key, and anything shaped like a key, from ``text``, and shorten it."""
-        if self.api_key:
-            text = text.replace(self.api_key, "[redacted]")
-        text = _KEY_LIKE.sub("[redacted]", text)
-        return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
+        return redact(text, self.api_key)
 
 
 @dataclass(frozen=True)
@@ -165,7 +154,7 @@ def status_error(endpoint: Endpoint, response: httpx.Response) -> ProviderError:
         )
     # The provider's own words go to the log, never to the caller: a server that is not what it
     # claims to be would otherwise answer the caller through Chatforge.
-    log_detail(endpoint, f"HTTP {status}", _error_detail(response))
+    log_detail(endpoint, f"HTTP {status}", error_detail(response))
     suffix = "."
     if status == 429 or status == 529 or status == 503:
         retry_after = response.headers.get("retry-after")
@@ -182,20 +171,3 @@ def log_detail(endpoint: Endpoint, what: str, detail: str) -> None:
     logger.warning(
         "%s at %s: %s: %s", endpoint.label, endpoint.display_url, what, endpoint.redact(detail)
     )
-
-
-def _error_detail(response: httpx.Response) -> str:
-    """The provider's error message, from the JSON error shape both OpenAI and Anthropic use."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text.strip()[:_MAX_DETAIL]
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return str(error["message"])
-        if isinstance(error, str):  # some compatible servers (llama.cpp, Ollama) use a string
-            return error
-        if isinstance(body.get("message"), str):
-            return str(body["message"])
-    return ""

@@ -19,21 +19,17 @@ from __future__ import annotations
 
 import email.utils
 import logging
-import re
 import time
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from chatforge.errors import ProviderError, ProviderUnavailable
+from chatforge.providers.http_errors import display_url, error_detail, redact
 
 logger = logging.getLogger(__name__)
 
-# Keys of the usual shapes (``sk-...``), scrubbed from provider text in case it echoes one.
-_KEY_LIKE = re.compile(r"\b(?:sk|key|api|jina)[-_][A-Za-z0-9_*.\-]{8,}")
-_MAX_DETAIL = 300
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -85,11 +81,7 @@ class JSONEndpoint:
     @property
     def display_url(self) -> str:
         """The base URL without user info or query, safe to show."""
-        parts = urlsplit(self.base_url)
-        netloc = parts.hostname or ""
-        if parts.port:
-            netloc = f"{netloc}:{parts.port}"
-        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+        return display_url(self.base_url)
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
         """POST ``body`` to ``base_url + path`` and return the decoded JSON answer.
@@ -126,10 +118,7 @@ class JSONEndpoint:
 
     def redact(self, text: str) -> str:
         """Remove the key, and anything shaped like a key, from ``text``, and shorten it."""
-        if self._api_key:
-            text = text.replace(self._api_key, "[redacted]")
-        text = _KEY_LIKE.sub("[redacted]", text)
-        return text if len(text) <= _MAX_DETAIL else text[: _MAX_DETAIL - 1] + "…"
+        return redact(text, self._api_key)
 
     def _send(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
         try:
@@ -171,7 +160,7 @@ class JSONEndpoint:
             self.label,
             self.display_url,
             status,
-            self.redact(_error_detail(response)),
+            self.redact(error_detail(response)),
         )
         suffix = "."
         if status in _RETRY_STATUSES:
@@ -203,19 +192,3 @@ def _parse_retry_after(value: str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max((when - datetime.now(UTC)).total_seconds(), 0.0)
-
-
-def _error_detail(response: httpx.Response) -> str:
-    """The server's error message, from the JSON error shapes OpenAI-compatible servers use."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text.strip()[:_MAX_DETAIL]
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return str(error["message"])
-        for key in ("error", "message", "detail"):  # llama.cpp, Ollama, TEI, FastAPI servers
-            if isinstance(body.get(key), str):
-                return str(body[key])
-    return ""
