@@ -7,6 +7,7 @@ worker claims, dies, or comes back.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -109,6 +110,35 @@ def test_worker_indexes_queued_items(api: TestClient, ctx: AppContext, chatbot_i
     assert [j.status for i in ids for j in jobs_of(ctx, i)] == ["done", "done"]
     assert found_text(ctx, chatbot_id, "night train")
     assert found_text(ctx, chatbot_id, "dining car")
+
+
+def test_workers_claiming_at_once_never_take_the_same_job(
+    api: TestClient, ctx: AppContext, chatbot_id: str
+) -> None:
+    # Eight workers race for forty jobs, each taking three at a time, all released together:
+    # PostgreSQL's FOR UPDATE SKIP LOCKED (SQLite's write lock) hands each job to one of them.
+    ids = queue(api, chatbot_id, *(text(f"Note {n}", f"Note number {n}.") for n in range(40)))
+    workers = [Worker(ctx, worker_id=f"racer-{n}") for n in range(8)]
+    start = threading.Barrier(len(workers))
+    claimed: dict[str, list[str]] = {w.worker_id: [] for w in workers}
+
+    def race(worker: Worker) -> None:
+        start.wait()
+        while taken := worker.claim(3):
+            claimed[worker.worker_id] += [c.job_id for c in taken]
+
+    threads = [threading.Thread(target=race, args=(w,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    jobs = [job for i in ids for job in jobs_of(ctx, i)]
+    every_claim = [job_id for taken in claimed.values() for job_id in taken]
+    assert sorted(every_claim) == sorted(job.id for job in jobs)  # each once, none left
+    assert {job.status for job in jobs} == {"running"}
+    assert {job.attempts for job in jobs} == {1}
+    assert {job.worker_id for job in jobs} == {w for w, taken in claimed.items() if taken}
 
 
 def test_job_of_a_dead_worker_is_taken_over_once_its_lease_expires(
