@@ -41,10 +41,10 @@ SEMANTIC_GRID = {
     "semantic_weight": [0.25, 0.5, 1.0],
 }
 GRID = {
-    "min_similarity": [0.25, 0.3, 0.35],
+    "min_similarity": [0.1, 0.15, 0.2, 0.25, 0.3, 0.35],
     "confident_similarity": [0.35, 0.4, 0.45, 0.5],
     "min_overlap": [0.3, 0.4, 0.5],
-    "min_weak_overlap": [0.6, 0.75, 0.9],
+    "min_weak_overlap": [0.4, 0.45, 0.5, 0.55, 0.6, 0.75, 0.9],
     "min_qna_overlap": [0.5, 0.6, 0.75],
     "min_row_overlap": [0.3, 0.5, 0.6],
     "same_question_similarity": [0.5, 0.55, 0.6, 0.65, 0.7, 0.8, 1.01],

@@ -8,4 +8,5 @@ the same way. English only, as the rest of the pipeline.
 - :mod:`~chatforge.text.sentences`: sentence ends, heading lines, sentences of a passage;
 - :mod:`~chatforge.text.spelling`: edit distance and the near word a typo meant;
 - :mod:`~chatforge.text.entities`: codes, model numbers, names, numbers and dates as written.
+- :mod:`~chatforge.text.synonyms`: customer words read as a business's words (matching only).
 """

@@ -42,7 +42,8 @@ _MONEY = re.compile(
 )
 _DURATION = re.compile(
     r"\b(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten)\b[\w -]{0,12}?"
-    r"\b(?:minutes?|hours?|days?|weeks?|months?|years?)\b",
+    r"\b(?:minutes?|hours?|days?|weeks?|months?|years?)\b"
+    r"|\bduration\b[^.;\d]{0,12}\d",  # a table's column: "duration min: 90"
     re.IGNORECASE,
 )
 
@@ -123,9 +124,27 @@ def place_names(text: str) -> frozenset[str]:
     )
 
 
+# The ways a business is reached: a street address, a phone number, an email address.
+_CONTACTS = {
+    "address": re.compile(
+        r"\b\d{1,6}\s+(?:[A-Z][a-zA-Z]*\.?\s+){1,4}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|"
+        r"Blvd|Lane|Ln|Drive|Dr|Way|Place|Pl|Square|Sq|Court|Ct|Parkway|Highway|Plaza)\b"
+    ),
+    "phone": re.compile(r"(?<![\w.])\+?(?:\d[\s().-]{0,2}){7,14}\d\b"),
+    "email": re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b"),
+}
+CONTACT_KINDS = frozenset(_CONTACTS)
+"""The kinds of :func:`mentions` that say how to reach a business."""
+
+
 def mentions(kind: str, sentence: str) -> bool:
     """Whether ``sentence`` holds something of a ``kind``: ``"duration"`` ("within 5 days"),
-    ``"time"`` (a year or month), ``"number"``, or else ``"name"`` (a capitalised word)."""
+    ``"time"`` (a year or month), ``"number"``, a contact (``"address"``, ``"phone"``,
+    ``"email"``), ``"price"`` (:func:`says_amount`), or else ``"name"`` (a capitalised word)."""
+    if kind in _CONTACTS:
+        return bool(_CONTACTS[kind].search(sentence))
+    if kind == "price":
+        return says_amount(sentence)
     if kind == "duration":
         return bool(_DURATION.search(sentence))
     if kind == "time":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from chatforge.providers.chat import _text
 from chatforge.providers.chat._sentences import Sentence
 from chatforge.text.analysis import content_terms
 
@@ -67,3 +68,22 @@ def word_groups(text: str, size: int) -> list[str]:
         " ".join(tokens[i : i + size]) + (" " if i + size < len(tokens) else "")
         for i in range(0, len(tokens), size)
     ]
+
+
+def follow_up(
+    ranked: list[Sentence], said_before: str, asked: list[str], current: str
+) -> str | None:
+    """The answer to a follow-up that asks about what the previous answer quoted, or None.
+
+    "And how long does it take?" after the whitening's price asks about the sentence quoted
+    (the whitening's row, not the aftercare after whitening): its clause that holds the
+    follow-up's new words ``asked`` or what ``current`` asks for, never the sentence again.
+    """
+    before = _text.without_markers(said_before)
+    for sentence in ranked:
+        if sentence.text not in before:
+            continue
+        clause = _text.answering_clause(sentence.text, asked, _text.answer_kind(current))
+        if clause is not None:
+            return f"…{clause}… [{sentence.passage.ref}]"
+    return None

@@ -58,11 +58,12 @@ def sentences_of(passage: Passage) -> list[Sentence]:
 
 
 def about(sentences: list[Sentence], named: frozenset[str]) -> list[Sentence]:
-    """The sentences whose section (its sentences, headings or title) says every place named.
+    """The sentences whose section (its sentences, headings or title) says every name given.
 
     "A store in Phoenix?" is not answered by the store in Tucson, though the knowledge names
-    Phoenix elsewhere; a section names a place once for all its sentences. Names meet by their
-    stems ("Norman" and "the Normans").
+    Phoenix elsewhere, nor a question on the Piccolo by the Aria's manual; a section names a
+    place or product once for all its sentences. Names meet by their stems ("Norman" and "the
+    Normans").
     """
     wanted = {stem(name) for name in named}
     said: dict[tuple[int, int], set[str]] = {}

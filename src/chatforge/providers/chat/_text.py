@@ -24,8 +24,14 @@ def measure_terms(question: str) -> frozenset[str]:
     return frozenset(
         stem(w)
         for n, w in enumerate(tokens)
-        if n and tokens[n - 1] == "how" and w not in READING_STOPWORDS
+        if (n and tokens[n - 1] == "how" and w not in READING_STOPWORDS) or w in _BOUNDS
     )
+
+
+# "Max group size?" asks for a number that an answer says as "at most 16", or not at all;
+# "return window?" for a time span ("within 45 days").
+_BOUNDS = frozenset({"max", "maximum", "min", "minimum", "window", "period", "deadline"})
+_SPAN = re.compile(r"\b(?:window|period|deadline)\b")
 
 
 _MEASURES = frozenset(
@@ -41,12 +47,50 @@ _YES_NO_QUESTION = re.compile(
 _WHEN = ("when", "what year", "in what year", "which year", "what date", "on what date")
 
 
+# How a customer asks for a way to reach the business, and the stems of the words asking it:
+# a sentence holding a street address says "address", whatever its words.
+_CONTACT_ASKED = {
+    "email": re.compile(r"\be-?mail\b"),
+    "phone": re.compile(
+        r"\b(?:tele)?phone\b|\bhotline\b|\bcall (?:you|us)\b|"
+        r"\b(?:emergency|contact|support|help) (?:number|line)\b"
+    ),
+    "address": re.compile(r"\baddress\b|\bwhere (?:are|r) (?:you|u)\b|\blocated\b"),
+}
+KIND_TERMS = {
+    "email": frozenset({"email", "address"}),
+    "phone": frozenset({"phone", "telephon", "call", "number", "hotlin", "line"}),
+    "address": frozenset({"address", "locat"}),
+    "price": frozenset({"cost", "price", "fee", "charg"}),
+}
+"""The stems a question uses for what it asks, by kind: a sentence holding a thing of the kind
+(an address, an amount) says them, whatever its words ("Installation is free" says the cost)."""
+
+
+def first_question(text: str) -> str:
+    """The first question of ``text``: a follow-up read with the question it follows ("and
+    does it cost anything? how long does installation take?") asks the first. A question of
+    one word ("Hi?", "Sorry?") asks nothing yet."""
+    start = 0
+    while (end := text.find("?", start)) >= 0 and end < len(text.rstrip()) - 1:
+        if len(text[start:end].split()) >= 2:
+            return text[start : end + 1]
+        start = end + 1
+    return text[start:] if start else text
+
+
 def answer_kind(question: str) -> str | None:
-    """The kind of answer a question asks for: ``"time"``, ``"number"``, ``"name"`` or None."""
-    q = question.lower().strip()
+    """The kind of answer a question asks for: ``"time"``, ``"number"``, ``"name"``, a contact
+    (``"email"``, ``"phone"``, ``"address"``), ``"price"`` or None."""
+    q = first_question(question).lower().strip()
+    for kind, asked in _CONTACT_ASKED.items():
+        if asked.search(q):
+            return kind
+    if _PRICE.search(q):
+        return "price"
     if q.startswith(_WHEN) or " what year" in q or " which year" in q:
         return "time"
-    if _HOW_LONG.search(q):
+    if _HOW_LONG.search(q) or _SPAN.search(q):
         return "duration"
     if _HOW_MEASURE.search(q) or "percentage" in q:
         return "number"
@@ -143,4 +187,5 @@ def asks_price(question: str) -> bool:
     """Whether a question asks what something costs ("root canal cost", "how much is the
     Trailblazer 29?"); "how much do I save" asks for a share, and "Are shipping costs
     refunded?" for a yes or no, not for a price."""
+    question = first_question(question)
     return bool(_PRICE.search(question)) and not asks_yes_no(question)

@@ -30,16 +30,16 @@ from chatforge.providers.chat.base import (
     estimate_tokens,
 )
 from chatforge.providers.chat.spec import ProviderConfig, ProviderSpec
-from chatforge.text.analysis import content_terms
+from chatforge.text.analysis import content_terms, words
 from chatforge.text.entities import (
     exact_tokens,
     exact_words,
     mentions,
     names,
-    place_names,
     says_amount,
 )
 from chatforge.text.spelling import closest_terms
+from chatforge.text.synonyms import read_as
 
 NOT_FOUND_ANSWER = "I couldn't find this in my knowledge base."
 """What the extractive model says when no retrieved passage answers the question."""
@@ -51,13 +51,16 @@ def is_not_found(answer: str) -> bool:
 
 
 #: Retrieval similarity (calibrated, in [0, 1]) below which a passage is not read. Fitted with
-#: :data:`CONFIDENT_SIMILARITY` and the overlap shares below by ``bench/support_fit.py`` on the
-#: support evaluation's fit companies; figures and their history in bench/RESULTS.md.
-MIN_SIMILARITY = 0.30
+#: :data:`CONFIDENT_SIMILARITY`, :data:`MIN_WEAK_OVERLAP` and the overlap shares below by
+#: ``bench/support_fit.py`` on the support evaluation's fit companies, each the most cautious
+#: value of its best plateau; figures and their history in bench/RESULTS.md.
+MIN_SIMILARITY = 0.20
 #: Above this retrieval similarity a passage is quoted on the usual overlap; between
-#: :data:`MIN_SIMILARITY` and it, only a sentence holding nearly all the question's weighted
-#: words is (a small knowledge base's passages score low even when they answer).
+#: :data:`MIN_SIMILARITY` and it, only a sentence holding :data:`MIN_WEAK_OVERLAP` of the
+#: question's weighted words is (a small knowledge base's passages score low even when they
+#: answer: "what's your address?" finds the contact page at 0.22).
 CONFIDENT_SIMILARITY = 0.40
+MIN_WEAK_OVERLAP = 0.55
 
 #: Retrieval similarity from which a Q&A pair's question means the visitor's: tempting pairs
 #: ("Senior discount?" and "Is there a discount for students?") stay below it. Fitted by
@@ -77,6 +80,11 @@ _CONTEXT_WEIGHT = 0.2  # coverage of the question by the whole passage and its t
 _SIMILARITY_WEIGHT = 2.0  # retrieval similarity, relative to the best passage's
 _POSITION_WEIGHT = 0.05  # early sentences state what a passage is about
 _KIND_WEIGHT = 0.15  # holds a date, number or name when the question asks for one
+# A question's word said by what a sentence holds (an amount for "cost"), not by the sentence,
+# counts this much less in its score; it still counts whole against the overlap floors. Not
+# fitted: any value from 0 to 0.5 gives the same fit answers; above 0 a sentence saying "cost"
+# outranks others holding an amount (a dev follow-up), and 1.0 loses a dev answer.
+_IMPLIED_DISCOUNT = 0.5
 # A heading names a topic and answers nothing: quoted only when no sentence qualifies.
 _HEADING_PENALTY = 1.0
 
@@ -113,7 +121,7 @@ class ExtractiveModel(ChatModel):
         semantic_weight: float = 0.5,
         min_semantic: float = 0.55,
         confident_similarity: float = CONFIDENT_SIMILARITY,
-        min_weak_overlap: float = 0.6,
+        min_weak_overlap: float = MIN_WEAK_OVERLAP,
         min_qna_overlap: float = 0.6,
         same_question_similarity: float = SAME_QUESTION_SIMILARITY,
         min_row_overlap: float = 0.5,
@@ -211,7 +219,9 @@ class ExtractiveModel(ChatModel):
         read = question
         for place, region in regions.items():
             read = re.sub(rf"\b{re.escape(place)}\b", region, read, flags=re.IGNORECASE)
-        query = closest_terms(content_terms(read), vocabulary)
+        # A word the knowledge never says is read as its synonym it says, else as the word it
+        # nearly says (a typo, a shorter form).
+        query = closest_terms([read_as(t, vocabulary) for t in content_terms(read)], vocabulary)
         if not query or not sentences:
             return NOT_FOUND_ANSWER
         placed = {w for place in regions for w in place.split()}
@@ -219,9 +229,10 @@ class ExtractiveModel(ChatModel):
         if not named <= said:
             # "A store in Seattle?": a place, brand or product the knowledge never names.
             return NOT_FOUND_ANSWER
-        located = place_names(question) & named
-        if located:
-            sentences = _sentences.about(sentences, located)
+        if named:
+            # "Is the Piccolo dishwasher safe?" is not answered by the Aria's tank: a place or
+            # product named must be named where the answer is.
+            sentences = _sentences.about(sentences, named)
         required = exact_tokens(question)
         naming: frozenset[_sentences.Sentence] = frozenset()
         if required:
@@ -253,20 +264,20 @@ class ExtractiveModel(ChatModel):
         ranked = self._rank(question, query, sentences, semantic, exact=naming, unknown=unknown)
         if not ranked:
             return NOT_FOUND_ANSWER
+        # A follow-up's new words, and what it asks ("how long": a duration).
+        asked = [t for t in query if t not in content_terms(asked_before)] or query
+        current = question.strip().removesuffix(asked_before.strip()).strip() or question
+        if said_before and not names(current):
+            # "And the Duetto?" asks the previous question of another thing: not this.
+            candidates = [r.sentence for r in ranked]
+            follow_up = _quoting.follow_up(candidates, said_before, asked, current)
+            if follow_up is not None:
+                return follow_up
         chosen = self._choose(ranked, sentences, how_to=_text.asks_how_to(question))
         answer = _quoting.join(chosen, self._max_words, query, yes_no=_text.asks_yes_no(question))
         if said_before and _text.without_markers(answer) == _text.without_markers(said_before):
-            # A follow-up ("How long does it take?") answered by the sentence already said:
-            # say only its clause that answers, never the same answer twice.
-            asked = [t for t in query if t not in content_terms(asked_before)]
-            # The search query is the follow-up, then the question it follows.
-            current = question.strip().removesuffix(asked_before.strip()).strip() or question
-            clause = _text.answering_clause(
-                chosen[0].text, asked or query, _text.answer_kind(current)
-            )
-            if clause is None:
-                return NOT_FOUND_ANSWER
-            return f"…{clause}… [{chosen[0].passage.ref}]"
+            # A follow-up answered by the sentence already said: never the same answer twice.
+            return NOT_FOUND_ANSWER
         return answer
 
     def _rank(
@@ -288,6 +299,10 @@ class ExtractiveModel(ChatModel):
         weights = {term: idf[term] for term in query}
         # A measure ("how long") counts where a sentence says it, and nowhere against it.
         soft = _text.measure_terms(question)
+        kind = _text.answer_kind(question)
+        asked = frozenset(words(question))
+        # "What's your address?": a sentence holding an address says it, whatever its words.
+        kind_terms = _text.KIND_TERMS.get(kind or "", frozenset())
         total = sum(w for t, w in weights.items() if t not in soft) or sum(weights.values())
         pairs = set(itertools.pairwise(query))
         titles: dict[int, frozenset[str]] = {}
@@ -299,7 +314,6 @@ class ExtractiveModel(ChatModel):
                 passage_terms.get(ref, titles[ref]) | sentence.terms | sentence.unit.context
             )
         top_similarity = max(s.passage.similarity for s in sentences)
-        kind = _text.answer_kind(question)
         scored: list[_Scored] = []
         for index, sentence in enumerate(sentences):
             ref = sentence.passage.ref
@@ -315,17 +329,25 @@ class ExtractiveModel(ChatModel):
             # An answer of a Q&A pair ("Yes, in about ten days.") need not repeat its question,
             # nor a sentence its heading's words ("Parcels take ten days." under "Shipping").
             own = sentence.terms | sentence.unit.context
+            implied: frozenset[str] = frozenset()
+            if kind_terms and kind and mentions(kind, sentence.text):
+                implied = kind_terms - own - titles[ref]
+                own |= kind_terms
             named = sentence in exact
             if not (own & weights.keys() or similar or sentence.answer or named):
                 continue
             # The title states the topic of every sentence under it ("Its elevation is ..."
             # under "Mount Everest"), so its words count as said by each of them.
-            said = sentence.terms | titles[ref] | sentence.unit.context
+            said = own | titles[ref]
             coverage = sum(w for t, w in weights.items() if t in said) / total
+            # A word said only by what the sentence holds ("cost" by "$150") lets it answer,
+            # but one that says the word itself ranks first.
+            said_by_kind = sum(w for t, w in weights.items() if t in implied) / total
             context = sum(w for t, w in weights.items() if t in passage_terms[ref])
             pair_bonus = len(pairs & sentence.unit.pairs) / max(1, len(pairs))
             score = (
                 coverage
+                - _IMPLIED_DISCOUNT * said_by_kind
                 + _PAIR_WEIGHT * pair_bonus
                 + _CONTEXT_WEIGHT * context / total
                 + _SIMILARITY_WEIGHT * (similarity - top_similarity)
@@ -338,6 +360,14 @@ class ExtractiveModel(ChatModel):
             # A Q&A pair answers only a question that means the same as its own; a passage
             # retrieval is unsure of must be matched by nearly all of the question's words.
             needed = self._min_overlap
+            if (
+                sentence.answer
+                and similarity < self._same_question_similarity
+                and names(sentence.passage.title) - asked
+            ):
+                # "Can I pay with Apple Pay?" answers for Apple Pay only: never "can I pay by
+                # check?", whatever words they share.
+                continue
             if (sentence.answer and similarity < self._same_question_similarity) or (
                 sentence.unit.faq
                 and _text.qualifies_otherwise(query, unknown, sentence.unit.context)
@@ -353,6 +383,10 @@ class ExtractiveModel(ChatModel):
                 needed = max(needed, self._min_row_overlap if unknown <= soft else 1.0)
             if similarity < self._confident_similarity:
                 needed = max(needed, self._min_weak_overlap)
+                if _text.qualifies_otherwise(query, unknown, own):
+                    # "Shipping insurance cost?" narrows "cost" by a word the knowledge never
+                    # says: the shipping cost answers another question.
+                    needed = max(needed, self._min_qna_overlap)
             if coverage >= needed or named or (similar and not sentence.answer):
                 scored.append(_Scored(sentence, score))
         scored.sort(key=lambda s: s.score, reverse=True)
@@ -377,6 +411,10 @@ class ExtractiveModel(ChatModel):
         steps = [s for s in section if s.unit.kind == "step"]
         if (how_to or best.heading) and steps:
             return _quoting.within_words(steps, self._max_how_to_words)
+        if how_to and (best.unit.faq or best.answer) and not best.heading:
+            # The answer of "Can I import from Trello?" says how in prose ("Go to Settings,
+            # then Import ..."): asked how, all of it is the answer, not its best sentence.
+            return _quoting.within_words(section, self._max_words)
         if best.heading:
             below = [s for s in section if s.position > best.position]
             if not below:
