@@ -204,6 +204,22 @@ def test_a_streamed_answer_sends_session_sources_deltas_then_done(
     assert again[0][1] == {"session_id": session["session_id"]}
 
 
+def test_an_answer_that_found_nothing_shows_the_visitor_no_sources(
+    api: TestClient, visitor: TestClient, shop: dict[str, Any]
+) -> None:
+    # Passages are searched and sent before the model reads them; when it finds nothing in
+    # them, the stored answer, and so the widget once it is done, shows none.
+    events = streamed_events(visitor, "shop", "Do you sell gift cards for the store?")
+    token = events[0][1]["visitor_token"]
+    session_id = events[0][1]["session_id"]
+
+    assert events[1][0] == "sources" and events[1][1]["sources"]  # searched, sent first
+    done = events[-1][1]["message"]
+    assert done["content"].startswith("I couldn't find this") and done["sources"] == []
+    history = read_back(visitor, "shop", session_id, token).json()
+    assert [m["sources"] for m in history["messages"] if m["sender_type"] == "bot"][-1] == []
+
+
 def test_another_visitor_or_a_guessed_session_gets_404(
     api: TestClient,
     visitor: TestClient,

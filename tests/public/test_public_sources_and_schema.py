@@ -33,13 +33,14 @@ def test_a_web_source_links_to_its_page_and_a_text_source_to_nothing(
         )  # fmt: skip
     api.headers.pop("x-api-key")
 
-    body = said(api, bot, "When do harbour tours leave and what do tickets cost?")
+    body = said(api, bot, "When do harbour tours leave from the pier?")
 
     by_title = {s["title"]: s for s in body["sources"]}
     assert by_title["Tours"]["url"] == site.url("/tours")
     assert by_title["Tours"]["source"] == site.url("/tours")
     assert by_title["Tickets"]["url"] is None
     again = read_back(api, bot, body["session_id"], body["visitor_token"]).json()
+    assert "every hour" in body["response"]
     assert again["messages"][1]["sources"] == body["sources"]
 
 

@@ -873,7 +873,8 @@ textarea{resize:none;height:42px;max-height:132px}
     }
     bot.id = message.id;
     bot.text = message.content || bot.text;
-    if (Array.isArray(message.sources) && message.sources.length) bot.sources = message.sources;
+    // The stored answer's sources replace the streamed ones: none when it found nothing.
+    if (Array.isArray(message.sources)) bot.sources = message.sources;
     renderSources(bot);
     render(bot);
     track(bot);

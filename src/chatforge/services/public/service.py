@@ -223,6 +223,8 @@ class PublicService:
             elif isinstance(event, AnswerFailed):
                 raise event.error
             elif isinstance(event, PublicDone):
+                if event.message is not None:  # what the answer rests on: none when not found
+                    sources = event.message.sources
                 return PublicAnswer(
                     public_turn.turn.session.id, event.message, sources, public_turn.issued_token
                 )

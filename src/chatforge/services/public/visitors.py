@@ -181,8 +181,16 @@ def public_messages(
 
 
 def _stored_sources(message: ChatMessage) -> list[dict[str, Any]]:
-    sources = (message.meta or {}).get("sources")
-    return [s for s in sources if isinstance(s, dict)] if isinstance(sources, list) else []
+    """The sources a visitor is shown: none for an answer that rests on none ("not found")."""
+    meta = message.meta or {}
+    sources = meta.get("sources")
+    citations = meta.get("citations")
+    rests_on_nothing = (
+        isinstance(citations, dict) and not citations.get("cited") and not citations.get("missing")
+    )
+    if rests_on_nothing or not isinstance(sources, list):
+        return []
+    return [s for s in sources if isinstance(s, dict)]
 
 
 def _item_types(db: Session, chatbot_id: str, lists: list[list[dict[str, Any]]]) -> dict[str, str]:
