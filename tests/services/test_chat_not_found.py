@@ -54,11 +54,11 @@ def test_without_suggestions_or_qna_not_found_names_the_topics_it_covers(api: Te
     body = answer(api, bot["id"], OUTSIDE)
 
     assert body["response"] == (
-        f"{NOT_FOUND_ANSWER} I can help with questions about Opening hours, Returns or Shipping."
+        f"{NOT_FOUND_ANSWER} My knowledge covers Opening hours, Returns and Shipping."
     )
 
 
 def test_topics_are_listed_as_a_sentence() -> None:
     assert offer_topics([]) == ""
-    assert offer_topics(["Returns"]) == "I can help with questions about Returns."
-    assert offer_topics(["A", "B"]) == "I can help with questions about A or B."
+    assert offer_topics(["Returns"]) == "My knowledge covers Returns."
+    assert offer_topics(["A", "B"]) == "My knowledge covers A and B."

@@ -442,8 +442,8 @@ def offer_topics(topics: Sequence[str]) -> str:
     """The sentence that names the topics the chatbot can help with, or '' when there are none."""
     if not topics:
         return ""
-    listed = topics[0] if len(topics) == 1 else ", ".join(topics[:-1]) + " or " + topics[-1]
-    return f"I can help with questions about {listed}."
+    listed = topics[0] if len(topics) == 1 else ", ".join(topics[:-1]) + " and " + topics[-1]
+    return f"My knowledge covers {listed}."
 
 
 def _topics(db: Session, chatbot_id: str) -> list[str]:
