@@ -21,3 +21,11 @@ def test_index_terms_fold_accents_and_drop_stop_words_but_keep_question_verbs() 
     # The keyword index keeps "tell": its terms are stored and must not change with the reader's.
     assert analyze("Tell me about the Café's opening hours") == ["tell", "cafe", "open", "hour"]
     assert content_terms("Tell me about the Café's opening hours") == ["cafe", "open", "hour"]
+
+
+def test_a_number_word_meets_its_digits() -> None:
+    # "blinks three times" asks about the row "Door reader blinks red 3 times".
+    assert content_terms("it blinks three times") == content_terms("it blinks 3 times")
+    assert content_terms("twelve people") == ["12", "peopl"]
+    # The keyword index stores the words as written.
+    assert analyze("three times") == ["three", "time"]

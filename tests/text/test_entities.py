@@ -34,6 +34,8 @@ def test_names_are_the_capitalised_words_after_the_first() -> None:
         ("A restocking fee of 15% applies.", True),
         ("Installation is free.", True),
         ("The LX-6 works with up to 3 Lumen Mesh M2 extenders.", False),
+        ("Tickets cost twelve euros for adults and six euros for children.", True),
+        ("Tours leave every hour between nine and five.", False),
     ],
 )
 def test_an_amount_is_money_a_percentage_or_free(sentence: str, amount: bool) -> None:

@@ -59,6 +59,15 @@ _IRREGULAR_FORMS = """
     wore:wear worn:wear wrote:write written:write drove:drive driven:drive flew:fly flown:fly
     """
 _IRREGULAR = dict(pair.split(":") for pair in _IRREGULAR_FORMS.split())
+# A customer writes "blinks three times" where a manual writes "blinks 3 times": a number word
+# is read as its digits. ("one" is a pronoun as often as a number: a stop word.)
+_IRREGULAR.update(
+    zip(
+        "two three four five six seven eight nine ten eleven twelve".split(),  # noqa: SIM905
+        map(str, range(2, 13)),
+        strict=True,
+    )
+)
 
 _INDEX_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")

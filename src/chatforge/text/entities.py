@@ -35,7 +35,10 @@ _NUMBER = re.compile(
     re.IGNORECASE,
 )
 _MONEY = re.compile(
-    r"[$€£¥₹]\s?\d|\d\s?%|\d\s?(?:(?:million|billion|thousand|hundred)\s)?"
+    r"[$€£¥₹]\s?\d|\d\s?%|"
+    # "12 euros", "1.5 million dollars", and amounts in words: "twelve euros", "fifty cents"
+    r"(?:\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|"
+    r"thirty|forty|fifty|hundred|thousand))\s?(?:(?:million|billion|thousand|hundred)\s)?"
     r"(?:usd|eur|gbp|dollars?|euros?|pounds?|yen|yuan|rupees?|francs?|marks?|cents?)\b|"
     r"\bfree\b|\bno (?:charge|cost|fee)\b",
     re.IGNORECASE,

@@ -136,3 +136,56 @@ async def test_an_irregular_verb_meets_its_base_form() -> None:
     )
 
     assert "Guests are free" in await ask("do I pay for guests?", guests)
+
+
+async def test_an_faq_yes_or_no_is_said_only_to_its_own_question() -> None:
+    tabletop = passage(
+        1,
+        format_content(
+            "Store FAQ",
+            7,
+            "Can I buy the tabletop without the frame?\nNo. We sell desk tops only with a frame.",
+        ),
+        0.47,
+        title="Store FAQ",
+    )
+
+    other = await ask("does the desk frame come in white?", tabletop)
+    assert not other.startswith(("No", "Yes"))
+    assert (await ask("can I buy the tabletop without the frame?", tabletop)).startswith("No.")
+
+
+async def test_what_is_asked_for_must_be_said_where_the_answer_is() -> None:
+    kit = passage(
+        1,
+        format_content(
+            "Care guide",
+            2,
+            "Wood care kit\nRe-oil the top once a year with our wood care kit.\n\n"
+            "Warranty\nOur table frames carry a 10-year warranty.",
+        ),
+        0.5,
+        title="Care guide",
+    )
+
+    assert await ask("what's the warranty on the wood care kit", kit) == NOT_FOUND_ANSWER
+    assert await ask("how much weight can the wood care kit hold", kit) == NOT_FOUND_ANSWER
+    assert "10-year" in await ask("what's the warranty on the frames", kit)
+
+
+async def test_a_yes_or_no_question_gets_the_faq_answer_whole() -> None:
+    samples = passage(
+        1,
+        format_content(
+            "Store FAQ",
+            1,
+            "Can I get wood samples before I order?\nYes. Wood samples are free, up to 4 per "
+            "household. We mail them within 3 business days.",
+        ),
+        0.6,
+        title="Store FAQ",
+    )
+
+    answer = await ask("can you mail me a walnut sample before I order", samples)
+    assert "up to 4 per household" in answer
+    assert "within 3 business days" in answer

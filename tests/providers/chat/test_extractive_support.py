@@ -83,6 +83,11 @@ async def test_a_question_about_one_code_is_never_answered_with_another() -> Non
     assert await ask("Error E11, what to do?", ERRORS) == NOT_FOUND_ANSWER
 
 
+async def test_a_code_does_not_answer_for_a_thing_the_knowledge_never_names() -> None:
+    assert "display cable" in await ask("what does E07 mean", ERRORS)
+    assert await ask("can I fit a handlebar bag to my E07", ERRORS) == NOT_FOUND_ANSWER
+
+
 async def test_a_model_number_must_match() -> None:
     assert "$1,649" in await ask("Trailblazer 29 price?", PRICES)
     assert await ask("How much is the Trailblazer 24?", PRICES) == NOT_FOUND_ANSWER

@@ -5,22 +5,33 @@ from __future__ import annotations
 import re
 
 from chatforge.providers.chat import _text
-from chatforge.providers.chat._sentences import Sentence
+from chatforge.providers.chat._sentences import Sentence, replies_to
 from chatforge.text.analysis import content_terms
 
 _LEADING_REPLY = re.compile(r"\A(?:Yes|No)[.!,]\s+(?=\S)", re.IGNORECASE)
 
 
-def join(chosen: list[Sentence], max_words: int, query: list[str], *, yes_no: bool) -> str:
+def join(
+    chosen: list[Sentence],
+    max_words: int,
+    query: list[str],
+    *,
+    yes_no: bool,
+    same_question: float = 1.0,
+) -> str:
     """The quotes in order, one marker after each run from the same passage.
 
     A leading "Yes." or "No." is kept for a yes-or-no question only: before the steps of
-    "how do I ..." it would answer nothing that was asked.
+    "how do I ..." it would answer nothing that was asked. It answers the question of its FAQ
+    entry or Q&A pair, so it is kept only where that question is the visitor's: retrieved with
+    ``same_question`` similarity or more, or asking half of the visitor's words.
     """
     parts: list[str] = []
     for index, sentence in enumerate(chosen):
         text = quote(sentence, max_words, query)
-        if not yes_no:
+        if not (
+            yes_no and (sentence.passage.similarity >= same_question or replies_to(sentence, query))
+        ):
             text = _LEADING_REPLY.sub("", text, count=1)
         following = chosen[index + 1] if index + 1 < len(chosen) else None
         if following is not None and following.passage.ref == sentence.passage.ref:

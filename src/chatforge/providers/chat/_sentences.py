@@ -75,6 +75,43 @@ def about(sentences: list[Sentence], named: frozenset[str]) -> list[Sentence]:
     return [s for s in sentences if wanted <= said[(s.passage.ref, s.unit.section)]]
 
 
+def section_of(sentence: Sentence, sentences: list[Sentence]) -> list[Sentence]:
+    """The sentences of ``sentence``'s section (its passage, under its heading), headings left
+    out, in reading order."""
+    ref, section = sentence.passage.ref, sentence.unit.section
+    return [
+        s for s in sentences if s.passage.ref == ref and s.unit.section == section and not s.heading
+    ]
+
+
+def saying(sentences: list[Sentence], term: str) -> list[Sentence]:
+    """The sentences whose section (its sentences, headings or title) says ``term``.
+
+    "What's the warranty on the wood care kit?" is not answered by the kit's price row, nor by
+    the sentence telling how to use it: what is asked must be said where the answer is, not
+    only somewhere in the retrieved text.
+    """
+    said: dict[tuple[int, int], set[str]] = {}
+    for s in sentences:
+        key = (s.passage.ref, s.unit.section)
+        if key not in said:
+            said[key] = set(title_terms(s.passage))
+        said[key] |= s.terms | s.unit.context
+    return [s for s in sentences if term in said[(s.passage.ref, s.unit.section)]]
+
+
+def replies_to(sentence: Sentence, query: list[str]) -> bool:
+    """Whether the question a sentence answers (its FAQ heading, its Q&A pair's question) asks
+    at least half of the visitor's question, so that its "Yes." or "No." answers the visitor.
+
+    "No. We sell Lift Desk tops only with a frame." answers "Can I buy the tabletop without the
+    frame?", not "Does the lift desk frame come in white?": said to that visitor, the "No." would
+    be a claim the knowledge never makes.
+    """
+    asked = sentence.unit.context | (title_terms(sentence.passage) if sentence.answer else set())
+    return bool(query) and 2 * sum(t in asked for t in query) >= len(query)
+
+
 def naming(
     sentences: list[Sentence], required: frozenset[str]
 ) -> tuple[list[Sentence], frozenset[Sentence]]:

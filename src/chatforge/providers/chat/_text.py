@@ -121,18 +121,48 @@ def qualifies_otherwise(query: list[str], unknown: frozenset[str], heading: froz
     return any(first in unknown and second in heading for first, second in pairs)
 
 
+def asks_unsaid_thing(query: list[str], unknown: frozenset[str]) -> bool:
+    """Whether the question names a thing of two or more words the knowledge never says.
+
+    "Can I add a keyboard tray to the LD-2?" asks about a keyboard tray: a sentence naming the
+    LD-2 does not answer it for naming the code. One unknown word ("what does E01 *mean*") is
+    how the question is put, not what it is about.
+    """
+    return any(a in unknown and b in unknown for a, b in itertools.pairwise(query))
+
+
 _WHAT_OF = re.compile(
-    r"\A\W*what(?:'s|’s|s| is| are| was)?\s+(?:the|a|an|your)\s+((?:\w+\s+){0,2}?\w+)\s+of\b",
+    r"\A\W*what(?:'s|’s|s| is| are| was)?\s+(?:the|a|an|your)\s+((?:\w+\s+){0,2}?\w+)\s+"
+    r"(?:of|on)\b",
     re.IGNORECASE,
 )
+# "How much weight can a shelf hold?" asks for a weight; "how much is", "how much time" ask for
+# an amount or a span that an answer need not name. ("How many yards" is answered by "a 61-yard
+# run": "how many" is left out.)
+_HOW_MUCH_OF = re.compile(r"\bhow much (\w+)\b", re.IGNORECASE)
 
 
 def asked_attribute(question: str) -> str | None:
-    """What a "what is the X of Y?" question asks for: X's last term ("torqu" of "What is the
-    torque of the Voyager motor?"); None for a question of another form."""
+    """What a "what is the X of Y?" or "how much X ...?" question asks for: X's last term
+    ("torqu" of "What is the torque of the Voyager motor?", "warranti" of "what's the warranty
+    on the kit", "weight" of "how much weight can a shelf hold"); None for a question of another
+    form, or one asking an amount, a time, a number of people or a comparison ("how much
+    longer", "how much older")."""
     match = _WHAT_OF.match(question)
     terms = content_terms(match[1]) if match else []
+    if not terms and (how := _HOW_MUCH_OF.search(question)):
+        asked = how[1].lower()
+        if asked not in _MEASURES and not asked.endswith("er"):
+            terms = [t for t in content_terms(asked) if t not in _COUNTED]
     return terms[-1] if terms else None
+
+
+# What "how much" asks without naming a thing an answer would say: an amount, a time, people.
+_COUNTED = frozenset(
+    stem(w)
+    for w in """cost price fee money time day week month year hour minute people person guest
+    more less""".split()  # noqa: SIM905
+)
 
 
 def asks_yes_no(question: str) -> bool:

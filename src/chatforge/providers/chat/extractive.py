@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
-import re
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from chatforge.text.analysis import content_terms, words
 from chatforge.text.entities import (
     exact_tokens,
     exact_words,
+    is_code,
     mentions,
     names,
     says_amount,
@@ -216,9 +216,7 @@ class ExtractiveModel(ChatModel):
         said |= {w for p in passages for w in exact_words(p.title)}
         # "Ship to Germany?" asks about Europe when the knowledge speaks of Europe only.
         regions = places.regions_said(question, said)
-        read = question
-        for place, region in regions.items():
-            read = re.sub(rf"\b{re.escape(place)}\b", region, read, flags=re.IGNORECASE)
+        read = places.as_regions(question, regions)
         # A word the knowledge never says is read as its synonym it says, else as the word it
         # nearly says (a typo, a shorter form).
         query = closest_terms([read_as(t, vocabulary) for t in content_terms(read)], vocabulary)
@@ -242,6 +240,11 @@ class ExtractiveModel(ChatModel):
             # "How much is the Mesh M2 extender?" is never answered by a sentence naming it
             # without a price.
             sentences = [s for s in sentences if says_amount(s.text)]
+        if (attribute := _text.asked_attribute(read)) is not None:
+            # What is asked must be said where the answer is (not the kit's row for its warranty).
+            attribute = closest_terms([read_as(attribute, vocabulary)], vocabulary)[0]
+            if attribute not in vocabulary or _text.answer_kind(question) not in _text.KIND_TERMS:
+                sentences = _sentences.saying(sentences, attribute)
         if not sentences:
             return NOT_FOUND_ANSWER
         semantic: list[float] | None = None
@@ -258,9 +261,8 @@ class ExtractiveModel(ChatModel):
             if any(t not in aside for t in query):
                 query = [t for t in query if t not in aside]
                 unknown -= aside
-        if _text.asked_attribute(read) in unknown:
-            # "What is the torque of the Voyager motor?": what is asked is never said.
-            return NOT_FOUND_ANSWER
+        if _text.asks_unsaid_thing(query, unknown) and all(map(is_code, required)):
+            naming = frozenset()  # "a keyboard tray for the LD-2": naming the code is not enough
         ranked = self._rank(question, query, sentences, semantic, exact=naming, unknown=unknown)
         if not ranked:
             return NOT_FOUND_ANSWER
@@ -273,8 +275,10 @@ class ExtractiveModel(ChatModel):
             follow_up = _quoting.follow_up(candidates, said_before, asked, current)
             if follow_up is not None:
                 return follow_up
-        chosen = self._choose(ranked, sentences, how_to=_text.asks_how_to(question))
-        answer = _quoting.join(chosen, self._max_words, query, yes_no=_text.asks_yes_no(question))
+        yes_no = _text.asks_yes_no(question)
+        chosen = self._choose(ranked, sentences, how_to=_text.asks_how_to(question), whole=yes_no)
+        same = self._same_question_similarity
+        answer = _quoting.join(chosen, self._max_words, query, yes_no=yes_no, same_question=same)
         if said_before and _text.without_markers(answer) == _text.without_markers(said_before):
             # A follow-up answered by the sentence already said: never the same answer twice.
             return NOT_FOUND_ANSWER
@@ -393,27 +397,28 @@ class ExtractiveModel(ChatModel):
         return scored
 
     def _choose(
-        self, ranked: list[_Scored], sentences: list[_sentences.Sentence], *, how_to: bool
+        self,
+        ranked: list[_Scored],
+        sentences: list[_sentences.Sentence],
+        *,
+        how_to: bool,
+        whole: bool,
     ) -> list[_sentences.Sentence]:
         """The best sentence, then close runners-up in reading order, within the word budget.
 
         A heading is never said alone: the sentences under it stand for it. Asked how to do
-        something, the steps of the best sentence's section are the answer.
+        something, the steps of the best sentence's section are the answer; asked how, or yes
+        or no (``whole``), an FAQ's prose answer, whole ("Yes. Samples are free, up to 4 ...").
         """
         best = ranked[0].sentence
-        section = [
-            s
-            for s in sentences
-            if s.passage.ref == best.passage.ref
-            and s.unit.section == best.unit.section
-            and not s.heading
-        ]
+        section = _sentences.section_of(best, sentences)
         steps = [s for s in section if s.unit.kind == "step"]
         if (how_to or best.heading) and steps:
             return _quoting.within_words(steps, self._max_how_to_words)
-        if how_to and (best.unit.faq or best.answer) and not best.heading:
+        prose_answer = (best.unit.faq or best.answer) and not best.heading
+        if prose_answer and (how_to or (whole and not steps)):
             # The answer of "Can I import from Trello?" says how in prose ("Go to Settings,
-            # then Import ..."): asked how, all of it is the answer, not its best sentence.
+            # then Import ..."): all of it is the answer, not its best sentence.
             return _quoting.within_words(section, self._max_words)
         if best.heading:
             below = [s for s in section if s.position > best.position]

@@ -92,3 +92,11 @@ def regions_said(question: str, said: frozenset[str]) -> dict[str, str]:
         if region is not None:
             found[place] = region
     return found
+
+
+def as_regions(question: str, regions: dict[str, str]) -> str:
+    """``question`` with each place of ``regions`` (from :func:`regions_said`) replaced by the
+    region the knowledge names: "Ship to Germany?" read as "Ship to Europe?"."""
+    for place, region in regions.items():
+        question = re.sub(rf"\b{re.escape(place)}\b", region, question, flags=re.IGNORECASE)
+    return question
