@@ -37,7 +37,8 @@ def _citations(llm_api: TestClient, openai: OpenAIServer, said: str) -> dict[str
     openai.script(Reply(text=said))
     body = answer(llm_api, bot["id"], RETURNS)
     assert body["response"] == said
-    assert body["sources"], "the knowledge has the answer: sources were given"
+    given = body["message"]["metadata"]["sources"]
+    assert given, "the knowledge has the answer: sources were given"
     citations: dict[str, Any] = body["message"]["metadata"]["citations"]
     return citations
 

@@ -62,3 +62,13 @@ def test_topics_are_listed_as_a_sentence() -> None:
     assert offer_topics([]) == ""
     assert offer_topics(["Returns"]) == "My knowledge covers Returns."
     assert offer_topics(["A", "B"]) == "My knowledge covers A and B."
+
+
+def test_an_answer_that_found_nothing_rests_on_no_sources(api: TestClient) -> None:
+    bot = make_store_bot(api, suggestions=["How do returns work?"])
+
+    body = answer(api, bot["id"], "Do you sell gift cards for the store?")
+
+    assert body["response"].startswith(NOT_FOUND_ANSWER)
+    assert body["sources"] == []  # what the answer rests on
+    assert body["message"]["metadata"]["sources"]  # what was searched, for operators

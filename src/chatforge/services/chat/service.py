@@ -147,6 +147,8 @@ class ChatService:
             elif isinstance(event, AnswerFailed):
                 raise event.error
             elif isinstance(event, AnswerDone):
+                if not sessions.rests_on_sources(event.message):
+                    sources = ()
                 return ChatAnswer(turn.session.id, event.message, sources, event.usage)
         raise AssertionError("the chat stream ended without done or error")  # pragma: no cover
 

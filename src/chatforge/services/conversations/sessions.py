@@ -142,6 +142,16 @@ def add_message(
     return message
 
 
+def rests_on_sources(message: ChatMessage | None) -> bool:
+    """Whether a bot answer rests on the passages it was given: false for one that cited none
+    and was not flagged for leaving them out ("not found"). The passages stay in its metadata,
+    for operators; the answer's sources, as a client is shown them, are none."""
+    citations = (message.meta or {}).get("citations") if message is not None else None
+    if not isinstance(citations, dict):
+        return True
+    return bool(citations.get("cited")) or bool(citations.get("missing"))
+
+
 def find_email(text: str) -> str | None:
     """The first email address in ``text``, lower-cased, or None."""
     match = _EMAIL.search(text)

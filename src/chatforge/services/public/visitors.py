@@ -182,13 +182,8 @@ def public_messages(
 
 def _stored_sources(message: ChatMessage) -> list[dict[str, Any]]:
     """The sources a visitor is shown: none for an answer that rests on none ("not found")."""
-    meta = message.meta or {}
-    sources = meta.get("sources")
-    citations = meta.get("citations")
-    rests_on_nothing = (
-        isinstance(citations, dict) and not citations.get("cited") and not citations.get("missing")
-    )
-    if rests_on_nothing or not isinstance(sources, list):
+    sources = (message.meta or {}).get("sources")
+    if not isinstance(sources, list) or not sessions.rests_on_sources(message):
         return []
     return [s for s in sources if isinstance(s, dict)]
 

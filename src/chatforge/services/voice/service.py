@@ -340,6 +340,8 @@ class VoiceService(_Speaking):
             elif isinstance(event, AnswerFailed):
                 raise event.error
             elif isinstance(event, AnswerDone):
+                if not sessions.rests_on_sources(event.message):
+                    sources = ()
                 answer = ChatAnswer(turn.session.id, event.message, sources, event.usage)
                 text = event.message.content if event.message is not None else None
                 spoken = await self._voice.spoken(profile, text)
