@@ -27,8 +27,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, and_, case, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.util import AliasedClass
 
 from chatforge.services.context import AppContext
 from chatforge.services.knowledge.ingestion import READ_IN_CHILD, Ingestor, Outcome
@@ -84,7 +85,9 @@ class Worker:
             self._give_up_on_crashers(session, now)
             rows = session.execute(
                 update(Job)
-                .where(Job.id.in_(_fair_due(self.ctx, now, limit).scalar_subquery()))
+                .where(
+                    Job.id.in_(_fair_due(self.ctx, now, limit).scalar_subquery()), _due(Job, now)
+                )
                 .values(
                     status="running",
                     attempts=Job.attempts + 1,
@@ -314,14 +317,7 @@ def _fair_due(ctx: AppContext, now: datetime, limit: int) -> Select[str]:
     """
     ranked_job = aliased(Job)
     held = and_(ranked_job.status == "running", ranked_job.lease_until >= now)
-    due = or_(
-        and_(ranked_job.status == "queued", ranked_job.run_after <= now),
-        and_(
-            ranked_job.status == "running",
-            ranked_job.lease_until < now,
-            ranked_job.attempts < ranked_job.max_attempts,
-        ),
-    )
+    due = _due(ranked_job, now)
     order = (case((held, 0), else_=1), ranked_job.run_after, ranked_job.created_at)
     ranked = (
         select(
@@ -342,17 +338,28 @@ def _fair_due(ctx: AppContext, now: datetime, limit: int) -> Select[str]:
         .subquery()
     )
     # Locked through a second alias: PostgreSQL locks no rows of a subquery with window functions.
+    # The alias repeats the due test: a row another worker claimed and committed since this
+    # query's snapshot is re-read when locked, and only a test on the locked row itself sees
+    # that it is no longer due (the ranking keeps its old snapshot).
     job = aliased(Job)
     query = (
         select(job.id)
         .join(ranked, ranked.c.id == job.id)
-        .where(ranked.c.due == 1)
+        .where(ranked.c.due == 1, _due(job, now))
         .order_by(ranked.c.org_rank, ranked.c.bot_rank, ranked.c.run_after, ranked.c.created_at)
         .limit(limit)
     )
     if ctx.db.engine.dialect.name == "postgresql":
         query = query.with_for_update(of=job, skip_locked=True)
     return query
+
+
+def _due(job: type[Job] | AliasedClass[Job], now: datetime) -> ColumnElement[bool]:
+    """Queued and due, or running on a lease that expired with attempts left."""
+    return or_(
+        and_(job.status == "queued", job.run_after <= now),
+        and_(job.status == "running", job.lease_until < now, job.attempts < job.max_attempts),
+    )
 
 
 def _interleave(claimed: list[Claimed], created: dict[str, datetime]) -> list[Claimed]:
