@@ -114,6 +114,23 @@ async def test_a_row_is_said_as_a_sentence_built_from_its_column_names() -> None
     assert "price_usd" not in answer
 
 
+async def test_every_money_column_of_a_row_is_said_as_an_amount_with_its_period() -> None:
+    plans = passage(
+        1,
+        format_content(
+            "plans",
+            1,
+            "plan: Starter\nbase_usd_month: 40\nper_person_usd_month: 6\n\n"
+            "plan: Core\nbase_usd_month: 80\nper_person_usd_month: 8\nphone_support: no",
+        ),
+        title="plans",
+    )
+
+    answer = await ask("how much is the core plan", plans)
+
+    assert answer == "Core costs $80 a month (base); per person: $8 a month; phone support: no. [1]"
+
+
 async def test_a_pipe_table_row_is_said_as_a_sentence() -> None:
     table = passage(
         1,

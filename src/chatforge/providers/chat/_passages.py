@@ -31,6 +31,20 @@ _BARE_REPLY = re.compile(r"\A(?:yes|no)\W{0,3}\Z", re.IGNORECASE)
 _PRICE_HEADER = re.compile(r"\b(?:price|cost|fee|amount)\b")
 _CURRENCIES = {"usd": "$", "dollars": "$", "eur": "€", "euro": "€", "gbp": "£"}
 _FILLER = frozenset({"price", "cost", "fee", "amount", "in", "the"})
+_PERIODS = {
+    "month": "a month",
+    "monthly": "a month",
+    "mo": "a month",
+    "year": "a year",
+    "yearly": "a year",
+    "annual": "a year",
+    "week": "a week",
+    "weekly": "a week",
+    "day": "a day",
+    "daily": "a day",
+    "hour": "an hour",
+    "hourly": "an hour",
+}
 
 
 @dataclass(frozen=True)
@@ -181,13 +195,34 @@ def _table_rows(lines: Sequence[str]) -> Iterator[tuple[str, Kind, str]]:
 
 
 def _row_sentence(pairs: Sequence[tuple[str, str]]) -> str:
-    """A row said as a sentence from its column names: its first value names it."""
+    """A row said as a sentence from its column names: its first value names it.
+
+    A column of money (its name says a price, a cost, a fee or a currency) says its value as
+    an amount: the first is what the row costs ("Core costs $80 a month (base)"), the others
+    keep their name ("per person: $6 a month").
+    """
     (_, key), rest = pairs[0], pairs[1:]
-    price = next(((h, v) for h, v in rest if _PRICE_HEADER.search(_header(h))), None)
-    parts = [f"{_header(h)}: {v}" for h, v in rest if (h, v) != price]
+    money = [(h, v) for h, v in rest if _money_header(h) is not None]
+    price = next((p for p in money if _PRICE_HEADER.search(_header(p[0]))), None)
+    price = price or next(iter(money), None)
+    parts = []
+    for header, value in rest:
+        if (header, value) == price:
+            continue
+        if (header, value) in money:  # "install fee: $99" of install_fee_usd
+            name = [w for w in _header(header).split() if w not in _CURRENCIES | _PERIODS.keys()]
+            parts.append(f"{' '.join(name) or _header(header)}: {_money(header, value)}")
+        else:
+            parts.append(f"{_header(header)}: {value}")
     head = key
     if price is not None:
-        head = f"{key} costs {_money(*price)}"
+        *_, qualifier = _money_header(price[0]) or ("", "", "")
+        amount = _money(*price)
+        if qualifier.startswith("per "):  # price_per_user_month_usd: "$12 per user a month"
+            number, _, period = amount.partition(" ")
+            head = f"{key} costs {number} {qualifier} {period}".rstrip()
+        else:
+            head = f"{key} costs {amount}" + (f" ({qualifier})" if qualifier else "")
     return (f"{head}; {'; '.join(parts)}" if parts else head).rstrip(".") + "."
 
 
@@ -195,12 +230,28 @@ def _header(header: str) -> str:
     return " ".join(header.replace("_", " ").split()).lower()
 
 
-def _money(header: str, value: str) -> str:
+def _money_header(header: str) -> tuple[str, str, str] | None:
+    """``(symbol, period, qualifier)`` of a column of money, None for another column.
+
+    ``per_person_usd_month`` is ``("$", "a month", "per person")``.
+    """
     words = _header(header).split()
+    if not (_PRICE_HEADER.search(" ".join(words)) or any(w in _CURRENCIES for w in words)):
+        return None
     symbol = next((_CURRENCIES[w] for w in words if w in _CURRENCIES), "")
-    qualifier = " ".join(w for w in words if w not in _FILLER and w not in _CURRENCIES)
+    period = next((_PERIODS[w] for w in words if w in _PERIODS), "")
+    kept = [w for w in words if w not in _CURRENCIES and w not in _PERIODS and w not in _FILLER]
+    if kept[-1:] == ["per"] and period:  # price_usd_per_hour
+        kept.pop()
+    return symbol, period, " ".join(kept)
+
+
+def _money(header: str, value: str) -> str:
+    """``value`` as an amount in the column's currency, with the period the column names:
+    "$29 a month" for ``monthly_usd``."""
+    symbol, period, _ = _money_header(header) or ("", "", "")
     amount = value
     if symbol and re.fullmatch(r"\d+(?:\.\d+)?", value):
         whole, _, cents = value.partition(".")
         amount = f"{symbol}{int(whole):,}" + (f".{cents}" if cents else "")
-    return f"{amount} {qualifier}".strip()
+    return f"{amount} {period}".strip()
