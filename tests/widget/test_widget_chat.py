@@ -222,3 +222,31 @@ def test_the_newest_answer_stays_in_view_as_the_conversation_grows(
         )
         assert seen, f"the answer to {question!r} is cut off below the fold"
     expect(panel).to_be_visible()
+
+
+def test_passages_of_one_document_share_one_source_chip(
+    chatforge: Chatforge, site: Site, page: Any
+) -> None:
+    # A guide long enough for several chunks: an answer resting on two of them names the guide
+    # once, with both numbers, and each number's citation finds that chip.
+    filler = " ".join(
+        f"Tip {n}: keep the chain clean and oiled after every wet ride." for n in range(40)
+    )
+    guide = {
+        "type": "text",
+        "title": "Care guide",
+        "content": f"The frame warranty lasts seven years. {filler}\n\n"
+        f"{filler} The frame warranty covers cracks but not crash damage.",
+    }
+    bot = chatforge.chatbot([guide], name="Care")
+    open_widget(page, site.page(bot["id"], name="care"))
+    ask(page, "What does the frame warranty cover and how long does it last?")
+    answer = page.locator(".row.bot").last
+    expect(answer).to_contain_text("warranty", timeout=30_000)
+    chips = answer.locator(".src", has_text="Care guide")
+    expect(chips).to_have_count(1)
+    refs = chips.get_attribute("data-refs") or ""
+    assert len(refs.split()) >= 2, refs
+    expect(chips.locator(".n")).to_have_text(", ".join(refs.split()))
+    answer.locator(".cite").first.click()
+    expect(answer.locator(".src.hl", has_text="Care guide")).to_be_visible()

@@ -665,16 +665,23 @@ textarea{resize:none;height:42px;max-height:132px}
     else rec.body.replaceChildren(markdown(rec.text, rec));
     rec.msg.classList.toggle("live", !!rec.typing && !!rec.text);
   };
+  /** One chip a document: the passages of one FAQ or page cited twice are one source. */
   const renderSources = (rec) => {
-    const items = (rec.sources || []).map((s, i) => {
+    const chips = new Map();
+    (rec.sources || []).forEach((s, i) => {
       const n = s.ref || i + 1;
       const url = safeUrl(s.url);
       const name = s.title || s.source || `${t("source")} ${n}`;
-      const kids = [h("span", { class: "n", text: String(n) }), h("span", { text: name })];
+      const key = `${url || ""}\u0000${name}`;
+      if (chips.has(key)) chips.get(key).refs.push(n);
+      else chips.set(key, { url, name, refs: [n] });
+    });
+    const items = [...chips.values()].map(({ url, name, refs }) => {
+      const kids = [h("span", { class: "n", text: refs.join(", ") }), h("span", { text: name })];
       const chip = url
         ? h("a", { class: "src", href: url, target: "_blank", rel: "noopener noreferrer", title: name }, kids)
         : h("span", { class: "src", title: name, tabindex: "-1" }, kids);
-      chip.dataset.ref = String(n);
+      chip.dataset.refs = refs.join(" ");
       return h("li", null, chip);
     });
     rec.srcs.replaceChildren(...(items.length ? [h("li", { class: "srcs-title", text: t("sources") }), ...items] : []));
@@ -691,7 +698,7 @@ textarea{resize:none;height:42px;max-height:132px}
     return h("button", {
       class: "cite", type: "button", title: label, "aria-label": label,
       onclick: () => {
-        const chip = rec.srcs.querySelector(`[data-ref="${n}"]`);
+        const chip = rec.srcs.querySelector(`[data-refs~="${n}"]`);
         if (!chip) return;
         chip.classList.add("hl");
         chip.scrollIntoView({ block: "nearest" });
