@@ -84,11 +84,7 @@ def main() -> None:
             hits = Retriever(ctx.db, ctx.models).search(
                 chatbot_id, question.text, limit=defaults.limit, threshold=0.0
             )
-            passages = [
-                Passage(n, h.knowledge_id, h.title, h.source, h.content, h.similarity)
-                for n, h in enumerate(hits, start=1)
-                if h.similarity >= floor
-            ]
+            passages = [h.passage(n) for n, h in enumerate(hits, start=1) if h.similarity >= floor]
             golds = [normalize_answer(a) for a in question.answers]
             cases.append((question.text, golds, passages))
     current = {name: getattr(extractive, name) for name in GRID}

@@ -60,7 +60,6 @@ from chatforge.providers.embeddings.local import LocalMiniLMEmbedder, available_
 from chatforge.services.accounts import keys
 from chatforge.services.chatbots.service import ChatbotService
 from chatforge.services.context import AppContext
-from chatforge.services.knowledge.indexing import body_of
 from chatforge.services.knowledge.ingestion import window_contents
 from chatforge.services.knowledge.service import KnowledgeService, Upload
 from chatforge.services.knowledge.worker import Worker
@@ -360,7 +359,7 @@ def batch_texts(ctx: AppContext, chatbot_id: str, worker_id: str, seen: set[str]
         new = sorted(finished - seen)
         seen.update(new)
         rows = session.execute(
-            select(Chunk.title, Chunk.chunk_index, Chunk.content, Chunk.tokens, KnowledgeItem.type)
+            select(Chunk.title, Chunk.chunk_index, Chunk.content, Chunk.body, KnowledgeItem.type)
             .join(KnowledgeItem, KnowledgeItem.id == Chunk.item_id)
             .where(Chunk.item_id.in_(new))
             .order_by(Chunk.item_id, Chunk.chunk_index)
@@ -369,10 +368,8 @@ def batch_texts(ctx: AppContext, chatbot_id: str, worker_id: str, seen: set[str]
     # then the windows of the others.
     config = ctx.settings.ingestion
     windows = [
-        window_contents(ctx.models.embedder, config, title, index, body_of(content))
-        if kind != "qna"
-        else []
-        for title, index, content, _tokens, kind in rows
+        window_contents(ctx.models.embedder, config, title, index, body) if kind != "qna" else []
+        for title, index, _content, body, kind in rows
     ]
     whole = [row.content for row, held in zip(rows, windows, strict=True) if not held]
     return whole + [text for held in windows for text in held]

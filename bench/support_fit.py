@@ -24,7 +24,6 @@ import anyio
 
 from chatforge.commands.common import opened
 from chatforge.evaluation.support import _ingest, judge, read_companies
-from chatforge.providers.chat.base import Passage
 from chatforge.providers.chat.extractive import ExtractiveModel
 from chatforge.services.search.query import retrieval_defaults
 from chatforge.services.search.retrieval import Retriever
@@ -86,10 +85,7 @@ def main() -> None:
                 hits = Retriever(ctx.db, ctx.models).search(
                     chatbot_id, question.text, limit=defaults.limit, threshold=0.0
                 )
-                passages = [
-                    Passage(n, h.knowledge_id, h.title, h.source, h.content, h.similarity)
-                    for n, h in enumerate(hits, start=1)
-                ]
+                passages = [h.passage(n) for n, h in enumerate(hits, start=1)]
                 cases.append((question, passages, files))
         names = list(grid)
         results = []

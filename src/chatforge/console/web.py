@@ -51,7 +51,6 @@ def make_templates() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["ago"] = ago
-    env.filters["passage"] = passage
     env.filters["color"] = color
     env.globals["prefix"] = PREFIX
     return env
@@ -66,12 +65,6 @@ def ago(when: datetime | None) -> str:
         if seconds >= size:
             return f"{seconds // size} {unit} ago"
     return "just now"
-
-
-def passage(content: str) -> str:
-    """A source's text without the ``Title: / Chunk: / Content:`` header it is quoted with."""
-    head, marker, body = content.partition("Content:\n")
-    return body.strip() if marker and head.startswith("Title:") else content
 
 
 def color(value: object, default: str = "#4F46E5") -> str:

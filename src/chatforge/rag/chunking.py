@@ -28,6 +28,7 @@ __all__ = [
     "chunk_document",
     "format_content",
     "qna_chunk",
+    "qna_text",
     "split_windows",
 ]
 
@@ -45,15 +46,20 @@ _RECORD = re.compile(r"(?:[^\s:][^:\n]{0,80}: [^\n]*(?:\n|\Z))+")
 class Chunk:
     """One retrievable piece of a knowledge item.
 
+    ``heading`` and ``text`` are stored as the chunk's fields; ``content`` is built from them
+    for okchat's API and is never read back.
+
     Attributes:
         index: The chunk's 1-based position in its item.
         heading: The heading of the section it comes from, if any.
         text: The chunk's text as it appears under ``Content:`` (the heading line first, when
-            the section has a heading other than the title).
+            the section has a heading other than the title); a Q&A pair's answer.
         content: The stored form, okchat's ``Title: ...\\nChunk: n\\n\\nContent:\\n...``.
         tokens: The tokens of ``text``: the sum of its parts' counts, which is exactly
-            ``count_tokens(text)`` for WordPiece tokenizers such as MiniLM's.
+            ``count_tokens(text)`` for WordPiece tokenizers such as MiniLM's. A Q&A pair's are
+            those of :func:`qna_text`, its question and answer as keyword search reads them.
         page: The page, slide or sheet it comes from, if the document has pages.
+        qna: Whether it is a Q&A pair, whose title is the question and ``text`` the answer.
     """
 
     index: int
@@ -62,6 +68,7 @@ class Chunk:
     content: str
     tokens: int
     page: int | None
+    qna: bool = False
 
 
 def format_content(title: str, index: int, text: str) -> str:
@@ -157,7 +164,7 @@ def split_windows(
 
 
 def qna_chunk(question: str, answer: str, *, count_tokens: TokenCounter | None = None) -> Chunk:
-    """The single chunk of a Q&A item, in okchat's Q&A form.
+    """The single chunk of a Q&A item: the answer is its text; its content is okchat's Q&A form.
 
     Args:
         question: The question; it is also the chunk's title.
@@ -170,15 +177,25 @@ def qna_chunk(question: str, answer: str, *, count_tokens: TokenCounter | None =
     question, answer = _one_line(question), clean_text(answer)
     if not question or not answer:
         raise ValidationFailed("A Q&A item needs both a question and an answer.")
-    text = f"Question: {question}\n\nAnswer: {answer}"
+    searched = qna_text(question, answer)
     return Chunk(
         index=1,
         heading=None,
-        text=text,
-        content=f"Title: {question}\nChunk: 1\n\n{text}",
-        tokens=count_tokens(text) if count_tokens is not None else len(text.split()),
+        text=answer,
+        content=f"Title: {question}\nChunk: 1\n\n{searched}",
+        tokens=count_tokens(searched) if count_tokens is not None else len(searched.split()),
         page=None,
+        qna=True,
     )
+
+
+def qna_text(question: str, answer: str) -> str:
+    """A Q&A pair as its content shows it and keyword search reads it: question, then answer.
+
+    Searched whole, so that a visitor's words find the pair by its question as well as by its
+    answer (its vector is the question's alone).
+    """
+    return f"Question: {_one_line(question)}\n\nAnswer: {answer}"
 
 
 @dataclass(frozen=True)

@@ -298,16 +298,16 @@ class MemorySearchIndex:
     def _read(self, conn: Connection, chunk_ids: list[int]) -> list[ChunkTerms]:
         rows = conn.execute(
             select(
-                Chunk.id, Chunk.terms, Chunk.title, Chunk.content, Chunk.embedding, Chunk.item_id,
+                Chunk.id, Chunk.terms, Chunk.title, Chunk.body, Chunk.embedding, Chunk.item_id,
                 KnowledgeItem.type,
             )
             .join(KnowledgeItem, KnowledgeItem.id == Chunk.item_id)
             .where(Chunk.id.in_(chunk_ids))
         )  # fmt: skip
         chunks = []
-        for chunk_id, terms, title, content, embedding, item_id, item_type in rows:
+        for chunk_id, terms, title, body, embedding, item_id, item_type in rows:
             if terms is None:  # indexed before terms were stored
-                title_terms, body_terms = self.inner.analysed(title, content)
+                title_terms, body_terms = self.inner.analysed(title, body, item_type)
             else:
                 title_terms, body_terms = split_terms(str(terms))
             vector, windows = unpack_embedding(embedding, self.dimensions)

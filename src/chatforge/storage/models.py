@@ -172,6 +172,12 @@ class Chunk(Base):
     The keyword and vector indexes (``storage/search``) are derived from these rows and hold only
     the chunks that retrieval may return: an item that is disabled keeps its chunks here and
     leaves the indexes, so enabling it again needs no re-embedding.
+
+    ``title``, ``heading`` and ``body`` are what readers use; ``content`` is okchat's
+    presentation form (``Title: ...\nChunk: n\n\nContent:\n<body>``), built from them once at
+    ingestion and returned as is by the API, never parsed back. A Q&A pair (the one chunk of a
+    ``qna`` item) has its question as ``title`` and its answer as ``body``; its content is
+    ``Title: <q>\nChunk: 1\n\nQuestion: <q>\n\nAnswer: <body>``.
     """
 
     __tablename__ = "chunks"
@@ -185,6 +191,12 @@ class Chunk(Base):
     chatbot_id: Mapped[str] = mapped_column(String(36), index=True)
     chunk_index: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(Text, default="")
+    #: The heading of the section the chunk comes from; None when it has none, and for chunks
+    #: indexed before the column existed (their old form does not say which line is one).
+    heading: Mapped[str | None] = mapped_column(Text, default=None)
+    #: The chunk's text, as under ``Content:`` (its section's heading line first when that
+    #: heading is not the title); a Q&A pair's answer.
+    body: Mapped[str] = mapped_column(Text, default="", server_default="")
     content: Mapped[str] = mapped_column(Text)
     tokens: Mapped[int] = mapped_column(Integer, default=0)
     page: Mapped[int | None] = mapped_column(Integer, default=None)

@@ -28,7 +28,7 @@ from sqlalchemy import Connection, select
 
 from chatforge.errors import ChatforgeError
 from chatforge.storage.bm25 import Statistics, Weights, score_chunks
-from chatforge.storage.models import Chunk
+from chatforge.storage.models import Chunk, KnowledgeItem
 from chatforge.storage.search_index import (
     Candidates,
     HeldChunk,
@@ -219,9 +219,9 @@ class DatabaseIndex:
         with self._statistics_lock:
             self._statistics.clear()
 
-    def analysed(self, title: str, content: str) -> tuple[list[str], list[str]]:
+    def analysed(self, title: str, body: str, item_type: str) -> tuple[list[str], list[str]]:
         """The (title, body) terms of a chunk stored without them (none without ``terms_of``)."""
-        return self.terms_of(title, content) if self.terms_of else ([], [])
+        return self.terms_of(title, body, item_type == "qna") if self.terms_of else ([], [])
 
     def _score(
         self,
@@ -245,16 +245,18 @@ class DatabaseIndex:
                 stored[int(chunk_id)] = split_terms(str(joined))
         if unanalysed:  # stored before chunks.terms existed
             rows = conn.execute(
-                select(Chunk.id, Chunk.title, Chunk.content).where(Chunk.id.in_(unanalysed))
+                select(Chunk.id, Chunk.title, Chunk.body, KnowledgeItem.type)
+                .join(KnowledgeItem, KnowledgeItem.id == Chunk.item_id)
+                .where(Chunk.id.in_(unanalysed))
             )
-            for chunk_id, title, content in rows:
-                stored[int(chunk_id)] = self.analysed(title, content)
+            for chunk_id, title, body, item_type in rows:
+                stored[int(chunk_id)] = self.analysed(title, body, item_type)
         ids = list(stored)
         scores = score_chunks(terms, [stored[i] for i in ids], statistics, weights)
         return dict(zip(ids, scores.tolist(), strict=True))
 
     def _unanalysed_length(self, conn: Connection, chatbot_id: str) -> int:
         """Total length (terms + 1 each) of the chatbot's indexed chunks stored without terms."""
-        query = select(Chunk.title, Chunk.content).where(Chunk.terms.is_(None))
+        query = select(Chunk.title, Chunk.body, KnowledgeItem.type).where(Chunk.terms.is_(None))
         rows = conn.execute(indexed(query, chatbot_id))
         return sum(len(t) + len(b) + 1 for t, b in (self.analysed(*r) for r in rows))

@@ -25,8 +25,8 @@ from chatforge.storage.models import Chunk, KnowledgeItem
 
 _Query = TypeVar("_Query", bound=Select[*tuple[Any, ...]])
 
-#: A stored chunk's analysed (title, body) terms from its title and content.
-TermsOf = Callable[[str, str], tuple[list[str], list[str]]]
+#: A stored chunk's analysed (title, body) terms from its title, body and whether it is a Q&A pair.
+TermsOf = Callable[[str, str, bool], tuple[list[str], list[str]]]
 
 
 @dataclass(frozen=True)

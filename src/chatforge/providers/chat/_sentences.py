@@ -15,8 +15,8 @@ from chatforge.providers.chat.base import Passage
 from chatforge.text.analysis import compound_terms, content_terms, stem
 from chatforge.text.entities import exact_words, is_code, names_all
 
+# okchat's forms of a chunk, for passages given as ``content`` alone (see ``_body_of``).
 _OKCHAT_HEADER = re.compile(r"\ATitle: [^\n]*\nChunk: \d+\n\nContent:\n")
-#: A Q&A pair's stored form; its title is the question, and only the answer is quotable.
 _QNA_HEADER = re.compile(r"\ATitle: [^\n]*\nChunk: \d+\n\nQuestion: [^\n]*\n\nAnswer: ")
 
 
@@ -43,18 +43,28 @@ class Sentence:
 
 
 def sentences_of(passage: Passage) -> list[Sentence]:
-    """The quotable units of a retrieved passage, in reading order."""
-    # A chunk is stored in okchat's form: its "Title: ...\nChunk: n\n\nContent:\n" header is
-    # not a sentence of the knowledge and must never be quoted; nor is a Q&A pair's question.
-    qna = _QNA_HEADER.match(passage.content)
-    if qna is not None:
-        body = passage.content[qna.end() :]
-    else:
-        body = _OKCHAT_HEADER.sub("", passage.content, count=1)
+    """The quotable units of a retrieved passage, in reading order.
+
+    Only the passage's body is quoted: never its ``Title / Chunk`` header, nor a Q&A pair's
+    question (its title), whose answer is read whole.
+    """
+    body, qna = (passage.body, passage.qna) if passage.body else _body_of(passage.content)
     return [
-        Sentence(passage, position, unit, answer=qna is not None)
-        for position, unit in enumerate(analyse(body, every=qna is not None))
+        Sentence(passage, position, unit, answer=qna)
+        for position, unit in enumerate(analyse(body, every=qna))
     ]
+
+
+def _body_of(content: str) -> tuple[str, bool]:
+    """The body of a passage given only as okchat's ``content``, and whether it is a Q&A pair.
+
+    Retrieval fills a passage's fields; a passage built by hand (a client of the provider, a
+    test) may carry only the content, in okchat's form or as plain text.
+    """
+    qna = _QNA_HEADER.match(content)
+    if qna is not None:
+        return content[qna.end() :], True
+    return _OKCHAT_HEADER.sub("", content, count=1), False
 
 
 def about(sentences: list[Sentence], named: frozenset[str]) -> list[Sentence]:

@@ -38,8 +38,12 @@ class Passage:
         knowledge_id: Id of the knowledge item the passage comes from.
         title: Title of that item.
         source: Where the item came from (file name or URL).
-        content: The passage text.
+        content: The passage as the prompt quotes it: okchat's ``Title / Chunk / Content`` form.
         similarity: Retrieval score of the passage, higher is more relevant.
+        heading: The heading of the passage's section, if known.
+        body: The passage's own text (a Q&A pair's answer); empty when the caller gave only
+            ``content``, which then stands for it.
+        qna: Whether it is a Q&A pair: ``title`` is the question and ``body`` the answer.
     """
 
     ref: int
@@ -48,6 +52,9 @@ class Passage:
     source: str
     content: str
     similarity: float
+    heading: str | None = None
+    body: str = ""
+    qna: bool = False
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from chatforge.errors import ChatforgeError
-from chatforge.providers.chat import Usage
+from chatforge.providers.chat import Passage, Usage
 from chatforge.rag.prompt import Persona, Turn
 from chatforge.services.conversations.sessions import ChatMessage, ChatSession
 from chatforge.services.search.query import RetrievalDefaults
+from chatforge.services.search.retrieval import Hit
 
 __all__ = [
     "AnswerDelta",
@@ -43,7 +44,11 @@ class IncomingMessage:
 
 @dataclass(frozen=True)
 class Source:
-    """A passage an answer was grounded on; the answer cites it as ``[ref]``."""
+    """A passage an answer was grounded on; the answer cites it as ``[ref]``.
+
+    ``content`` is okchat's form of the chunk, what clients receive; ``heading``, ``body`` and
+    ``qna`` are its fields (``rag.chunking.Chunk``), for the model and the console.
+    """
 
     ref: int
     knowledge_id: str
@@ -51,6 +56,24 @@ class Source:
     source: str
     content: str
     similarity: float
+    heading: str | None = None
+    body: str = ""
+    qna: bool = False
+
+    @classmethod
+    def of(cls, ref: int, hit: Hit) -> Source:
+        """A retrieved chunk as the answer's source ``[ref]``."""
+        return cls(
+            ref, hit.knowledge_id, hit.title, hit.source, hit.content, hit.similarity,
+            heading=hit.heading, body=hit.body, qna=hit.qna,
+        )  # fmt: skip
+
+    def passage(self) -> Passage:
+        """The source as the chat model reads it."""
+        return Passage(
+            self.ref, self.knowledge_id, self.title, self.source, self.content, self.similarity,
+            heading=self.heading, body=self.body, qna=self.qna,
+        )  # fmt: skip
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form stored in ``metadata.sources`` and sent to clients."""

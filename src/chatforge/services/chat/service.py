@@ -29,7 +29,6 @@ from chatforge.providers.chat import (
 from chatforge.providers.chat import (
     ChatModel,
     ChatRequest,
-    Passage,
     TextDelta,
     Usage,
     complete,
@@ -374,10 +373,7 @@ class ChatService:
             return [h for h in hits if h.similarity >= threshold]
 
         hits = await anyio.to_thread.run_sync(find)
-        return tuple(
-            Source(index, h.knowledge_id, h.title, h.source, h.content, h.similarity)
-            for index, h in enumerate(hits, start=1)
-        )
+        return tuple(Source.of(index, h) for index, h in enumerate(hits, start=1))
 
     def _request(
         self, turn: PreparedTurn, sources: tuple[Source, ...], question: str
@@ -393,10 +389,7 @@ class ChatService:
         return ChatRequest(
             messages=_messages(prompt),
             question=question,
-            passages=tuple(
-                Passage(s.ref, s.knowledge_id, s.title, s.source, s.content, s.similarity)
-                for s in sources
-            ),
+            passages=tuple(s.passage() for s in sources),
             max_tokens=turn.max_tokens or config.max_answer_tokens,
             temperature=config.temperature if turn.temperature is None else turn.temperature,
         )

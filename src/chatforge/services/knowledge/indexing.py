@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy import Connection, delete, insert, select
 
-from chatforge.storage.models import Chunk
+from chatforge.rag.chunking import qna_text
+from chatforge.storage.models import Chunk, KnowledgeItem
 from chatforge.storage.search import (
     IndexEntry,
     SearchIndex,
@@ -26,17 +27,21 @@ from chatforge.text.analysis import analyze
 
 @dataclass(frozen=True)
 class ChunkRow:
-    """A chunk ready to be stored: its text, position and embedding."""
+    """A chunk ready to be stored: its fields, its okchat form, position and embedding."""
 
     chunk_index: int
     title: str
     content: str
+    #: The chunk's text (a Q&A pair's answer), as ``Chunk.body`` stores it.
     body: str
     tokens: int
     page: int | None
     vector: np.ndarray
     #: Vectors of the chunk's windows, ``(n, d)``; none for a chunk that fits in one window.
     windows: np.ndarray | None = None
+    heading: str | None = None
+    #: A Q&A pair: ``title`` is its question, ``body`` its answer.
+    qna: bool = False
 
 
 def replace_chunks(
@@ -53,7 +58,7 @@ def replace_chunks(
     conn.execute(delete(Chunk).where(Chunk.item_id == item_id))
     if not rows:
         return
-    terms = [(analyze(row.title), analyze(row.body)) for row in rows]
+    terms = [chunk_terms(row.title, row.body, qna=row.qna) for row in rows]
     ids = (
         conn.execute(
             insert(Chunk).returning(Chunk.id, sort_by_parameter_order=True),
@@ -63,6 +68,8 @@ def replace_chunks(
                     "chatbot_id": chatbot_id,
                     "chunk_index": row.chunk_index,
                     "title": row.title,
+                    "heading": row.heading,
+                    "body": row.body,
                     "content": row.content,
                     "tokens": row.tokens,
                     "page": row.page,
@@ -103,13 +110,18 @@ def enable_item(conn: Connection, index: SearchIndex, item_id: str) -> None:
     disable_item(conn, index, item_id)
     chunks = conn.execute(
         select(
-            Chunk.id, Chunk.chatbot_id, Chunk.title, Chunk.content, Chunk.terms, Chunk.embedding
-        ).where(Chunk.item_id == item_id)
-    ).all()
+            Chunk.id, Chunk.chatbot_id, Chunk.title, Chunk.body, Chunk.terms, Chunk.embedding,
+            KnowledgeItem.type,
+        )
+        .join(KnowledgeItem, KnowledgeItem.id == Chunk.item_id)
+        .where(Chunk.item_id == item_id)
+    ).all()  # fmt: skip
     entries = []
     for c in chunks:
         title_terms, body_terms = (
-            split_terms(c.terms) if c.terms is not None else chunk_terms(c.title, c.content)
+            split_terms(c.terms)
+            if c.terms is not None
+            else chunk_terms(c.title, c.body, qna=c.type == "qna")
         )
         vector, windows = unpack_embedding(c.embedding, index.dimensions)
         entries.append(
@@ -125,15 +137,10 @@ def enable_item(conn: Connection, index: SearchIndex, item_id: str) -> None:
     index.add(conn, entries)
 
 
-def chunk_terms(title: str, content: str) -> tuple[list[str], list[str]]:
-    """The analysed title and body terms of a stored chunk."""
-    return analyze(title), analyze(body_of(content))
+def chunk_terms(title: str, body: str, qna: bool = False) -> tuple[list[str], list[str]]:
+    """The analysed title and body terms of a chunk (for a Q&A pair, ``title`` is the question).
 
-
-def body_of(content: str) -> str:
-    """The searchable text of a stored chunk: its content without the okchat header lines."""
-    for marker in ("\n\nContent:\n", "\n\nQuestion: "):
-        _head, found, rest = content.partition(marker)
-        if found:
-            return rest if marker.endswith("\n") else "Question: " + rest
-    return content
+    A Q&A pair's body is searched with its question (:func:`~chatforge.rag.chunking.qna_text`):
+    its vector is the question's alone, and its words must find it by keyword too.
+    """
+    return analyze(title), analyze(qna_text(title, body) if qna else body)

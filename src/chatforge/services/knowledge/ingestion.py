@@ -366,6 +366,8 @@ class Ingestor:
                 page=chunk.page,
                 vector=vector,
                 windows=windows,
+                heading=chunk.heading,
+                qna=chunk.qna,
             )
             for title, chunk, vector, windows in zip(
                 prepared.titles,

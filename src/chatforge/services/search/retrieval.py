@@ -17,6 +17,7 @@ from typing import Any, Literal
 import numpy as np
 from sqlalchemy import Connection, Row, func, select
 
+from chatforge.providers.chat.base import Passage
 from chatforge.rag.fusion import (
     FusionParams,
     Windows,
@@ -69,7 +70,7 @@ class SearchFilter:
 
 @dataclass(frozen=True)
 class Hit:
-    """One retrieved chunk."""
+    """One retrieved chunk: its fields (``heading``, ``body``) and okchat's ``content`` form."""
 
     chunk_id: int
     knowledge_id: str
@@ -82,6 +83,20 @@ class Hit:
     score: float
     vector_similarity: float
     keyword_score: float
+    heading: str | None = None
+    body: str = ""
+
+    @property
+    def qna(self) -> bool:
+        """Whether the chunk is a Q&A pair: its ``title`` is the question, ``body`` the answer."""
+        return self.item_type == "qna"
+
+    def passage(self, ref: int) -> Passage:
+        """The hit as a chat model reads it, cited as ``[ref]``."""
+        return Passage(
+            ref, self.knowledge_id, self.title, self.source, self.content, self.similarity,
+            heading=self.heading, body=self.body, qna=self.qna,
+        )  # fmt: skip
 
 
 class Retriever:
@@ -225,8 +240,9 @@ class Retriever:
             int(r.id): r
             for r in conn.execute(
                 select(
-                    Chunk.id, Chunk.chunk_index, Chunk.content, Chunk.page,
-                    Chunk.title.label("page_title"), KnowledgeItem.title, KnowledgeItem.source,
+                    Chunk.id, Chunk.chunk_index, Chunk.content, Chunk.heading, Chunk.body,
+                    Chunk.page, Chunk.title.label("page_title"), KnowledgeItem.title,
+                    KnowledgeItem.source,
                     KnowledgeItem.meta.label("meta"),
                 )
                 .join(KnowledgeItem, KnowledgeItem.id == Chunk.item_id)
@@ -247,6 +263,8 @@ class Retriever:
                 score=r.score,
                 vector_similarity=r.vector_similarity,
                 keyword_score=r.keyword_score,
+                heading=details[r.row.chunk_id].heading,
+                body=details[r.row.chunk_id].body,
             )
             for r in ranked
             if r.row.chunk_id in details  # deleted since the search: gone
