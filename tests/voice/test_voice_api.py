@@ -19,6 +19,10 @@ from chatforge.services.context import AppContext
 pytestmark = [pytest.mark.usefixtures("reuse_embedder"), pytest.mark.slow]
 
 
+#: The words of "Your order will arrive on Monday. Thank you for waiting." that must be heard.
+_SAID = frozenset({"order", "arrive", "monday", "thank", "waiting"})
+
+
 def voice_path(chatbot_id: str, rest: str) -> str:
     return f"/api/external/chatbot/{chatbot_id}/voice/{rest}"
 
@@ -117,7 +121,8 @@ def test_speak_streams_a_wav_that_says_the_text(
     wav = b"".join(chunks)
     assert wav[:4] == b"RIFF"
     transcript = api.post(voice_path(bot["id"], "transcribe"), files=upload(wav)).json()
-    assert {"order", "monday", "thank"} <= set(words(transcript["text"])), transcript
+    missed = _SAID - set(words(transcript["text"]))
+    assert len(missed) <= 1, transcript  # Piper's voice varies a little from run to run
 
 
 def test_speak_as_raw_pcm_says_its_sample_rate(
@@ -277,4 +282,5 @@ def test_speak_streams_mp3_or_opus_on_request(
         voice_path(bot["id"], "transcribe"), files=upload(b"".join(chunks), "answer.bin")
     )
     assert heard.status_code == 200, heard.text
-    assert {"order", "monday", "thank"} <= set(words(heard.json()["text"]))
+    missed = _SAID - set(words(heard.json()["text"]))
+    assert len(missed) <= 1, heard.json()  # through a lossy codec, at most one word misheard
