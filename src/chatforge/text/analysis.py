@@ -38,7 +38,7 @@ _READING_STOPWORDS = """
     there's these they this those through to too under until up upon us very via was wasn't we
     were weren't what what's when where where's which while who who's whom whose why will with
     within without would you your yours yourself yourselves still even already really ever
-    actually anything something everything
+    actually anything something everything different various several separate need needs
     many name named kind type called tell know please explain describe say said give find
     get gets getting got use used using take takes took taken happen happens happened
     come comes came go goes went gone

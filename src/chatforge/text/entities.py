@@ -25,6 +25,11 @@ _UNITS = frozenset(
 _NAME_WORD = re.compile(r"(?<![.!?]\s)(?<!\A)\b([A-Z][a-zA-Z]+)\b(?![-/]?\d)")
 _NAME = re.compile(r"(?<!^)(?<![.!?] )\b[A-Z][a-z]+")
 _YEAR = re.compile(r"\b(?:1\d{3}|20\d{2})s?\b")
+# A time of day ("at 3 pm", "7:30 a.m.", "noon").
+_CLOCK = re.compile(
+    r"\b\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)(?!\w)|\b(?:noon|midnight)\b",
+    re.IGNORECASE,
+)
 _MONTH = re.compile(
     r"\b(?:January|February|March|April|May|June|July|August|September|October|November|"
     r"December)\b"
@@ -142,8 +147,9 @@ CONTACT_KINDS = frozenset(_CONTACTS)
 
 def mentions(kind: str, sentence: str) -> bool:
     """Whether ``sentence`` holds something of a ``kind``: ``"duration"`` ("within 5 days"),
-    ``"time"`` (a year or month), ``"number"``, a contact (``"address"``, ``"phone"``,
-    ``"email"``), ``"price"`` (:func:`says_amount`), or else ``"name"`` (a capitalised word)."""
+    ``"time"`` (a year, a month or a time of day), ``"number"``, a contact (``"address"``,
+    ``"phone"``, ``"email"``), ``"price"`` (:func:`says_amount`), or else ``"name"`` (a
+    capitalised word)."""
     if kind in _CONTACTS:
         return bool(_CONTACTS[kind].search(sentence))
     if kind == "price":
@@ -151,7 +157,7 @@ def mentions(kind: str, sentence: str) -> bool:
     if kind == "duration":
         return bool(_DURATION.search(sentence))
     if kind == "time":
-        return bool(_YEAR.search(sentence) or _MONTH.search(sentence))
+        return bool(_YEAR.search(sentence) or _MONTH.search(sentence) or _CLOCK.search(sentence))
     if kind == "number":
         return bool(_NUMBER.search(sentence))
     return bool(_NAME.search(sentence))

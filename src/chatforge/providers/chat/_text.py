@@ -21,11 +21,23 @@ def measure_terms(question: str) -> frozenset[str]:
     or not ("within 5 days" for "how long"), so its absence must not count against a sentence.
     """
     tokens = words(question)
-    return frozenset(
+    measures = {
         stem(w)
         for n, w in enumerate(tokens)
         if (n and tokens[n - 1] == "how" and w not in READING_STOPWORDS) or w in _BOUNDS
-    )
+    }
+    # "How far in advance?" and "what time?" ask for a span or a time that the answer says as
+    # "24 hours ahead" or "at 3 pm", not in these words.
+    lowered = question.lower()
+    if match := _NOTICE.search(lowered):
+        measures |= set(content_terms(match[0]))
+    if _WHAT_TIME.search(lowered):
+        measures.add(stem("time"))
+    if _HOURS.search(lowered):  # "what hours is chat open?": "Monday to Friday, 6 am to 6 pm"
+        measures |= {stem("hours"), stem("open")}
+    # "Is phone support included?": the answer names it ("phone support: yes").
+    measures |= {stem(w) for w in words(lowered) if w in _THERE}
+    return frozenset(measures)
 
 
 # "Max group size?" asks for a number that an answer says as "at most 16", or not at all;
@@ -39,7 +51,17 @@ _MEASURES = frozenset(
 )
 _HOW_MEASURE = re.compile(rf"\bhow (?:{'|'.join(sorted(_MEASURES))})\b")
 # "How long does it take?" asks for a time span, "How long is the river?" for a length.
-_HOW_LONG = re.compile(r"\bhow long (?:\w+ ){0,3}(?:take|takes|last|lasts|wait|until)\b")
+_HOW_LONG = re.compile(
+    r"\bhow long (?:\w+ ){0,5}(?:take|takes|last|lasts|wait|until|stay|stays|keep|remain|"
+    r"valid|good for|have to|has to|need|needs)\b"
+)
+# "How far in advance must I cancel?", "how much notice?", "how early?": a span before a time.
+_NOTICE = re.compile(
+    r"\bhow (?:far|much) (?:in )?(?:advance|ahead|notice)\b|\bhow (?:early|soon|late)\b"
+)
+_WHAT_TIME = re.compile(r"\b(?:what|which) time\b|\bwhat hour\b")
+_HOURS = re.compile(r"\b(?:what|which|your|opening|open|business) hours\b|\bhours\b.*\bopen\b")
+_THERE = frozenset({"include", "included", "includes"})
 _YES_NO_QUESTION = re.compile(
     r"\A\W*(?:do|does|did|is|are|was|were|can|could|will|would|should|have|has|may|am)\b",
     re.IGNORECASE,
@@ -55,7 +77,7 @@ _CONTACT_ASKED = {
         r"\b(?:tele)?phone\b|\bhotline\b|\bcall (?:you|us)\b|"
         r"\b(?:emergency|contact|support|help) (?:number|line)\b"
     ),
-    "address": re.compile(r"\baddress\b|\bwhere (?:are|r) (?:you|u)\b|\blocated\b"),
+    "address": re.compile(r"\bad+res+\b|\bwhere (?:are|r) (?:you|u)\b|\blocated\b"),
 }
 KIND_TERMS = {
     "email": frozenset({"email", "address"}),
@@ -88,9 +110,15 @@ def answer_kind(question: str) -> str | None:
             return kind
     if _PRICE.search(q):
         return "price"
-    if q.startswith(_WHEN) or " what year" in q or " which year" in q:
+    if (
+        q.startswith(_WHEN)
+        or " what year" in q
+        or " which year" in q
+        or _WHAT_TIME.search(q)
+        or _HOURS.search(q)
+    ):
         return "time"
-    if _HOW_LONG.search(q) or _SPAN.search(q):
+    if _HOW_LONG.search(q) or _SPAN.search(q) or _NOTICE.search(q):
         return "duration"
     if _HOW_MEASURE.search(q) or "percentage" in q:
         return "number"
@@ -209,7 +237,10 @@ def situation(question: str) -> str:
 
 
 _PRICE = re.compile(
-    r"\b(?:costs?|prices?(?! match)|fees?)\b|\bhow much (?:is|are|for)\b", re.IGNORECASE
+    r"\b(?:costs?|prices?(?! match)|fees?|charges)\b|\bhow much (?:is|are|for)\b"
+    # "Do you charge for it?", "is there a charge": money; "charge the battery" is not.
+    r"|\b(?:you|they|we) charge\b|\bcharge for\b|\b(?:a|any|extra|no) charge\b",
+    re.IGNORECASE,
 )
 
 

@@ -1,0 +1,98 @@
+"""How a customer asks for a span, a time, a price or an inclusion, in words the knowledge
+does not use: "how far in advance" for "24 hours ahead", "do you charge for" for "is free"."""
+
+from __future__ import annotations
+
+import pytest
+from tests.providers.chat.helpers import passage
+
+from chatforge.providers.chat import ExtractiveModel
+from chatforge.providers.chat._text import answer_kind, measure_terms
+from chatforge.providers.chat.extractive import is_not_found
+from chatforge.rag.chunking import format_content
+from chatforge.text.analysis import stem
+
+POLICIES = passage(
+    1,
+    format_content(
+        "Clinic policies",
+        1,
+        "Appointments and cancellations\nPlease cancel or move an appointment at least 24 hours "
+        "ahead. Missed appointments are charged a $35 fee.\n\nStitch check\nThe stitch check is "
+        "free and is booked 10 to 14 days after surgery.",
+    ),
+    similarity=0.39,  # retrieval is unsure: the question's words must be said
+    title="Clinic policies",
+)
+PLANS = passage(
+    2,
+    format_content(
+        "plans",
+        1,
+        "plan: Team\nprice_usd: 9\nsso: no\n\nplan: Business\nprice_usd: 19\nsso: yes",
+    ),
+    similarity=0.5,
+    title="plans",
+)
+
+
+async def ask(question: str, *passages: object) -> str:
+    return await ExtractiveModel().answer(question, passages)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("how far in advance do i need to cancel?", "duration"),
+        ("how much notice do you need", "duration"),
+        ("how long is a written quote good for", "duration"),
+        ("what time should I bring my cat in?", "time"),
+        ("what hours is live chat open", "time"),
+        ("do you charge for the stitch check?", "price"),
+        ("is there a charge for parking?", "price"),
+        ("how long to charge the battery from empty", "number"),  # a battery's charge, not money
+        ("voyager range on one charge", None),
+        ("whats your adress", "address"),  # a typo still asks for the address
+    ],
+)
+def test_the_kind_of_answer_a_question_asks_for(question: str, kind: str | None) -> None:
+    assert answer_kind(question) == kind
+
+
+def test_the_words_that_ask_for_a_span_or_an_inclusion_need_not_be_in_the_answer() -> None:
+    assert {stem("far"), stem("advance")} <= measure_terms("how far in advance must I cancel?")
+    assert stem("included") in measure_terms("is phone support included?")
+    assert stem("cancel") not in measure_terms("how far in advance must I cancel?")
+
+
+async def test_how_far_in_advance_is_answered_by_the_span_ahead() -> None:
+    answer = await ask("how far in advance do i need to cancel an appointment", POLICIES)
+
+    assert answer.startswith("Please cancel or move an appointment at least 24 hours ahead.")
+
+
+async def test_do_you_charge_for_is_answered_by_what_it_costs_even_when_free() -> None:
+    answer = await ask("do you charge for the stitch check visit?", POLICIES)
+
+    assert answer == "The stitch check is free and is booked 10 to 14 days after surgery. [1]"
+
+
+async def test_a_row_answers_whether_it_includes_something() -> None:
+    answer = await ask("does the Team plan include SSO?", PLANS)
+
+    assert "Team costs $9" in answer and "sso: no" in answer
+
+
+async def test_a_word_that_only_says_different_kinds_does_not_block_an_answer() -> None:
+    schedules = passage(
+        3,
+        format_content(
+            "FAQ", 4, "How many pay schedules can I have?\nUp to 3 pay schedules per company."
+        ),
+        similarity=0.55,
+        title="FAQ",
+    )
+
+    answer = await ask("how many different pay schedules can i set up", schedules)
+
+    assert not is_not_found(answer) and "Up to 3" in answer
