@@ -130,6 +130,18 @@ def test_a_follow_up_is_searched_after_the_question_it_follows() -> None:
     )
 
 
+def test_a_follow_up_of_a_follow_up_goes_on_from_the_question_they_both_follow() -> None:
+    history = [
+        Turn("user", "Do you deliver?"),
+        Turn("assistant", "Yes, within 10 km. [1]"),
+        Turn("user", "How much does it cost?"),
+        Turn("assistant", "A flat fee of 6 euros. [1]"),
+    ]
+
+    assert follow_up_query(history, "And on which days?") == "Do you deliver? And on which days?"
+    assert follow_up_query(history, "Do you sell gift cards?") == "Do you sell gift cards?"
+
+
 def test_the_extractive_model_reads_a_follow_up_before_the_question_it_follows() -> None:
     # The follow-up says what is asked; the earlier question only what "it" is.
     history = [Turn("user", "How much is a tune-up?"), Turn("assistant", "$89. [1]")]

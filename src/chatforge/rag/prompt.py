@@ -203,19 +203,27 @@ def follow_up_query(history: Sequence[Turn], question: str) -> str:
     is. Anything else, and any question in a script these English word lists cannot read, is
     searched as it is.
     """
-    previous = next(
-        (t.content.strip() for t in reversed(history) if t.role == "user" and t.content.strip()),
-        None,
-    )
     asked = question.strip()
-    words = re.findall(r"\w+", asked.lower())
-    short = 0 < len(words) <= _FOLLOW_UP_WORDS
-    follows = short and (
-        not _POINTERS.isdisjoint(words) or asked.lower().startswith(_CONTINUATIONS)
-    )
-    if previous is None or previous == asked or not follows:
+    if not _follows(asked):
+        return question
+    # The question the conversation is about: a follow-up of a follow-up ("Do you deliver?",
+    # "How much is it?", "And on which days?") goes on from the first, not from the one before.
+    said = [t.content.strip() for t in history if t.role == "user" and t.content.strip()]
+    while len(said) > 1 and _follows(said[-1]):
+        said.pop()
+    previous = said[-1] if said else None
+    if previous is None or previous == asked:
         return question
     return f"{previous} {asked}"
+
+
+def _follows(question: str) -> bool:
+    """Whether ``question`` reads as a follow-up: short, and pointing back or going on."""
+    words = re.findall(r"\w+", question.lower())
+    short = 0 < len(words) <= _FOLLOW_UP_WORDS
+    return short and (
+        not _POINTERS.isdisjoint(words) or question.lower().startswith(_CONTINUATIONS)
+    )
 
 
 def follow_up_question(history: Sequence[Turn], question: str) -> str:

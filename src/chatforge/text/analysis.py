@@ -58,7 +58,14 @@ _IRREGULAR_FORMS = """
     lent:lend shook:shake shaken:shake stole:steal stolen:steal tore:tear torn:tear
     wore:wear worn:wear wrote:write written:write drove:drive driven:drive flew:fly flown:fly
     """
-_IRREGULAR = dict(pair.split(":") for pair in _IRREGULAR_FORMS.split())
+# Nouns the stemmer keeps apart from their verb ("delivery" is "deliveri", "deliver" "deliv"):
+# "Do you deliver on Saturdays?" is answered by "Deliveries run from Wednesday to Saturday".
+_DERIVED_FORMS = """
+    delivery:deliver deliveries:deliver payment:pay payments:pay shipment:ship shipments:ship
+    replacement:replace replacements:replace renewal:renew renewals:renew arrival:arrive
+    arrivals:arrive removal:remove approval:approve
+    """
+_IRREGULAR = dict(pair.split(":") for pair in (_IRREGULAR_FORMS + _DERIVED_FORMS).split())
 # A customer writes "blinks three times" where a manual writes "blinks 3 times": a number word
 # is read as its digits. ("one" is a pronoun as often as a number: a stop word.)
 _IRREGULAR.update(

@@ -30,6 +30,7 @@ _CLOCK = re.compile(
     r"\b\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)(?!\w)|\b(?:noon|midnight)\b",
     re.IGNORECASE,
 )
+_WEEKDAY = re.compile(r"\b(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)days?\b", re.IGNORECASE)
 _MONTH = re.compile(
     r"\b(?:January|February|March|April|May|June|July|August|September|October|November|"
     r"December)\b"
@@ -147,9 +148,9 @@ CONTACT_KINDS = frozenset(_CONTACTS)
 
 def mentions(kind: str, sentence: str) -> bool:
     """Whether ``sentence`` holds something of a ``kind``: ``"duration"`` ("within 5 days"),
-    ``"time"`` (a year, a month or a time of day), ``"number"``, a contact (``"address"``,
-    ``"phone"``, ``"email"``), ``"price"`` (:func:`says_amount`), or else ``"name"`` (a
-    capitalised word)."""
+    ``"time"`` (a year, a month or a time of day), ``"weekday"``, ``"number"``, a contact
+    (``"address"``, ``"phone"``, ``"email"``), ``"price"`` (:func:`says_amount`), or else
+    ``"name"`` (a capitalised word)."""
     if kind in _CONTACTS:
         return bool(_CONTACTS[kind].search(sentence))
     if kind == "price":
@@ -160,6 +161,8 @@ def mentions(kind: str, sentence: str) -> bool:
         return bool(_YEAR.search(sentence) or _MONTH.search(sentence) or _CLOCK.search(sentence))
     if kind == "number":
         return bool(_NUMBER.search(sentence))
+    if kind == "weekday":
+        return bool(_WEEKDAY.search(sentence))
     return bool(_NAME.search(sentence))
 
 

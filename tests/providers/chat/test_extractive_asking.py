@@ -96,3 +96,39 @@ async def test_a_word_that_only_says_different_kinds_does_not_block_an_answer() 
     answer = await ask("how many different pay schedules can i set up", schedules)
 
     assert not is_not_found(answer) and "Up to 3" in answer
+
+
+DELIVERY = passage(
+    5,
+    format_content(
+        "Handbook",
+        2,
+        "Delivery\nWe deliver orders over 40 euros within 10 km of the shop for a flat fee of 6 "
+        "euros.",
+    ),
+    similarity=0.5,
+    title="Handbook",
+)
+
+
+async def test_a_follow_up_answered_by_the_sentence_already_said_gets_the_phrase_it_asks() -> None:
+    model = ExtractiveModel()
+    first = await model.answer("Do you deliver?", [DELIVERY])
+    second = await model.answer(
+        "How much does it cost? Do you deliver?", [DELIVERY], first, "Do you deliver?"
+    )
+
+    assert first.startswith("We deliver orders over 40 euros")
+    assert second == "…for a flat fee of 6 euros… [5]"
+
+
+async def test_a_noun_is_read_as_its_verb_where_the_stemmer_keeps_them_apart() -> None:
+    days = passage(
+        6,
+        format_content("Handbook", 3, "Deliveries run from Wednesday to Saturday, 9 am to 2 pm."),
+        similarity=0.5,
+        title="Handbook",
+    )
+
+    assert "Wednesday to Saturday" in await ask("On which days do you deliver?", days)
+    assert answer_kind("on which days do you deliver?") == "weekday"

@@ -82,19 +82,26 @@ def word_groups(text: str, size: int) -> list[str]:
 
 
 def follow_up(
-    ranked: list[Sentence], said_before: str, asked: list[str], current: str
+    ranked: list[Sentence],
+    said_before: str,
+    asked: list[str],
+    current: str,
+    *,
+    phrases: bool = False,
 ) -> str | None:
     """The answer to a follow-up that asks about what the previous answer quoted, or None.
 
     "And how long does it take?" after the whitening's price asks about the sentence quoted
     (the whitening's row, not the aftercare after whitening): its clause that holds the
     follow-up's new words ``asked`` or what ``current`` asks for, never the sentence again.
+    With ``phrases``, a sentence of one clause is cut at its prepositions too.
     """
     before = _text.without_markers(said_before)
     for sentence in ranked:
         if sentence.text not in before:
             continue
-        clause = _text.answering_clause(sentence.text, asked, _text.answer_kind(current))
+        kind = _text.answer_kind(current)
+        clause = _text.answering_clause(sentence.text, asked, kind, phrases=phrases)
         if clause is not None:
             return f"…{clause}… [{sentence.passage.ref}]"
     return None

@@ -12,6 +12,7 @@ import re
 
 from chatforge.text.analysis import READING_STOPWORDS, content_terms, stem, words
 from chatforge.text.entities import mentions
+from chatforge.text.synonyms import synonyms
 
 
 def measure_terms(question: str) -> frozenset[str]:
@@ -61,6 +62,7 @@ _NOTICE = re.compile(
 )
 _WHAT_TIME = re.compile(r"\b(?:what|which) time\b|\bwhat hour\b")
 _HOURS = re.compile(r"\b(?:what|which|your|opening|open|business) hours\b|\bhours\b.*\bopen\b")
+_WHICH_DAYS = re.compile(r"\b(?:which|what) days?\b(?! of the month)")
 _THERE = frozenset({"include", "included", "includes"})
 _YES_NO_QUESTION = re.compile(
     r"\A\W*(?:do|does|did|is|are|was|were|can|could|will|would|should|have|has|may|am)\b",
@@ -84,6 +86,7 @@ KIND_TERMS = {
     "phone": frozenset({"phone", "telephon", "call", "number", "hotlin", "line"}),
     "address": frozenset({"address", "locat"}),
     "price": frozenset({"cost", "price", "fee", "charg"}),
+    "weekday": frozenset({"day"}),
 }
 """The stems a question uses for what it asks, by kind: a sentence holding a thing of the kind
 (an address, an amount) says them, whatever its words ("Installation is free" says the cost)."""
@@ -110,6 +113,8 @@ def answer_kind(question: str) -> str | None:
             return kind
     if _PRICE.search(q):
         return "price"
+    if _WHICH_DAYS.search(q):
+        return "weekday"
     if (
         q.startswith(_WHEN)
         or " what year" in q
@@ -199,6 +204,8 @@ def asks_yes_no(question: str) -> bool:
 
 
 _CLAUSE = re.compile(r",\s+|;\s+|\s+and\s+|\s+but\s+")
+# Within a clause, the phrases a preposition starts: "for a flat fee of 6 euros".
+_PHRASE = re.compile(r"\s+(?=(?:for|within|at|from|by|between|until|before|after)\s)")
 
 
 def without_markers(answer: str) -> str:
@@ -206,12 +213,22 @@ def without_markers(answer: str) -> str:
     return " ".join(re.sub(r"\[\d+\]|…", " ", answer).split())
 
 
-def answering_clause(sentence: str, query: list[str], kind: str | None) -> str | None:
-    """The clause of ``sentence`` that best answers: the question's words, or what it asks."""
+def answering_clause(
+    sentence: str, query: list[str], kind: str | None, *, phrases: bool = False
+) -> str | None:
+    """The clause of ``sentence`` that best answers: the question's words, or what it asks.
+
+    With ``phrases``, a sentence of one clause is read as the phrases its prepositions start
+    ("for a flat fee of 6 euros" of "We deliver ... for a flat fee of 6 euros.").
+    """
     clauses = [c.strip(" .") for c in _CLAUSE.split(sentence) if c.strip(" .")]
+    if len(clauses) < 2 and phrases and kind is not None:
+        clauses = [c.strip(" .") for c in _PHRASE.split(sentence) if c.strip(" .")]
     if len(clauses) < 2:
         return None
     wanted = set(query)
+
+    wanted |= {other for term in query for other in synonyms(term)}  # "cost" and "fee"
 
     def fit(clause: str) -> float:
         hits = len(wanted & set(content_terms(clause)))

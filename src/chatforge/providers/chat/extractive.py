@@ -280,8 +280,11 @@ class ExtractiveModel(ChatModel):
         same = self._same_question_similarity
         answer = _quoting.join(chosen, self._max_words, query, yes_no=yes_no, same_question=same)
         if said_before and _text.without_markers(answer) == _text.without_markers(said_before):
-            # A follow-up answered by the sentence already said: never the same answer twice.
-            return NOT_FOUND_ANSWER
+            # A follow-up answered by the sentence already said: never the same answer twice,
+            # but the phrase of it that says what is asked ("…for a flat fee of 6 euros…").
+            candidates = [r.sentence for r in ranked]
+            phrase = _quoting.follow_up(candidates, said_before, asked, current, phrases=True)
+            return phrase or NOT_FOUND_ANSWER
         return answer
 
     def _rank(
