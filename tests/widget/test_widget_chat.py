@@ -227,8 +227,8 @@ def test_the_newest_answer_stays_in_view_as_the_conversation_grows(
 def test_passages_of_one_document_share_one_source_chip(
     chatforge: Chatforge, site: Site, page: Any
 ) -> None:
-    # A guide long enough for several chunks: an answer resting on two of them names the guide
-    # once, with both numbers, and each number's citation finds that chip.
+    # A guide long enough for several chunks: its passages found for a question are one chip
+    # with their numbers, and the chip a citation points at is that document's.
     filler = " ".join(
         f"Tip {n}: keep the chain clean and oiled after every wet ride." for n in range(40)
     )
@@ -240,13 +240,52 @@ def test_passages_of_one_document_share_one_source_chip(
     }
     bot = chatforge.chatbot([guide], name="Care")
     open_widget(page, site.page(bot["id"], name="care"))
+    page.evaluate(WATCH_CHIPS)
     ask(page, "What does the frame warranty cover and how long does it last?")
     answer = page.locator(".row.bot").last
-    expect(answer).to_contain_text("warranty", timeout=30_000)
+    expect(answer.locator(".cite").first).to_be_visible(timeout=30_000)
+
+    assert page.evaluate("window.__chips") >= 2  # the found passages, one chip: "1, 2  Care guide"
     chips = answer.locator(".src", has_text="Care guide")
     expect(chips).to_have_count(1)
-    refs = chips.get_attribute("data-refs") or ""
-    assert len(refs.split()) >= 2, refs
-    expect(chips.locator(".n")).to_have_text(", ".join(refs.split()))
+    refs = (chips.get_attribute("data-refs") or "").split()
+    expect(chips.locator(".n")).to_have_text(", ".join(refs))
     answer.locator(".cite").first.click()
     expect(answer.locator(".src.hl", has_text="Care guide")).to_be_visible()
+
+
+#: Records, in the page, the most passage numbers one source chip has shown.
+WATCH_CHIPS = """() => {
+  const root = document.querySelector('#chatforge-widget').shadowRoot;
+  window.__chips = 0;
+  new MutationObserver(() => {
+    for (const chip of root.querySelectorAll('.src[data-refs]')) {
+      window.__chips = Math.max(window.__chips, chip.dataset.refs.split(' ').length);
+    }
+  }).observe(root, {subtree: true, childList: true, attributes: true});
+}"""
+
+
+def test_the_chips_left_after_an_answer_are_the_sources_it_cites(
+    chatforge: Chatforge, site: Site, shop: Any, page: Any
+) -> None:
+    question = "How long do refunds take?"
+    searched = chatforge.api.post(
+        f"/api/external/chatbot/{shop['id']}/chat",
+        json={"messages": [{"role": "user", "content": question}]},
+    )
+    assert searched.status_code == 200, searched.text
+    open_widget(page, site.page("shop", name="cited"))
+    ask(page, question)
+    answer = page.locator(".row.bot").last
+    expect(answer.locator(".cite").first).to_be_visible(timeout=30_000)
+    cited = {int(n) for n in answer.locator(".cite").all_inner_texts()}
+    chips = answer.locator(".src")
+    refs = {
+        int(n)
+        for refs in chips.evaluate_all("cs => cs.map(c => c.dataset.refs)")
+        for n in refs.split()
+    }
+
+    assert refs == cited  # every chip is cited, and every citation has its chip
+    assert len(searched.json()["sources"]) > len(refs)  # the passages it did not use are gone

@@ -665,6 +665,12 @@ textarea{resize:none;height:42px;max-height:132px}
     else rec.body.replaceChildren(markdown(rec.text, rec));
     rec.msg.classList.toggle("live", !!rec.typing && !!rec.text);
   };
+  /** The sources an answer cites by ``[n]``; all of them when it cites none by number. */
+  const cited = (text, sources) => {
+    const refs = new Set([...String(text).matchAll(/\[(\d+)\]/g)].map((m) => Number(m[1])));
+    const used = sources.filter((s, i) => refs.has(s.ref || i + 1));
+    return used.length ? used : sources;
+  };
   /** One chip a document: the passages of one FAQ or page cited twice are one source. */
   const renderSources = (rec) => {
     const chips = new Map();
@@ -880,8 +886,9 @@ textarea{resize:none;height:42px;max-height:132px}
     }
     bot.id = message.id;
     bot.text = message.content || bot.text;
-    // The stored answer's sources replace the streamed ones: none when it found nothing.
-    if (Array.isArray(message.sources)) bot.sources = message.sources;
+    // The stored answer's sources replace the streamed ones (none when it found nothing), and
+    // of them the chips keep those the answer cites: a passage it did not use is no source.
+    if (Array.isArray(message.sources)) bot.sources = cited(bot.text, message.sources);
     renderSources(bot);
     render(bot);
     track(bot);
@@ -902,7 +909,7 @@ textarea{resize:none;height:42px;max-height:132px}
     }
     const kind = m.sender_type === "user" ? "user" : m.sender_type === "human" ? "human" : "bot";
     log.querySelector(".note.wait")?.remove();
-    addMessage(kind, m.content, { id: m.id, sources: m.sources || [], rating: m.rating || null });
+    addMessage(kind, m.content, { id: m.id, sources: cited(m.content || "", m.sources || []), rating: m.rating || null });
   };
 
   const readBack = async (after) => {
