@@ -252,3 +252,19 @@ async def test_a_pdf_pages_heading_is_not_quoted_with_the_sentence_under_it(
 
     assert returns == "Items can be returned within 30 days of delivery for a full refund. [1]"
     assert points == "Points never expire. [2]"
+
+
+async def test_a_price_list_of_name_and_amount_lines_answers_a_line_not_the_list() -> None:
+    prices = passage(
+        1,
+        format_content(
+            "prices",
+            1,
+            "Bakery price list\n\nSourdough loaf: 4.50 euros\nBaguette: 2.20 euros\n"
+            "Croissant: 1.80 euros\nFlat white coffee: 3.20 euros",
+        ),
+        title="prices",
+    )
+
+    assert await ask("How much is a baguette?", prices) == "Baguette: 2.20 euros. [1]"
+    assert await ask("price of a flat white", prices) == "Flat white coffee: 3.20 euros. [1]"

@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Literal
 
 from chatforge.text.analysis import compound_terms, content_terms
-from chatforge.text.entities import exact_words
+from chatforge.text.entities import exact_words, says_amount
 from chatforge.text.sentences import split_units
 
 Kind = Literal["prose", "heading", "step", "row"]
@@ -115,7 +115,12 @@ def _raw_units(content: str, *, headings: bool) -> Iterator[tuple[str, Kind, str
                 yield from _table_rows(segment)
             elif form == "record":
                 pairs = [_split_record(line) for line in segment]
-                yield _row_sentence(pairs), "row", " ".join(h for h, _ in pairs)
+                if says_amount(pairs[0][1]) and any(c.isdigit() for c in pairs[0][1]):
+                    # "Baguette: 2.20 euros" under "Croissant: 1.80 euros" is a price list, a
+                    # fact a line; a table's row starts with what it is about, not a price.
+                    yield from ((f"{h}: {v}".rstrip(".") + ".", "prose", "") for h, v in pairs)
+                else:
+                    yield _row_sentence(pairs), "row", " ".join(h for h, _ in pairs)
             else:
                 yield from _prose("\n".join(segment), headings=headings)
 
