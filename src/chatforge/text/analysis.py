@@ -39,6 +39,7 @@ _READING_STOPWORDS = """
     were weren't what what's when where where's which while who who's whom whose why will with
     within without would you your yours yourself yourselves still even already really ever
     actually anything something everything different various several separate need needs
+    bring brings
     many name named kind type called tell know please explain describe say said give find
     get gets getting got use used using take takes took taken happen happens happened
     come comes came go goes went gone

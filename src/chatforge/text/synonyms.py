@@ -38,6 +38,7 @@ _GROUPS = """
     kid child children
     engineer technician
     membership plan subscription
+    allow allowed permit permitted welcome
     """
 
 

@@ -132,3 +132,23 @@ async def test_a_noun_is_read_as_its_verb_where_the_stemmer_keeps_them_apart() -
 
     assert "Wednesday to Saturday" in await ask("On which days do you deliver?", days)
     assert answer_kind("on which days do you deliver?") == "weekday"
+
+
+async def test_may_i_bring_a_dog_is_answered_by_dogs_being_welcome_and_a_cat_is_not() -> None:
+    access = passage(
+        7,
+        format_content(
+            "Parking and access",
+            1,
+            "Free customer parking is available behind the shop. The shop has step-free access. "
+            "Dogs on a lead are welcome inside.",
+        ),
+        similarity=0.3,
+        title="Parking and access",
+    )
+
+    assert await ask("Can I bring my dog?", access) == "Dogs on a lead are welcome inside. [7]"
+    assert await ask("Are dogs allowed in the shop?", access) == (
+        "Dogs on a lead are welcome inside. [7]"
+    )
+    assert is_not_found(await ask("can i bring my cat", access))
