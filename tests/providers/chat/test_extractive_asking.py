@@ -152,3 +152,29 @@ async def test_may_i_bring_a_dog_is_answered_by_dogs_being_welcome_and_a_cat_is_
         "Dogs on a lead are welcome inside. [7]"
     )
     assert is_not_found(await ask("can i bring my cat", access))
+
+
+WEEK = passage(
+    8,
+    format_content(
+        "FAQ",
+        2,
+        "Delivery\nYou can skip a week until the cutoff, 5 days before your delivery day.\n\n"
+        "Do you deliver on weekends?\nNo, we do not deliver on Saturday or Sunday.\n\n"
+        "Gift cards\nGift cards of $60, $100 and $150 are sold on our website.",
+    ),
+    title="FAQ",
+)
+
+
+async def test_which_days_is_answered_by_the_days_of_the_week_said_as_a_sentence() -> None:
+    answer = await ask("which days do you deliver", WEEK)
+
+    # The "No," answers the FAQ's own question, not this one; the sentence starts anew.
+    assert answer == "We do not deliver on Saturday or Sunday. [8]"
+
+
+async def test_what_amounts_asks_for_the_amounts() -> None:
+    answer = await ask("what amounts do gift cards come in", WEEK)
+
+    assert answer == "Gift cards of $60, $100 and $150 are sold on our website. [8]"

@@ -33,6 +33,7 @@ def join(
             yes_no and (sentence.passage.similarity >= same_question or replies_to(sentence, query))
         ):
             text = _LEADING_REPLY.sub("", text, count=1)
+            text = text[:1].upper() + text[1:]  # "No, we do not ..." said as "We do not ..."
         following = chosen[index + 1] if index + 1 < len(chosen) else None
         if following is not None and following.passage.ref == sentence.passage.ref:
             text = text.removesuffix(f" [{sentence.passage.ref}]")

@@ -85,7 +85,7 @@ KIND_TERMS = {
     "email": frozenset({"email", "address"}),
     "phone": frozenset({"phone", "telephon", "call", "number", "hotlin", "line"}),
     "address": frozenset({"address", "locat"}),
-    "price": frozenset({"cost", "price", "fee", "charg"}),
+    "price": frozenset({"cost", "price", "fee", "charg", "amount"}),
     "weekday": frozenset({"day"}),
 }
 """The stems a question uses for what it asks, by kind: a sentence holding a thing of the kind
@@ -254,11 +254,16 @@ def situation(question: str) -> str:
 
 
 _PRICE = re.compile(
-    r"\b(?:costs?|prices?(?! match)|fees?|charges)\b|\bhow much (?:is|are|for)\b"
+    r"\b(?:costs?|prices?(?! match)|fees?|charges|amounts)\b|\bhow much (?:is|are|for)\b"
     # "Do you charge for it?", "is there a charge": money; "charge the battery" is not.
     r"|\b(?:you|they|we) charge\b|\bcharge for\b|\b(?:a|any|extra|no) charge\b",
     re.IGNORECASE,
 )
+
+
+def asks_weekdays(question: str) -> bool:
+    """Whether a question asks on which days of the week ("which days do you deliver?")."""
+    return bool(_WHICH_DAYS.search(first_question(question).lower()))
 
 
 def asks_price(question: str) -> bool:

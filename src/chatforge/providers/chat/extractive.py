@@ -240,6 +240,9 @@ class ExtractiveModel(ChatModel):
             # "How much is the Mesh M2 extender?" is never answered by a sentence naming it
             # without a price.
             sentences = [s for s in sentences if says_amount(s.text)]
+        elif _text.asks_weekdays(question):
+            # "Which days do you deliver?" is answered by a sentence naming a day of the week.
+            sentences = [s for s in sentences if mentions("weekday", s.text)]
         if (attribute := _text.asked_attribute(read)) is not None:
             # What is asked must be said where the answer is (not the kit's row for its warranty).
             attribute = closest_terms([read_as(attribute, vocabulary)], vocabulary)[0]
