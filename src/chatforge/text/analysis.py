@@ -44,6 +44,7 @@ _READING_STOPWORDS = """
     get gets getting got use used using take takes took taken happen happens happened
     come comes came go goes went gone
     whats wheres whos hows u r ur pls plz im ive dont cant can't won't i'm i've hi hello thanks
+    wher whre wat waht wht hw hwo wen whn
     """
 READING_STOPWORDS = frozenset(_READING_STOPWORDS.split())
 """Words that carry no topic for a reader (:func:`content_terms`): function words, question

@@ -178,3 +178,20 @@ async def test_what_amounts_asks_for_the_amounts() -> None:
     answer = await ask("what amounts do gift cards come in", WEEK)
 
     assert answer == "Gift cards of $60, $100 and $150 are sold on our website. [8]"
+
+
+async def test_where_is_your_office_even_misspelt_asks_for_the_address() -> None:
+    contact = passage(
+        9,
+        format_content(
+            "Contact",
+            1,
+            "The office is open Monday to Friday from 9 am to 6 pm. Our office is at 4410 W "
+            "Overland Road, Boise, ID 83705.",
+        ),
+        similarity=0.28,
+        title="Contact",
+    )
+
+    assert answer_kind("where is your office") == "address"
+    assert "4410 W Overland Road" in await ask("wher is your office", contact)

@@ -79,7 +79,11 @@ _CONTACT_ASKED = {
         r"\b(?:tele)?phone\b|\bhotline\b|\bcall (?:you|us)\b|"
         r"\b(?:emergency|contact|support|help) (?:number|line)\b"
     ),
-    "address": re.compile(r"\bad+res+\b|\bwhere (?:are|r) (?:you|u)\b|\blocated\b"),
+    "address": re.compile(
+        r"\bad+res+\b|\bwh?ere? (?:are|r) (?:you|u)\b|\blocated\b|"
+        r"\bwh?ere? (?:is|are|r) (?:your|the) (?:office|shop|store|clinic|location|building|"
+        r"facility|showroom|warehouse)s?\b"
+    ),
 }
 KIND_TERMS = {
     "email": frozenset({"email", "address"}),
