@@ -80,6 +80,7 @@ _IRREGULAR.update(
 
 _INDEX_TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_SIZE = re.compile(r"\b(\d+(?:\.\d+)?)\s*[x×]\s*(?=\d)(\d)")
 _COMPOUND = re.compile(r"\b[a-z]+(?:-[a-z]+)+\b")
 _MAX_TERM = 40
 
@@ -106,8 +107,9 @@ def analyze(text: str) -> list[str]:
 
 
 def words(text: str) -> list[str]:
-    """The folded word tokens of ``text``, an apostrophe's clitic kept ("don't")."""
-    return _WORD.findall(fold(text).replace("’", "'"))
+    """The folded word tokens of ``text``, an apostrophe's clitic kept ("don't"); a size is one
+    token however it is spaced ("10x10", "10 x 10" and "10×10" are "10x10")."""
+    return _WORD.findall(_SIZE.sub(r"\1x\2", fold(text).replace("’", "'")))
 
 
 @lru_cache(maxsize=65536)  # a vocabulary is small and chats repeat it: stemming is the hot path

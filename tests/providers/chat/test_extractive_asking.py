@@ -10,7 +10,7 @@ from chatforge.providers.chat import ExtractiveModel
 from chatforge.providers.chat._text import answer_kind, measure_terms
 from chatforge.providers.chat.extractive import is_not_found
 from chatforge.rag.chunking import format_content
-from chatforge.text.analysis import stem
+from chatforge.text.analysis import stem, words
 
 POLICIES = passage(
     1,
@@ -195,3 +195,36 @@ async def test_where_is_your_office_even_misspelt_asks_for_the_address() -> None
 
     assert answer_kind("where is your office") == "address"
     assert "4410 W Overland Road" in await ask("wher is your office", contact)
+
+
+async def test_a_size_is_one_word_however_it_is_spaced() -> None:
+    units = passage(
+        10,
+        format_content(
+            "unit-prices",
+            1,
+            "unit: S-1010\nsize_feet: 10 x 10\nrent_usd_month: 119\n\n"
+            "unit: S-1020\nsize_feet: 10 x 20\nrent_usd_month: 199",
+        ),
+        title="unit-prices",
+    )
+
+    assert words("a 10x10, a 10 x 20 or a 5×5") == ["a", "10x10", "a", "10x20", "or", "a", "5x5"]
+    assert (await ask("how much is a 10x10", units)).startswith("S-1010 costs $119 a month")
+
+
+async def test_asked_how_the_sentence_that_says_what_to_do_comes_first() -> None:
+    cancelling = passage(
+        11,
+        format_content(
+            "FAQ",
+            3,
+            "Cancelling\nYou can cancel your subscription right after your first box. "
+            "Cancel your subscription online at any time under Settings > Plan.",
+        ),
+        title="FAQ",
+    )
+
+    answer = await ask("how do I cancel my subscription", cancelling)
+
+    assert answer.startswith("Cancel your subscription online at any time under Settings > Plan.")

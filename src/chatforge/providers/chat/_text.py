@@ -136,6 +136,19 @@ def answer_kind(question: str) -> str | None:
     return None
 
 
+# A sentence that tells how: a step, a menu path, a button ("under Settings > Plan").
+_INSTRUCTION = re.compile(
+    r"\A\s*(?:\d{1,2}[.)]\s+)?(?:go to|open|click|tap|select|press|choose|enter|log in|sign in)\b"
+    r"|\w \> \w|\b(?:click|tap|select|press)\b",
+    re.IGNORECASE,
+)
+
+
+def instructs(sentence: str) -> bool:
+    """Whether ``sentence`` tells the reader what to do: a step, a menu path or a button."""
+    return bool(_INSTRUCTION.search(sentence))
+
+
 _HOW_TO = re.compile(
     r"\A\W*(?:how (?:do|can|should|would) (?:i|we|you)|how to|what are the steps|steps to)\b"
     r"|\bsteps?\W*\Z",

@@ -266,7 +266,12 @@ class ExtractiveModel(ChatModel):
                 unknown -= aside
         if _text.asks_unsaid_thing(query, unknown) and all(map(is_code, required)):
             naming = frozenset()  # "a keyboard tray for the LD-2": naming the code is not enough
-        ranked = self._rank(question, query, sentences, semantic, exact=naming, unknown=unknown)
+        # Asked how, a sentence that tells what to do ranks first; not in a follow-up, whose
+        # answer must add to what was said.
+        how_to = _text.asks_how_to(question) and not said_before
+        ranked = self._rank(
+            question, query, sentences, semantic, exact=naming, unknown=unknown, how_to=how_to
+        )
         if not ranked:
             return NOT_FOUND_ANSWER
         # A follow-up's new words, and what it asks ("how long": a duration).
@@ -299,11 +304,13 @@ class ExtractiveModel(ChatModel):
         *,
         exact: frozenset[_sentences.Sentence] = frozenset(),
         unknown: frozenset[str] = frozenset(),
+        how_to: bool = False,
     ) -> list[_Scored]:
         """Score every quotable sentence, best first; empty when none is relevant enough.
 
         A sentence of ``exact`` names the question's codes: that is its overlap.
-        ``unknown`` holds the question's terms that no retrieved passage says.
+        ``unknown`` holds the question's terms that no retrieved passage says; ``how_to`` says
+        the question asks how to do something.
         """
         idf = _idf(query, sentences)
         weights = {term: idf[term] for term in query}
@@ -363,6 +370,7 @@ class ExtractiveModel(ChatModel):
                 + _SIMILARITY_WEIGHT * (similarity - top_similarity)
                 + _POSITION_WEIGHT / (1 + sentence.position)
                 + (_KIND_WEIGHT if kind and mentions(kind, sentence.text) else 0.0)
+                + (_KIND_WEIGHT if how_to and _text.instructs(sentence.text) else 0.0)
                 - (_HEADING_PENALTY if sentence.heading else 0.0)
             )
             if semantic is not None:
