@@ -81,3 +81,27 @@ def test_the_answer_streams_and_ends_with_its_sources_and_why(
     assert len(sessions) == 1 and sessions[0]["platform"] == "playground"
     refused = owner.client.post(path, data=question)  # without the CSRF token
     assert refused.status_code == 403
+
+
+def test_an_answer_that_found_nothing_shows_what_was_searched_not_sources(
+    owner: Person, api: TestClient
+) -> None:
+    bot = make_store_bot(api)
+    page = owner.client.get(f"/console/chatbots/{bot['id']}/playground").text
+    token = TOKEN.search(page)
+    assert token
+    question = {"content": "Can I pay with bitcoin at the store?", "token": token[1]}
+    streamed = owner.post(f"/console/chatbots/{bot['id']}/playground/stream", question)
+    name, done = parse_events(streamed.text)[-1]
+    assert name == "done", done
+    assert "couldn&#39;t find" in done["html"]
+    assert not re.search(r"\d+ sources?\b", done["html"]) and "why this answer" not in done["html"]
+    assert "cited in the answer" not in done["html"]
+    # What retrieval looked at stays visible to the owner, labelled for what it is.
+    assert "Not found in the knowledge · what was searched" in done["html"]
+    whole = owner.client.post(
+        f"/console/chatbots/{bot['id']}/playground",
+        data=question,
+        headers={"HX-Request": "true", "X-CSRF-Token": owner.csrf},
+    )
+    assert "couldn&#39;t find" in whole.text and not re.search(r"\d+ sources?\b", whole.text)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
 from tests.console.helpers import Person
+
+from chatforge.providers.speech.voices import LOCAL_VOICES, OKCHAT_VOICES
 
 THEME = {
     "name": "Shop helper",
@@ -91,13 +94,13 @@ def test_voice_settings_are_saved_as_the_api_saves_them(
     path = f"/console/chatbots/{bot['id']}/widget/voice"
     saved = owner.post(
         path,
-        {"voice": "alloy", "temperature": "1.2", "start_call": "Call us", "threshold": "0.5",
+        {"voice": "alloy", "temperature": "1.2", "start_call": "Call us", "threshold": "0.6",
          "silence_ms": "800", "button_color": "#112233", "call_to_action": "Talk to us"},
     )  # fmt: skip
     assert saved.status_code == 303, saved.text
     config = api.get(f"/api/external/chatbot/{bot['id']}").json()["chatbot"]["voice_widget_config"]
     assert config["voice"] == "alloy" and config["model"]["temperature"] == 1.2
-    assert config["vad"] == {"threshold": 0.5, "silence_duration_ms": 800}
+    assert config["vad"] == {"threshold": 0.6, "silence_duration_ms": 800}
     assert config["text"]["startCall"] == "Call us"
     assert config["appearance"]["buttonColor"] == "#112233"
     page = owner.client.get(f"/console/chatbots/{bot['id']}/widget?voice=1").text
@@ -109,3 +112,53 @@ def test_voice_settings_are_saved_as_the_api_saves_them(
     assert config["agentId"] == "a-1" and config["voice"] == "echo"
     wrong = owner.post(path, {"threshold": "3"})
     assert wrong.status_code == 422
+
+
+VOICE_FIELD = re.compile(r'<select id="v-voice" name="voice"[^>]*>(.*?)</select>', re.S)
+
+
+def voice_form(page: str) -> dict[str, str]:
+    """The voice form's fields as a browser would submit them, untouched."""
+    form = page.split('id="voice-form"')[1].split("</form>")[0]
+    fields = dict(re.findall(r'<input [^>]*name="(\w+)"[^>]*value="([^"]*)"', form))
+    chosen = re.search(r'<option value="([^"]+)" selected', form)
+    assert chosen, form
+    return {**fields, "voice": chosen[1]}
+
+
+def test_the_voice_list_is_every_voice_the_api_takes_with_the_one_it_plays_offline(
+    owner: Person, create_chatbot: Callable[..., dict[str, Any]]
+) -> None:
+    bot = create_chatbot()
+    page = owner.client.get(f"/console/chatbots/{bot['id']}/widget").text
+    field = VOICE_FIELD.search(page)
+    assert field
+    offered = re.findall(r'<option value="([^"]+)"', field[1])
+    assert offered == [*OKCHAT_VOICES, *LOCAL_VOICES]
+    assert "shimmer (offline: heart)" in field[1] and "echo (offline: joe)" in field[1]
+    assert "coral, marin, nova, sage, shimmer with heart" in page
+    # No voice set: the form shows the one the server speaks with, alloy.
+    assert '<option value="alloy" selected>' in field[1]
+
+
+def test_saving_the_voice_form_untouched_changes_nothing_a_caller_hears(
+    owner: Person, create_chatbot: Callable[..., dict[str, Any]], api: TestClient
+) -> None:
+    bot = create_chatbot()
+    path = f"/console/chatbots/{bot['id']}/widget"
+    untouched = voice_form(owner.client.get(path).text)
+    assert untouched["voice"] == "alloy" and untouched["threshold"] == "0.5"
+    assert owner.post(f"{path}/voice", untouched).status_code == 303
+    config = api.get(f"/api/external/chatbot/{bot['id']}").json()["chatbot"]["voice_widget_config"]
+    # The voice agent is on, with the voice it had; every other setting still follows the server.
+    assert config == {"voice": "alloy"}
+    # A voice the API set (a local one too) is kept by an untouched save.
+    api.patch(
+        f"/api/external/chatbot/{bot['id']}/voice-agent",
+        json={"voice": "joe", "vad": {"threshold": 0.9}},
+    )
+    again = voice_form(owner.client.get(path).text)
+    assert again["voice"] == "joe" and again["threshold"] == "0.9"
+    owner.post(f"{path}/voice", again)
+    config = api.get(f"/api/external/chatbot/{bot['id']}").json()["chatbot"]["voice_widget_config"]
+    assert config == {"voice": "joe", "vad": {"threshold": 0.9}}

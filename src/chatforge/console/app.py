@@ -141,5 +141,14 @@ def install_console(app: FastAPI, ctx: AppContext) -> None:
     async def root() -> Response:
         return HTMLResponse("", status_code=307, headers={"Location": f"{PREFIX}/"})
 
+    async def favicon() -> Response:
+        # Browsers ask for /favicon.ico on every site, whatever a page links; the ◆ mark.
+        return Response(
+            (HERE / "static" / "favicon.svg").read_bytes(),
+            media_type="image/svg+xml",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
     app.add_api_route("/", root, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/favicon.ico", favicon, methods=["GET"], include_in_schema=False)
     app.mount(PREFIX, create_console(ctx))

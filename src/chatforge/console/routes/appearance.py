@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from chatforge.console import voice_form
 from chatforge.console.web import ContextDep, DbDep, OwnerActorDep, OwnerDep, redirect, render
 from chatforge.errors import ChatforgeError
 from chatforge.services.chatbots.service import Chatbot, ChatbotService
@@ -15,8 +16,6 @@ from chatforge.services.context import AppContext
 router = APIRouter(prefix="/chatbots/{chatbot_id}/widget")
 
 COLOR = r"^#[0-9A-Fa-f]{6}$"
-#: The voices offered in the form (okchat's names; the server maps each to one it can speak).
-VOICES = ("alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse")
 
 
 def _page(
@@ -25,13 +24,15 @@ def _page(
 ) -> Response:  # fmt: skip
     snippet = chatbot.settings.get("snippet") or {}
     base = ctx.public_base_url
+    voice = voice_form.values(ctx, chatbot)
     return render(
         request, "widget.html", 422 if error else 200, chatbot=chatbot, snippet=snippet,
         origins="\n".join(chatbot.settings.get("allowedOrigins") or []) if origins is None
         else origins,
         embed=f'<script src="{base}/widget.js" data-chatbot="{chatbot.id}" async></script>',
         page_url=f"{base}/chat/{chatbot.id}", saved=saved, error=error, tab="widget",
-        voices=VOICES, voice_saved=voice_saved,
+        voice=voice, voices=voice_form.voice_options(str(voice["voice"])),
+        voice_hint=voice_form.offline_hint(), voice_saved=voice_saved,
     )  # fmt: skip
 
 
@@ -47,26 +48,26 @@ def widget_page(
 @router.post("/voice", response_class=HTMLResponse)
 def save_voice(
     request: Request, ctx: ContextDep, db: DbDep, user: OwnerActorDep, chatbot_id: str,
-    voice: Annotated[str, Form(max_length=40)] = "shimmer",
-    temperature: Annotated[float, Form(ge=0, le=2)] = 0.7,
-    start_call: Annotated[str, Form(max_length=100)] = "",
-    call_to_action: Annotated[str, Form(max_length=200)] = "",
-    threshold: Annotated[float, Form(ge=0, le=1)] = 0.8,
-    silence_ms: Annotated[int, Form(ge=0, le=10_000)] = 1000,
-    button_color: Annotated[str, Form(pattern=COLOR)] = "#000000",
+    voice: Annotated[str | None, Form(max_length=40)] = None,
+    temperature: Annotated[float | None, Form(ge=0, le=2)] = None,
+    start_call: Annotated[str | None, Form(max_length=100)] = None,
+    call_to_action: Annotated[str | None, Form(max_length=200)] = None,
+    threshold: Annotated[float | None, Form(ge=0, le=1)] = None,
+    silence_ms: Annotated[int | None, Form(ge=0, le=10_000)] = None,
+    button_color: Annotated[str | None, Form(pattern=COLOR)] = None,
 ) -> Response:  # fmt: skip
     """The voice agent's settings, deep-merged into ``voice_widget_config`` by the same service
-    call as ``PATCH .../voice-agent``."""
+    call as ``PATCH .../voice-agent``; a field the form leaves out, or leaves at the server's
+    value while the chatbot has none, is not written (see :mod:`chatforge.console.voice_form`)."""
     service = ChatbotService(ctx, db, user.organization_id)
-    patch: dict[str, object] = {
-        "voice": voice,
-        "model": {"temperature": temperature},
-        "vad": {"threshold": threshold, "silence_duration_ms": silence_ms},
-        "appearance": {"buttonColor": button_color},
-        "text": {"startCall": start_call.strip() or "Start a call",
-                 "callToAction": call_to_action.strip()},
+    submitted = {
+        "voice": voice or None, "temperature": temperature,
+        "start_call": None if start_call is None else start_call.strip() or voice_form.START_CALL,
+        "call_to_action": None if call_to_action is None else call_to_action.strip(),
+        "threshold": threshold, "silence_ms": silence_ms, "button_color": button_color,
     }  # fmt: skip
     try:
+        patch = voice_form.patch(ctx, service.get(chatbot_id), submitted)
         service.update_voice_config(chatbot_id, patch)
     except ChatforgeError as exc:
         if exc.status >= 500 or exc.status == 404:

@@ -29,6 +29,7 @@ from chatforge.services.chat.events import (
 )
 from chatforge.services.chat.service import ChatService
 from chatforge.services.chatbots.service import ChatbotService
+from chatforge.services.conversations import sessions
 from chatforge.services.conversations.sessions import Incoming
 
 router = APIRouter(prefix="/chatbots/{chatbot_id}/playground")
@@ -64,12 +65,17 @@ async def ask(
 
 
 def _turn(request: Request, question: str, answer: ChatAnswer) -> HTMLResponse:
-    """One question and its answer, with the sources and which ones the answer cites."""
+    """One question and its answer, with the sources and which ones the answer cites.
+
+    An answer that found nothing rests on no source: its passages are shown as what was
+    searched, never counted as the answer's sources.
+    """
     text = answer.response or ""
     used = {source.ref for source in answer.sources if f"[{source.ref}]" in text}
     return render(
-        request, "_playground_turn.html", question=question, answer=answer, text=text, used=used
-    )
+        request, "_playground_turn.html", question=question, answer=answer, text=text, used=used,
+        found=sessions.rests_on_sources(answer.message),
+    )  # fmt: skip
 
 
 @router.post("/stream")

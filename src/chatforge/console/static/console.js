@@ -1,4 +1,5 @@
-// Chatforge console: drag and drop for uploads, the source kind switch, copy buttons.
+// Chatforge console: drag and drop for uploads, the source kind switch, copy buttons, the
+// playground's Enter to send.
 // Everything else is plain HTML with htmx attributes; pages work without this file.
 (function () {
   "use strict";
@@ -128,6 +129,40 @@
     }, true);
   }
 
+  // Enter sends the question (as in the widget); Shift+Enter, or Enter while an input method is
+  // composing a character, stays in the box.
+  function setupEnterSends(root) {
+    root.querySelectorAll("textarea[data-enter-sends]").forEach(function (box) {
+      box.addEventListener("keydown", function (event) {
+        if (event.key !== "Enter" || event.shiftKey || event.isComposing) return;
+        event.preventDefault();
+        var button = box.form.querySelector("button[type=submit]");
+        if (box.value.trim() && !(button && button.disabled)) box.form.requestSubmit(button);
+      });
+    });
+  }
+
+  // Hints that hold for one model only (the offline model ignores instructions, style and tone)
+  // follow the model select.
+  function setupModelHints(root) {
+    var select = root.querySelector("select#model");
+    if (!select) return;
+    var update = function () {
+      root.querySelectorAll("[data-when-model]").forEach(function (hint) {
+        hint.hidden = hint.dataset.whenModel !== select.value;
+      });
+    };
+    select.addEventListener("change", update);
+  }
+
+  // Opening "why this answer" brings the list into view (it opens below the fold of the log).
+  document.addEventListener("toggle", function (event) {
+    var details = event.target;
+    if (!details.matches || !details.matches("details.sources") || !details.open) return;
+    var still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    details.scrollIntoView({ block: "nearest", behavior: still ? "auto" : "smooth" });
+  }, true);
+
   // Forms that ask first: the question is data (never code), shown by confirm().
   document.addEventListener("submit", function (event) {
     var form = event.target;
@@ -142,5 +177,7 @@
     setupSources(document);
     setupCopy(document);
     setupStream(document);
+    setupEnterSends(document);
+    setupModelHints(document);
   });
 })();
