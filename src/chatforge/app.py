@@ -13,6 +13,7 @@ from chatforge import __version__
 from chatforge.api.bodylimit import BodyLimitMiddleware
 from chatforge.api.docs import install_docs
 from chatforge.api.errors import install_error_handlers
+from chatforge.api.head import HeadMiddleware
 from chatforge.api.metrics import Metrics, MetricsMiddleware
 from chatforge.api.openapi import install_openapi
 from chatforge.api.public_gate import PublicGateMiddleware, PublicLimits
@@ -94,6 +95,8 @@ def create_app(settings: Settings | None = None, *, public_base_url: str | None 
     install_openapi(app)
     app.state.ctx = ctx
     app.state.metrics = Metrics(ctx)
+    # Innermost: every layer outside sees the HEAD a monitor sent; the routes see its GET.
+    app.add_middleware(HeadMiddleware)
     # Inside the rate limits: a refused caller's body is never read.
     app.add_middleware(
         BodyLimitMiddleware,

@@ -84,12 +84,19 @@ def test_greetings_and_thanks_get_a_friendly_reply_not_a_search(api: TestClient)
 
     hello = answer(api, bot["id"], "Hello there!")
     thanks = answer(api, bot["id"], "Great, thanks a lot :)")
+    leaving = answer(api, bot["id"], "Thanks, bye!")
     question = answer(api, bot["id"], "Hi, how many days do I have to return a product?")
+    thanks_and_question = answer(
+        api, bot["id"], "thanks, and how many days do I have to return it?"
+    )
 
     assert hello["response"] == "Welcome to the shop! Ask me anything."
     assert hello["sources"] == [] and hello["message"]["metadata"] == {"kind": "small_talk"}
     assert thanks["response"].startswith("You're welcome!")
+    assert leaving["response"].startswith("You're welcome! Goodbye")
+    assert leaving["message"]["metadata"] == {"kind": "small_talk"}
     assert "within 30 days of purchase" in question["response"]  # a question is a question
+    assert "within 30 days of purchase" in thanks_and_question["response"]
 
 
 def test_stream_sends_session_then_sources_then_deltas_then_done(api: TestClient) -> None:

@@ -260,6 +260,61 @@ def test_url_without_crawl_fetches_only_its_page(intranet_api: TestClient, site:
     assert (hit["title"], hit["source"]) == ("Home", site.url("/"))
 
 
+def test_url_without_a_title_is_named_by_its_page(intranet_api: TestClient, site: Site) -> None:
+    chatbot_id = new_chatbot(intranet_api)
+    site.page("/hours", "Opening hours", ["The shop opens at nine on weekdays. " + LOREM])
+    heading_only = (
+        "<!DOCTYPE html><html><body><main><h1>Delivery areas</h1>"
+        f"<p>We deliver inside the city ring on Tuesdays. {LOREM}</p></main></body></html>"
+    )
+    site.routes["/delivery"] = (200, {"content-type": "text/html"}, heading_only.encode())
+
+    hours, delivery = add(
+        intranet_api,
+        chatbot_id,
+        {"type": "url", "url": site.url("/hours")},
+        {"type": "url", "url": site.url("/delivery")},
+    )
+
+    # The knowledge list, search results and chat sources show the page's name; the URL stays
+    # the source.
+    assert (hours["title"], hours["source"]) == ("Opening hours", site.url("/hours"))
+    assert (delivery["title"], delivery["source"]) == ("Delivery areas", site.url("/delivery"))
+    listed = intranet_api.get(f"/api/external/chatbot/{chatbot_id}/knowledge-base").json()
+    assert {i["title"] for i in listed["knowledge_base"]} == {"Opening hours", "Delivery areas"}
+    chat = intranet_api.post(
+        f"/api/external/chatbot/{chatbot_id}/chat",
+        json={"messages": [{"role": "user", "content": "When does the shop open?"}]},
+    ).json()
+    assert ("Opening hours", site.url("/hours")) in {
+        (s["title"], s["source"]) for s in chat["sources"]
+    }
+
+
+def test_a_page_named_item_follows_its_page_until_the_user_names_it(
+    intranet_api: TestClient, site: Site
+) -> None:
+    chatbot_id = new_chatbot(intranet_api)
+    soup = ["The harbour cafe serves fish soup. " + LOREM]
+    site.page("/", "Welcome", soup)
+    (item,) = add(intranet_api, chatbot_id, {"type": "url", "url": site.url("/")})
+    assert item["title"] == "Welcome"
+
+    def refetch() -> str:
+        response = patch(intranet_api, chatbot_id, item["id"], {"url": site.url("/")})
+        assert response.status_code == 200, response.text
+        title: str = ready(intranet_api, chatbot_id, item["id"])["title"]
+        return title
+
+    site.page("/", "Welcome back", soup)
+    assert refetch() == "Welcome back"
+    renamed = patch(intranet_api, chatbot_id, item["id"], {"title": "Cafe menu"})
+    assert renamed.status_code == 200, renamed.text
+    ready(intranet_api, chatbot_id, item["id"])
+    site.page("/", "Welcome again", soup)
+    assert refetch() == "Cafe menu"
+
+
 def test_sitemap_source_indexes_every_listed_page(intranet_api: TestClient, site: Site) -> None:
     chatbot_id = new_chatbot(intranet_api)
     site.page("/one", "One", ["Harbour tours leave from pier one. " + LOREM])
@@ -291,12 +346,14 @@ def test_edit_of_a_url_fetches_the_new_page(intranet_api: TestClient, site: Site
     site.page("/old", "Old", ["The old page talks about tulips. " + LOREM])
     site.page("/new", "New", ["The new page talks about orchids. " + LOREM])
     (item,) = add(intranet_api, chatbot_id, {"type": "url", "url": site.url("/old")})
+    assert item["title"] == "Old"
 
     response = patch(intranet_api, chatbot_id, item["id"], {"url": site.url("/new")})
 
     assert response.status_code == 200, response.text
     assert response.json()["knowledge"]["source"] == site.url("/new")
-    ready(intranet_api, chatbot_id, item["id"])
+    # Named by the page it now points to, not by the one it left.
+    assert ready(intranet_api, chatbot_id, item["id"])["title"] == "New"
     ctx = context_of(intranet_api)
     assert found_text(ctx, chatbot_id, "orchids")
     assert not found_text(ctx, chatbot_id, "tulips")

@@ -47,12 +47,12 @@ def test_insights_count_questions_unanswered_ones_and_feedback(
     assert _stat(page, "Conversations") == "4" and _stat(page, "Questions") == "4"
     assert "2 of 4 answers" in page and _stat(page, "Not found in the knowledge") == "50%"
     assert "▲ 1" in page
-    assert "do you sell gift cards for submarines?" in page and "2×" in page
-    link = f"/console/chatbots/{bot['id']}/knowledge?question=do%20you%20sell%20gift%20cards"
+    assert "Do you sell gift cards for submarines?" in page and "2×" in page
+    link = f"/console/chatbots/{bot['id']}/knowledge?question=Do%20you%20sell%20gift%20cards"
     assert link in page
     # The link opens the Q&A form with the question filled in.
     form = owner.client.get(link.replace("%20", " ")).text
-    assert 'name="question" value="do you sell gift cards"' in form
+    assert 'name="question" value="Do you sell gift cards"' in form
 
     stranger = person("eve@globex.test", org="globex")
     assert _stat(stranger.client.get("/console/insights").text, "Conversations") == "0"

@@ -16,11 +16,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match, Route
+from starlette.routing import Match, Mount
+from starlette.staticfiles import StaticFiles
 
 from chatforge.errors import ChatforgeError, ServiceBusy
 
@@ -40,6 +40,8 @@ _HTTP_CODES = {
     429: "rate_limited",
 }
 
+#: The methods a 405's ``Allow`` may list (``HEAD`` goes with ``GET``; CORS answers ``OPTIONS``).
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 #: Seconds a client is told to wait before it sends a request the busy database refused.
 RETRY_AFTER_SECONDS = 1
 _BUSY_MESSAGES = ("database is locked", "database is busy", "database table is locked")
@@ -141,14 +143,27 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _allowed_methods(request: Request) -> str:
-    """Every method some route serves at this path. Starlette's 405 names only the methods of
-    the first route that matched the path, while FastAPI makes one route per method."""
+    """Every method some route serves at this path, ``HEAD`` with ``GET``
+    (:mod:`chatforge.api.head`).
+
+    Starlette's 405 names only the methods of the first route that matched the path, while
+    FastAPI makes one route per method (and may group a router's routes under one entry of
+    ``app.routes``): each method is tried on every route instead. Static files answer their
+    own 405, without the header.
+    """
+    if isinstance(request.scope.get("endpoint"), StaticFiles):  # the mount that refused it
+        return "GET, HEAD"
     methods: set[str] = set()
     for route in request.app.routes:
-        if isinstance(route, Route | APIRoute) and route.methods:
-            match, _ = route.matches({**request.scope, "method": next(iter(route.methods))})
-            if match is Match.FULL:
-                methods |= route.methods
+        if isinstance(route, Mount):  # a mounted app answers its own 405s
+            continue
+        methods.update(
+            method
+            for method in _METHODS
+            if route.matches({**request.scope, "method": method})[0] is Match.FULL
+        )
+    if "GET" in methods:
+        methods.add("HEAD")
     return ", ".join(sorted(methods))
 
 

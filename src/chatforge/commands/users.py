@@ -1,4 +1,8 @@
-"""``chatforge users create | list``: people who sign in to the console."""
+"""``chatforge users create | list | password``: people who sign in to the console.
+
+A password is asked for twice (hidden) or read from standard input, never given as an argument,
+which the shell's history and ``ps`` would show, and never printed.
+"""
 
 from __future__ import annotations
 
@@ -26,10 +30,7 @@ def create(
     ] = False,
 ) -> None:
     """Make a console user; the password is asked for (or read from stdin), never an argument."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password = _read_password("Password", from_stdin=password_stdin)
     try:
         with opened() as ctx, ctx.db.sessions() as session:
             info = users.create_user(session, org, email, password, role)  # type: ignore[arg-type]
@@ -49,6 +50,30 @@ def list_(
         typer.echo(f"No users in {org!r} yet: chatforge users create --org {org} --email E")
     for info in found:
         typer.echo(f"{info.email:<40} {info.role}")
+
+
+@app.command("password")
+def password(
+    email: Annotated[str, typer.Argument(help="The email the person signs in with.")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the new password from standard input.")
+    ] = False,
+) -> None:
+    """Set a user's password; they are signed out of every console session they had."""
+    new_password = _read_password("New password", from_stdin=password_stdin)
+    try:
+        with opened(existing=True) as ctx, ctx.db.sessions() as session:
+            info = users.set_password(session, email, new_password)
+    except ChatforgeError as exc:
+        raise fail_on(exc) from exc
+    typer.echo(f"Set a new password for {info.email}; their console sessions have ended.")
+
+
+def _read_password(prompt: str, *, from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    entered: str = typer.prompt(prompt, hide_input=True, confirmation_prompt=True)
+    return entered
 
 
 def register(parent: typer.Typer) -> None:

@@ -126,7 +126,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404:
         return _error(request, 404, "Not found", "There is no such page in the console.")
-    return _error(request, exc.status_code, "Something went wrong", str(exc.detail))
+    response = _error(request, exc.status_code, "Something went wrong", str(exc.detail))
+    response.headers.update(exc.headers or {})  # a 405's Allow
+    return response
 
 
 async def _invalid(request: Request, exc: Exception) -> Response:

@@ -109,6 +109,26 @@ def create_first_owner(session: Session, organization_name: str, email: str) -> 
     return password
 
 
+def set_password(session: Session, email: str, password: str) -> UserInfo:
+    """Give a user a new password and end their console sessions, so that whoever held the old
+    one is signed out everywhere.
+
+    Raises:
+        ValidationFailed: the password is too short.
+        NotFound: no user has this email.
+    """
+    check_password(password)
+    email = email.strip().lower()
+    user = session.scalar(select(User).where(User.email == email))
+    if user is None:
+        raise NotFound(f"No user has the email {email}; see chatforge users list --org NAME.")
+    user.password_hash = _hasher.hash(password)
+    session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    org_name = session.get_one(Organization, user.organization_id).name
+    session.commit()
+    return _info(user, org_name)
+
+
 def authenticate(session: Session, email: str, password: str) -> UserInfo | None:
     """The user whose email and password these are, or None. Takes the same time either way."""
     email = email.strip().lower()

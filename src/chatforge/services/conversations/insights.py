@@ -3,8 +3,10 @@
 Counts are grouped by UTC day over a recent period: conversations started, visitor messages,
 answers and the answers that found nothing (those that begin with the offline model's
 :data:`~chatforge.providers.chat.extractive.NOT_FOUND_ANSWER`), feedback up and down, the median
-time a chatbot took to answer; and the questions asked most often that found nothing, to answer
-with a Q&A.
+time a chatbot took to answer; and the questions asked most often that found nothing, in the
+visitors' own words, to answer with a Q&A. A greeting, thanks or goodbye that got a not-found
+answer (before small talk was recognised, or from a model that does not recognise it) is neither
+such a question nor counted as not found.
 
 Counting a month of a large organization's messages takes longer than a page may (the answer
 times pair every question with its answer), and days before today do not change but when a
@@ -24,9 +26,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from chatforge.providers.chat.extractive import NOT_FOUND_ANSWER
+from chatforge.services.chat.small_talk import small_talk_reply
+from chatforge.services.conversations.sessions import find_email, only_gives_email, without_email
 from chatforge.storage.models import Chatbot, ChatMessage, ChatSession, MessageFeedback, utcnow
 
 HIDDEN_PLATFORMS = ("playground",)
@@ -93,7 +97,10 @@ class Insights:
 @dataclass
 class _Counted:
     days: dict[date, Day]
-    unanswered: Counter[tuple[str, str, str]]
+    #: Times each question found nothing, by ``(chatbot id, question folded to one case)``...
+    unanswered: Counter[tuple[str, str]]
+    #: ...and the question as a visitor wrote it.
+    spelled: dict[tuple[str, str], str]
 
 
 #: Closed days' counts by (database, organization, chatbot, period), with when they were
@@ -131,10 +138,11 @@ def insights(
         if day in by_day:
             by_day[day].up, by_day[day].down = ups, downs
     unanswered = closed.unanswered + live.unanswered
-    top = sorted(unanswered.items(), key=lambda pair: (-pair[1], pair[0][2]))[:10]
+    spelled = {**live.spelled, **closed.spelled}
+    top = sorted(unanswered.items(), key=lambda pair: (-pair[1], spelled[pair[0]]))[:10]
     return Insights(
         days=[by_day[key] for key in sorted(by_day)],
-        unanswered=[(bot, name, text, n) for (bot, name, text), n in top],
+        unanswered=[(bot, bots[bot], spelled[(bot, key)], n) for (bot, key), n in top],
     )
 
 
@@ -215,7 +223,11 @@ def _count(
                 histograms.setdefault(row.day, []).append((float(tenths) / 10, int(total)))
     for key, values in histograms.items():
         by_day[key].answer_seconds = _median(values)
-    return _Counted(by_day, _unanswered(session, bots, in_scope))
+    unanswered, spelled, small_talk = _unanswered(session, bots, in_scope)
+    for key, times in small_talk.items():
+        if key in by_day:
+            by_day[key].not_found = max(0, by_day[key].not_found - times)
+    return _Counted(by_day, unanswered, spelled)
 
 
 def _messages(session: Session, where: list[ColumnElement[bool]]) -> Any:
@@ -257,22 +269,62 @@ def _messages(session: Session, where: list[ColumnElement[bool]]) -> Any:
 
 def _unanswered(
     session: Session, bots: dict[str, str], in_scope: list[ColumnElement[bool]]
-) -> Counter[tuple[str, str, str]]:
-    """The questions whose answer found nothing, by chatbot: ``(id, name, question) -> times``."""
-    question = func.lower(ChatMessage.meta["search_query"].as_string())
-    found: Counter[tuple[str, str, str]] = Counter()
-    for bot_id, text, times in session.execute(
-        select(ChatSession.chatbot_id, question, func.count())
+) -> tuple[Counter[tuple[str, str]], dict[tuple[str, str], str], Counter[date]]:
+    """The questions whose answer found nothing, in the visitor's own words, by chatbot (see
+    :class:`_Counted`); and by day, the not-found answers that replied to mere small talk
+    ("Thanks, bye!"), which are no question the knowledge missed.
+
+    The question is the visitor's last message before the answer, not what was searched (which
+    is lower-cased and, for a follow-up, merged with the question before it): it is what the
+    owner recognises, and what the Q&A the page links to should answer. Spellings that differ
+    only in case or spacing are counted as one, shown as the first found.
+    """
+    asked_by = aliased(ChatMessage)
+    asked = (
+        select(asked_by.content)
+        .where(
+            asked_by.session_id == ChatMessage.session_id,
+            asked_by.sender_type == "user",
+            asked_by.created_at <= ChatMessage.created_at,
+        )
+        .order_by(asked_by.created_at.desc())
+        .limit(1)
+        .correlate(ChatMessage)
+        .scalar_subquery()
+    )
+    missed = (
+        select(
+            func.date(ChatMessage.created_at).label("day"),
+            ChatSession.chatbot_id.label("bot"),
+            asked.label("question"),
+        )
         .join(ChatSession, ChatSession.id == ChatMessage.session_id)
         .where(*in_scope, ChatMessage.sender_type == "bot", _NOT_FOUND)
-        .where(question.is_not(None))
-        .group_by(ChatSession.chatbot_id, question)
-        .order_by(func.count().desc(), question)
-        .limit(200)
-    ):
-        if text and bot_id in bots:
-            found[(str(bot_id), bots[bot_id], str(text))] = int(times)
-    return found
+        .subquery()
+    )
+    # Grouped and sorted here: SQLite would run the subquery again for each clause naming it.
+    rows = session.execute(
+        select(missed.c.day, missed.c.bot, missed.c.question, func.count()).group_by(
+            missed.c.day, missed.c.bot, missed.c.question
+        )
+    ).all()
+    found: Counter[tuple[str, str]] = Counter()
+    spelled: dict[tuple[str, str], str] = {}
+    small_talk: Counter[date] = Counter()
+    for day, bot_id, text, times in sorted(rows, key=lambda row: str(row[2] or "")):
+        question = " ".join(str(text or "").split())
+        if not question or bot_id not in bots:
+            continue
+        if small_talk_reply(question, "") is not None:
+            small_talk[_day_of(day)] += int(times)
+            continue
+        if find_email(question) and only_gives_email(question):
+            continue  # an answer to the question asked before the address: not these words
+        question = without_email(question)
+        key = (str(bot_id), question.casefold())
+        spelled.setdefault(key, question)
+        found[key] += int(times)
+    return found, spelled, small_talk
 
 
 def _ratings(session: Session, bots: list[str], since: datetime) -> list[tuple[date, int, int]]:

@@ -33,6 +33,10 @@ from chatforge.storage.models import KnowledgeItem, utcnow
 
 log = logging.getLogger(__name__)
 
+#: The item's ``metadata`` flag: its title is its page's own (or its URL until the page is read),
+#: not one the user gave.
+TITLE_FROM_PAGE = "title_from_page"
+
 #: Errors that no retry can fix: the item fails with the error's message.
 PERMANENT_ERRORS = (ParseError, FetchError, UnsupportedMediaType)
 #: Item types read in the parser's child process (the others need no parser).
@@ -90,6 +94,9 @@ class Prepared:
     version: tuple[str, str] = ("", "")
     #: Bytes fetched for a web item (its pages' bodies); other items' sizes are known upfront.
     fetched_bytes: int | None = None
+    #: The title a web page gives itself, for an item the user did not name (see
+    #: :func:`titled_by_page`).
+    page_title: str | None = None
 
 
 @dataclass(frozen=True)
@@ -273,6 +280,8 @@ class Ingestor:
         if item.type == "url":
             prepared.meta["documents"] = len(docs)
             prepared.meta["page_urls"] = [doc.url for doc in docs]
+            if titled_by_page(item) and docs:  # the start page, read first
+                prepared.page_title = docs[0].parsed.title
         return prepared
 
     def _embed(self, prepared: list[Prepared]) -> None:
@@ -391,6 +400,8 @@ class Ingestor:
         meta["tokens"] = sum(r.tokens for r in rows)
         meta["indexed_hash"] = item.content_hash
         values: dict[str, Any] = {"status": "ready", "error": None, "chunks": len(rows)}
+        if prepared.page_title:
+            values["title"] = prepared.page_title
         if prepared.fetched_bytes is not None:
             values["size_bytes"] = prepared.fetched_bytes
         session.execute(
@@ -405,6 +416,16 @@ class Ingestor:
         if path is None:
             raise ParseError("The uploaded file is missing from storage.")
         return path
+
+
+def titled_by_page(item: KnowledgeItem) -> bool:
+    """Whether a web page item takes its title from the page: the user gave it none (it is
+    named by its URL until the page is read). A sitemap lists pages and has no title of its
+    own: it stays named by its URL. An item without the flag (:data:`TITLE_FROM_PAGE`) is one
+    whose title is its URL."""
+    if item.type != "url" or item.meta.get("kind") == "sitemap":
+        return False
+    return bool(item.meta.get(TITLE_FROM_PAGE, item.title == item.source))
 
 
 def _failure(item_id: str, exc: Exception) -> Outcome:

@@ -33,6 +33,7 @@ from chatforge.services.chatbots.service import ChatbotService
 from chatforge.services.context import AppContext
 from chatforge.services.knowledge import waiting
 from chatforge.services.knowledge.indexing import disable_item, enable_item
+from chatforge.services.knowledge.ingestion import TITLE_FROM_PAGE, titled_by_page
 from chatforge.services.knowledge.uploads import save_upload
 from chatforge.storage.models import Chatbot, Job, KnowledgeItem, utcnow
 
@@ -271,6 +272,8 @@ class KnowledgeService:
         reindex = False
         if patch.get("title") is not None and item.type != "qna":
             item.title = str(patch["title"])
+            if item.type == "url":  # named by the user now, never again by its page
+                item.meta = {**item.meta, TITLE_FROM_PAGE: False}
             reindex = True
         if item.type == "text" and patch.get("content") is not None:
             item.content = str(patch["content"])
@@ -287,6 +290,8 @@ class KnowledgeService:
             reindex = True
         if item.type == "url" and patch.get("url"):
             self._check_address(str(patch["url"]), "url")
+            if titled_by_page(item):  # named by its new URL until the new page is read
+                item.title = str(patch["url"])
             item.source = str(patch["url"])
             reindex = True
         if not reindex and set(patch) - {"enabled"}:
@@ -465,6 +470,7 @@ def _item_from_source(chatbot_id: str, source: dict[str, Any]) -> KnowledgeItem:
                 "max_pages": int(crawl.get("max_pages", 1)),
                 "same_domain": bool(crawl.get("same_domain", True)),
             }
+            meta[TITLE_FROM_PAGE] = not source.get("title")
         item = KnowledgeItem(
             chatbot_id=chatbot_id, type="url", title=str(source.get("title") or source["url"]),
             source=str(source["url"]), meta=meta,
