@@ -83,11 +83,17 @@ class Worker:
         lease = now + timedelta(seconds=self.ctx.settings.ingestion.lease_seconds)
         with self.ctx.db.sessions() as session:
             self._give_up_on_crashers(session, now)
+            due = _fair_due(self.ctx, now, limit)
+            if self.ctx.db.engine.dialect.name == "postgresql":
+                # Locked first, then updated by id: PostgreSQL does not promise to run a LIMIT
+                # subquery of an IN once (one plan took 13 jobs for a batch of 4).
+                picked = Job.id.in_(list(session.scalars(due)))
+            else:
+                # One statement under SQLite's write lock (taken by the update above).
+                picked = Job.id.in_(due.scalar_subquery())
             rows = session.execute(
-                # The due test lives in the locking subquery alone: repeated here, PostgreSQL
-                # planned the IN another way and took 13 jobs for a batch of 4.
                 update(Job)
-                .where(Job.id.in_(_fair_due(self.ctx, now, limit).scalar_subquery()))
+                .where(picked)
                 .values(
                     status="running",
                     attempts=Job.attempts + 1,
