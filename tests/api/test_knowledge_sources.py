@@ -315,6 +315,18 @@ def test_a_page_named_item_follows_its_page_until_the_user_names_it(
     assert refetch() == "Cafe menu"
 
 
+def test_a_page_title_is_cut_to_the_length_a_user_may_type(
+    intranet_api: TestClient, site: Site
+) -> None:
+    chatbot_id = new_chatbot(intranet_api)
+    site.page("/long", "Harbour " * 2000, ["The harbour cafe serves fish soup. " + LOREM])
+
+    (item,) = add(intranet_api, chatbot_id, {"type": "url", "url": site.url("/long")})
+
+    assert len(item["title"]) <= 500 and item["title"].endswith("Harbour…")
+    assert item["source"] == site.url("/long")
+
+
 def test_sitemap_source_indexes_every_listed_page(intranet_api: TestClient, site: Site) -> None:
     chatbot_id = new_chatbot(intranet_api)
     site.page("/one", "One", ["Harbour tours leave from pier one. " + LOREM])

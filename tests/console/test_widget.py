@@ -121,6 +121,8 @@ def voice_form(page: str) -> dict[str, str]:
     """The voice form's fields as a browser would submit them, untouched."""
     form = page.split('id="voice-form"')[1].split("</form>")[0]
     fields = dict(re.findall(r'<input [^>]*name="(\w+)"[^>]*value="([^"]*)"', form))
+    # A browser sends an <input type=color>'s value in lower case.
+    fields = {k: v.lower() if re.fullmatch(r"#[0-9A-Fa-f]{6}", v) else v for k, v in fields.items()}
     chosen = re.search(r'<option value="([^"]+)" selected', form)
     assert chosen, form
     return {**fields, "voice": chosen[1]}

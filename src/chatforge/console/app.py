@@ -143,10 +143,12 @@ def install_console(app: FastAPI, ctx: AppContext) -> None:
     async def root() -> Response:
         return HTMLResponse("", status_code=307, headers={"Location": f"{PREFIX}/"})
 
+    favicon_svg = (HERE / "static" / "favicon.svg").read_bytes()
+
     async def favicon() -> Response:
         # Browsers ask for /favicon.ico on every site, whatever a page links; the ◆ mark.
         return Response(
-            (HERE / "static" / "favicon.svg").read_bytes(),
+            favicon_svg,
             media_type="image/svg+xml",
             headers={"Cache-Control": "public, max-age=86400"},
         )

@@ -118,10 +118,17 @@ def patch(ctx: AppContext, chatbot: Chatbot, submitted: dict[str, Any]) -> dict[
         if value is None:
             continue
         keep = field.name == "voice" or stored is not None
-        if not keep and value == server[field.name]:
+        if not keep and _same(value, server[field.name]):
             continue
         if field.group is None:
             result[field.key] = value
         else:
             result.setdefault(field.group, {})[field.key] = value
     return result
+
+
+def _same(value: Any, server: Any) -> bool:
+    """Whether a submitted value is the server's: a browser sends a colour in lower case."""
+    if isinstance(value, str) and isinstance(server, str):
+        return value.casefold() == server.casefold()
+    return bool(value == server)

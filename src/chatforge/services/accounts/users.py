@@ -118,7 +118,7 @@ def set_password(session: Session, email: str, password: str) -> UserInfo:
         NotFound: no user has this email.
     """
     check_password(password)
-    email = email.strip().lower()
+    email = normalize_email(email)
     user = session.scalar(select(User).where(User.email == email))
     if user is None:
         raise NotFound(f"No user has the email {email}; see chatforge users list --org NAME.")

@@ -400,8 +400,9 @@ class Ingestor:
         meta["tokens"] = sum(r.tokens for r in rows)
         meta["indexed_hash"] = item.content_hash
         values: dict[str, Any] = {"status": "ready", "error": None, "chunks": len(rows)}
-        if prepared.page_title:
-            values["title"] = prepared.page_title
+        if prepared.page_title and titled_by_page(item):  # not renamed by the user meanwhile
+            values["title"] = _page_title(prepared.page_title)
+            meta[TITLE_FROM_PAGE] = True  # an item older than the flag keeps following its page
         if prepared.fetched_bytes is not None:
             values["size_bytes"] = prepared.fetched_bytes
         session.execute(
@@ -416,6 +417,18 @@ class Ingestor:
         if path is None:
             raise ParseError("The uploaded file is missing from storage.")
         return path
+
+
+#: The longest title a page may give its item: the API's own limit for a title a user types.
+MAX_PAGE_TITLE = 500
+
+
+def _page_title(title: str) -> str:
+    """A page's title as an item's title: cut at a word before :data:`MAX_PAGE_TITLE`."""
+    title = " ".join(title.split())
+    if len(title) <= MAX_PAGE_TITLE:
+        return title
+    return title[: MAX_PAGE_TITLE - 1].rsplit(" ", 1)[0].rstrip(" ,.;:-") + "…"
 
 
 def titled_by_page(item: KnowledgeItem) -> bool:
