@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from tests.console.helpers import Person
-from tests.factories.chat import answer, conversations_path, messages_of
+from tests.factories.chat import answer, conversations_path, make_store_bot, messages_of
 
 
 def _visitor_conversation(api: TestClient, chatbot_id: str, token: str = "visitor-1") -> str:
@@ -116,3 +116,20 @@ def test_inbox_filters_by_platform_and_date(
     assert web not in earlier and whatsapp not in earlier
     ignored = owner.client.get("/console/inbox?since=not-a-day").text  # a bad day filters nothing
     assert web in ignored and whatsapp in ignored
+
+
+def test_a_conversation_shows_the_sources_each_answer_cites(
+    person: Callable[..., Person], api: TestClient
+) -> None:
+    bot = make_store_bot(api, name="Shop")
+    body = answer(api, bot["id"], "How long do refunds take?", token="visitor-9")
+    cited = [s for s in body["sources"] if f"[{s['ref']}]" in body["response"]]
+    assert cited and len(body["sources"]) > len(cited)  # more was searched than cited
+    agent = person("agent@acme.test", role="agent")
+
+    page = agent.client.get(f"/console/inbox/{bot['id']}/{body['session_id']}").text
+
+    shown = page.split('aria-label="Sources cited"')[1].split("</ol>")[0]
+    assert all(f"[{s['ref']}]</span> {s['title']}" in shown for s in cited)
+    uncited = [s for s in body["sources"] if s not in cited]
+    assert not any(f"[{s['ref']}]" in shown for s in uncited)

@@ -28,6 +28,7 @@ SESSION_COOKIE = "chatforge_console"
 LOGIN_CSRF_COOKIE = "chatforge_console_login"
 HERE = Path(__file__).parent
 _COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
+_CITATION = re.compile(r"\[(\d+)\]")
 
 
 class SignInRequired(Exception):
@@ -52,6 +53,7 @@ def make_templates() -> Environment:
     )
     env.filters["ago"] = ago
     env.filters["color"] = color
+    env.filters["cited"] = cited
     env.globals["prefix"] = PREFIX
     return env
 
@@ -71,6 +73,13 @@ def color(value: object, default: str = "#4F46E5") -> str:
     """A ``#rrggbb`` colour fit for a style attribute; ``default`` for anything else."""
     text = str(value or "")
     return text if _COLOR.fullmatch(text) else default
+
+
+def cited(message: Any) -> list[dict[str, Any]]:
+    """The sources a stored answer cites by ``[n]``, in order: what the visitor was shown."""
+    sources = (getattr(message, "meta", None) or {}).get("sources") or []
+    refs = {int(n) for n in _CITATION.findall(str(getattr(message, "content", "") or ""))}
+    return [s for s in sources if isinstance(s, dict) and s.get("ref") in refs]
 
 
 def get_context(request: Request) -> AppContext:
