@@ -133,3 +133,18 @@ def test_a_conversation_shows_the_sources_each_answer_cites(
     assert all(f"[{s['ref']}]</span> {s['title']}" in shown for s in cited)
     uncited = [s for s in body["sources"] if s not in cited]
     assert not any(f"[{s['ref']}]" in shown for s in uncited)
+
+
+def test_a_visitor_is_named_by_the_id_the_callers_system_knows_them_by(
+    person: Callable[..., Person], create_chatbot: Callable[..., dict[str, Any]], api: TestClient
+) -> None:
+    bot = create_chatbot(name="Front desk")
+    known = _visitor_conversation(api, bot["id"], token="cust-42")
+    anonymous = _visitor_conversation(api, bot["id"], token="visitor-1f2e3d")
+    agent = person("agent@acme.test", role="agent")
+
+    inbox = agent.client.get("/console/inbox").text
+    page = agent.client.get(f"/console/inbox/{bot['id']}/{known}").text
+
+    assert "cust-42" in inbox and "<h1>cust-42</h1>" in page
+    assert f"Visitor {anonymous[:8]}" in inbox and "visitor-1f2e3d" not in inbox

@@ -54,6 +54,7 @@ def make_templates() -> Environment:
     env.filters["ago"] = ago
     env.filters["color"] = color
     env.filters["cited"] = cited
+    env.filters["visitor"] = visitor
     env.globals["prefix"] = PREFIX
     return env
 
@@ -80,6 +81,20 @@ def cited(message: Any) -> list[dict[str, Any]]:
     sources = (getattr(message, "meta", None) or {}).get("sources") or []
     refs = {int(n) for n in _CITATION.findall(str(getattr(message, "content", "") or ""))}
     return [s for s in sources if isinstance(s, dict) and s.get("ref") in refs]
+
+
+def visitor(conversation: Any) -> str:
+    """How the console names a conversation's visitor: their email when they left one, else the
+    id the caller's system knows them by (an API's ``session_token``, an OpenAI request's
+    ``user``), else ``Visitor`` and the start of the conversation's id (a widget visitor's id
+    is a random token, of no use to a person)."""
+    email = getattr(conversation, "email", None)
+    known = str(getattr(conversation, "sns_user_id", None) or "")
+    if email:
+        return str(email)
+    if known and not known.startswith("visitor-") and len(known) <= 64:
+        return known
+    return f"Visitor {str(conversation.id)[:8]}"
 
 
 def get_context(request: Request) -> AppContext:
